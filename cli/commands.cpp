@@ -2,6 +2,7 @@
 
 #include "cli/command.h"
 #include "cli/handlers.h"
+#include "common/redact.h"
 
 namespace cellar::cli {
 
@@ -13,6 +14,39 @@ const std::vector<Command>& command_table() {
        run_list_servers},
       {"show-servers", "effective configuration of servers, with the source of each value",
        {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, nullptr, run_show_servers},
+      {"check", "check PostgreSQL connection, privileges, streaming, wal_level and directories (--nagios for monitoring)",
+       {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, declare_check, run_check},
+      {"switch-wal", "close the current WAL segment (pg_switch_wal), optionally waiting until it is archived",
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {}, declare_switch_wal, run_switch_wal},
+      {"backup", "full base backup over the replication protocol (BASE_BACKUP), compressed by parallel workers",
+       {{"server", "SERVER", true, true}}, ConfigNeed::required, {"backup", "backup-id"}, declare_backup, run_backup},
+      {"list-backups", "backups of servers: id, name, end time, size, WAL size, status, retention",
+       {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, nullptr, run_list_backups},
+      {"show-backup", "every field of a backup's backup.info, its WAL since, and its retention status",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {}, nullptr,
+       run_show_backup},
+      {"verify-backup", "check every file of a backup against its manifest (sizes and CRC32C checksums)",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       nullptr, run_verify_backup},
+      {"delete", "remove a backup and the WAL no backup needs any more",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       nullptr, run_delete},
+      {"keep", "exempt a backup from retention (--target full|standalone), show (--status) or --release it",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       declare_keep, run_keep},
+      {"receive-wal", "stream WAL from the server's replication slot into streaming/ (foreground)",
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"receive-wal"}, declare_receive_wal,
+       run_receive_wal},
+      {"archive-wal", "move complete WAL from streaming/ and incoming/ into the archive, compressed, and record it in xlog.db",
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"archive-wal", "xlogdb"}, nullptr, run_archive_wal},
+      {"get-wal", "write one archived WAL file, decompressed, to stdout or --output-directory (for restore_command)",
+       {{"server", "SERVER", true, false}, {"wal_name", "WAL_NAME", true, false}}, ConfigNeed::required, {},
+       declare_get_wal, run_get_wal},
+      {"locks", "inspect the lock directory: lock files, state, owner PID and command; --clean removes free ones",
+       {{"server", "SERVER", false, false}}, ConfigNeed::optional, {}, declare_locks, run_locks},
+      {"lock", "run COMMAND while holding a typed lock (like flock(1)); exit 3 if busy, 1 on --timeout",
+       {{"kind", "KIND", true, false}, {"server", "SERVER", false, false}, {"backup_id", "BACKUP_ID", false, false}},
+       ConfigNeed::optional, {"the lock KIND names"}, declare_lock, run_lock, true},
   };
   return table;
 }
@@ -25,7 +59,8 @@ const Command* find_command(const std::string& name) {
 
 int report(const Status& status) {
   if (status.is_ok()) return 0;
-  std::cerr << status.to_string() << std::endl;
+  // Messages may quote user input (a server name, a conninfo): never a password.
+  std::cerr << redact_secrets(status.to_string()) << std::endl;
   return exit_code_of(status.code());
 }
 

@@ -42,7 +42,7 @@ void print_program_help() {
             << "Usage: cellar [GLOBAL OPTIONS] COMMAND [ARGS]\n\nCommands:\n";
   for (const auto& c : command_table()) {
     std::string name = c.name;
-    name.resize(std::max<size_t>(name.size(), 16), ' ');
+    name.resize(std::max<size_t>(name.size() + 2, 16), ' ');
     std::cout << "  " << name << c.summary << "\n";
   }
   std::cout << "\n" << global_options() << "  --version             print the version\n\n"
@@ -183,7 +183,8 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
   std::optional<Config> config;
   if (c.config != ConfigNeed::none) {
     std::string path = default_config_path(g.config_path);
-    bool explicit_path = !g.config_path.empty() || std::getenv("CELLAR_CONFIG");
+    const char* env = std::getenv("CELLAR_CONFIG");  // "" counts as unset, as in default_config_path
+    bool explicit_path = !g.config_path.empty() || (env && *env);
     if (c.config == ConfigNeed::required || explicit_path || path_exists(path)) {
       auto loaded = load_config(path);
       if (!loaded) return report(loaded.status());
@@ -192,7 +193,9 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
     }
   }
   setup_logging(g, config ? &*config : nullptr, c.name);
-  log::info("begin: cellar " + joined(argc, argv, first - 1));
+  // The whole command line (global options too) and the file it resolved to.
+  log::info("begin: cellar " + joined(argc, argv, 1) +
+            (config ? " (config \"" + config->main_file + "\")" : std::string()));
   auto start = std::chrono::steady_clock::now();
   Invocation inv{g, vm, config ? &*config : nullptr, trailing};
   int code = c.run(inv);
@@ -208,6 +211,7 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
 
 int run(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
+  ::umask(077);  // catalogue files 0600, directories 0700 (SPEC §7)
   GlobalOptions g;
   int i = 1;
   std::vector<std::string> pre;

@@ -57,7 +57,10 @@ Status write_file_atomic(const std::string& path, std::string_view data, unsigne
   const std::string tmp = temp_name_for(path);
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (!fd.valid()) return Status::from_errno("could not create \"" + tmp + "\"", errno);
-  Status st = write_all(fd.get(), data, tmp);
+  // The umask must not decide a catalogue file's mode.
+  Status st = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0
+                  ? write_all(fd.get(), data, tmp)
+                  : Status::from_errno("could not set the mode of \"" + tmp + "\"", errno);
   if (st && ::fsync(fd.get()) != 0) st = Status::from_errno("could not fsync \"" + tmp + "\"", errno);
   if (st && ::close(fd.release()) != 0) st = Status::from_errno("could not close \"" + tmp + "\"", errno);
   if (st && ::rename(tmp.c_str(), path.c_str()) != 0)

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 namespace cellar {
 
@@ -66,8 +67,14 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
       double d = std::get<double>(v_);
       if (!std::isfinite(d)) { out += "null"; break; }
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.17g", d);
+      // The shortest of %.15g..%.17g that reads back as the same double.
+      for (int precision = 15; precision <= 17; ++precision) {
+        std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+        if (std::strtod(buf, nullptr) == d) break;
+      }
       out += buf;
+      // Keep it a double when read back: 1.0 is "1.0", not "1".
+      if (std::string_view(buf).find_first_of(".eE") == std::string_view::npos) out += ".0";
       break;
     }
     case 4: out += json_quote(as_string()); break;
@@ -262,6 +269,8 @@ class Parser {
             i_ += 2;
             if (!hex4(lo) || lo < 0xDC00 || lo > 0xDFFF) return fail("unpaired surrogate");
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return fail("unpaired surrogate");  // a low half alone is not a character
           }
           put_utf8(s, cp);
           break;

@@ -52,8 +52,9 @@ const char* type_name(KeyType t) {
   return "?";
 }
 
-bool matches(const std::string& s, const char* pattern) {
-  return std::regex_match(s, std::regex(pattern, std::regex::icase));
+bool matches(const std::string& s, const char* pattern, bool ignore_case = true) {
+  auto flags = ignore_case ? std::regex::ECMAScript | std::regex::icase : std::regex::ECMAScript;
+  return std::regex_match(s, std::regex(pattern, flags));
 }
 
 std::string one_of(const std::string& v, std::initializer_list<const char*> allowed) {
@@ -85,6 +86,7 @@ struct Layer {
   std::string file;
   std::map<std::string, Setting> global;
   std::map<std::string, std::map<std::string, Setting>> servers;
+  std::map<std::string, Source> server_tables;  // where each [servers.<name>] is
 };
 
 // Collects every problem with its place, then fails once.
@@ -170,6 +172,7 @@ void read_servers(const toml::node& node, const std::string& file, Layer& layer,
       problems.add(file, line, "\"servers." + name + "\" must be a table");
       continue;
     }
+    layer.server_tables[name] = Source{file, line};
     read_keys(*t, "servers." + name, true, file, layer.servers[name], problems);
   }
 }
@@ -236,12 +239,20 @@ ServerConfig resolve_server(const std::string& name, const std::vector<Layer>& l
   return server;
 }
 
-// Checks that need several keys at once.
-void cross_check(const ServerConfig& s, Problems& problems) {
+// Where a server is first declared, for problems about a key it lacks.
+Source server_table_of(const std::string& name, const std::vector<Layer>& layers) {
+  for (const auto& layer : layers)
+    if (auto it = layer.server_tables.find(name); it != layer.server_tables.end()) return it->second;
+  return Source{};
+}
+
+// Checks that need several keys at once. `table`: where the server is declared.
+void cross_check(const ServerConfig& s, const Source& table, Problems& problems) {
   auto where = [&](const std::string& key) { return s.get(key).source; };
   if (!s.passive() && !s.has("conninfo")) {
-    problems.add(where("conninfo").file.empty() ? "(configuration)" : where("conninfo").file, 0,
-                 "server \"" + s.name + "\" has no conninfo: set conninfo in [servers." + s.name + "]");
+    problems.add(table.file.empty() ? "(configuration)" : table.file, table.line,
+                 "server \"" + s.name + "\" has no conninfo: set conninfo in [servers." + s.name +
+                     "] (or primary_ssh_command for a passive node)");
   }
   for (const char* key : {"conninfo", "streaming_conninfo"}) {
     if (!s.has(key)) continue;
@@ -305,7 +316,7 @@ std::string validate_value(const KeySpec& spec, const ConfigValue& value) {
   if (key == "log_file") return (v.empty() || v[0] == '/') ? "" : "must be an absolute path or \"\"";
   if (key == "config_dir") return v.empty() ? "must not be empty" : "";
   if (key == "slot_name")
-    return matches(v, "[a-z0-9_]{1,63}") && v == std::string(v) ? "" : "must be 1-63 of a-z, 0-9 and _";
+    return matches(v, "[a-z0-9_]{1,63}", false) ? "" : "must be 1-63 of a-z, 0-9 and _";
   if (key == "retention_policy")
     return matches(v, R"(REDUNDANCY\s+[1-9][0-9]*|RECOVERY\s+WINDOW\s+OF\s+[1-9][0-9]*\s+(DAYS?|WEEKS?|MONTHS?))")
                ? ""
@@ -407,7 +418,7 @@ Result<Config> load_config(const std::string& main_file) {
     config.servers.push_back(resolve_server(name, layers, config.global));
     auto& settings = config.servers.back().settings;
     if (!settings["streaming_conninfo"].is_set) settings["streaming_conninfo"] = settings["conninfo"];
-    cross_check(config.servers.back(), problems);
+    cross_check(config.servers.back(), server_table_of(name, layers), problems);
   }
   if (!problems.empty()) return problems.status();
   return config;

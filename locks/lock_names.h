@@ -53,6 +53,11 @@ bool is_global(LockKind kind);
 bool needs_backup_id(LockKind kind);
 // Only xlogdb and sync-wal wait by default (bounded, see LockFile).
 bool waits_by_default(LockKind kind);
+// The kind's file-name pattern, anchored, with Python-style named groups
+// (?P<server>...) and (?P<backup_id>...): the grammar the factories implement,
+// for docs and tests. The factories also reject the reserved and ambiguous
+// server names that validate_server_name refuses.
+const char* lock_file_pattern(LockKind kind);
 
 // make: the file name (no directory). Precondition: valid server and backup id.
 std::string make_lock_file_name(const LockName& name);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -119,6 +120,9 @@ Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    // A test that dies must not leave its children running (they would keep
+    // ctest's pipes open and hold locks and replication slots).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::dup2(in[0], 0);
     ::dup2(out[1], 1);
     ::execve(cargv[0], cargv.data(), cenv.data());

@@ -1,0 +1,188 @@
+#include "backup/file_pipeline.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+#include "common/fs.h"
+
+namespace cellar::backup {
+
+struct FilePipeline::Job {
+  std::string manifest_path;
+  std::string stored_path;
+  std::deque<std::string> chunks;
+  bool closed = false;
+};
+
+namespace {
+
+// Temp name of a file being written; never a name PostgreSQL uses.
+std::string temp_name(const std::string& path) { return path + ".cellar-tmp"; }
+
+bool reuse_matches(const ReuseEntry& e, const FileOutcome& out) {
+  return e.size == out.size && e.checksum == crc32c_manifest_hex(out.crc) && path_exists(e.stored_path);
+}
+
+// Replaces the freshly written temp by a hard link to the previous backup's file.
+bool link_instead(const std::string& temp, const ReuseEntry& e, FileOutcome& out) {
+  if (::link(e.stored_path.c_str(), out.stored_path.c_str()) != 0) return false;
+  ::unlink(temp.c_str());
+  struct stat sb {};
+  if (::stat(out.stored_path.c_str(), &sb) == 0) out.stored_size = static_cast<uint64_t>(sb.st_size);
+  out.linked = true;
+  return true;
+}
+
+}  // namespace
+
+FilePipeline::FilePipeline(const PipelineOptions& options) : options_(options) {
+  if (options_.jobs == 0) options_.jobs = 1;
+  if (options_.queued_files == 0) options_.queued_files = 2 * options_.jobs;
+  for (unsigned i = 0; i < options_.jobs; ++i) workers_.emplace_back([this] { worker(); });
+}
+
+FilePipeline::~FilePipeline() {
+  {
+    std::lock_guard lk(mu_);
+    if (error_.is_ok() && !workers_.empty()) error_ = Status::failed("backup aborted");
+    closing_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+}
+
+void FilePipeline::fail(const Status& st) {
+  {
+    std::lock_guard lk(mu_);
+    if (error_.is_ok()) error_ = st;
+  }
+  cv_.notify_all();
+}
+
+Status FilePipeline::begin_file(const std::string& manifest_path, const std::string& stored_path) {
+  auto job = std::make_shared<Job>();
+  job->manifest_path = manifest_path;
+  job->stored_path = stored_path + codec::codec_suffix(options_.codec);
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !error_.is_ok() || queue_.size() < options_.queued_files; });
+  if (!error_.is_ok()) return error_;
+  queue_.push_back(job);
+  current_ = job;
+  pending_.clear();
+  cv_.notify_all();
+  return Status::ok();
+}
+
+Status FilePipeline::push_chunk(std::string chunk, bool close) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !error_.is_ok() || current_->chunks.size() < options_.chunks_per_file; });
+  if (!error_.is_ok()) return error_;
+  if (!chunk.empty()) current_->chunks.push_back(std::move(chunk));
+  current_->closed = close;
+  cv_.notify_all();
+  return Status::ok();
+}
+
+Status FilePipeline::write(std::string_view bytes) {
+  pending_.append(bytes);
+  while (pending_.size() >= options_.chunk_size) {
+    std::string chunk = pending_.substr(0, options_.chunk_size);
+    pending_.erase(0, options_.chunk_size);
+    if (Status st = push_chunk(std::move(chunk), false); !st) return st;
+  }
+  return Status::ok();
+}
+
+Status FilePipeline::end_file() {
+  Status st = push_chunk(std::move(pending_), true);
+  pending_.clear();
+  return st;
+}
+
+Result<std::string> FilePipeline::pop_chunk(Job& job, bool& end) {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !error_.is_ok() || !job.chunks.empty() || job.closed; });
+  if (!error_.is_ok()) return error_;
+  end = job.chunks.empty() && job.closed;
+  if (end) return std::string();
+  std::string chunk = std::move(job.chunks.front());
+  job.chunks.pop_front();
+  cv_.notify_all();
+  return chunk;
+}
+
+// Compresses one file into its temp name, fsyncs and renames it (or links it).
+Status FilePipeline::process(Job& job, FileOutcome& out) {
+  out.manifest_path = job.manifest_path;
+  out.stored_path = job.stored_path;
+  std::string temp = temp_name(job.stored_path);
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::from_errno("could not create \"" + temp + "\"", errno);
+  auto comp = codec::Compressor::create(options_.codec, options_.level);
+  if (!comp) return comp.status();
+  codec::Sink sink = [&](std::string_view piece) {
+    out.stored_size += piece.size();
+    return write_all(fd.get(), piece, temp);
+  };
+  Crc32c crc;
+  for (bool end = false;;) {
+    auto chunk = pop_chunk(job, end);
+    if (!chunk) return chunk.status();
+    if (end) break;
+    crc.update(*chunk);
+    out.size += chunk->size();
+    if (Status st = comp->update(*chunk, sink); !st) return st;
+  }
+  if (Status st = comp->finish(sink); !st) return st;
+  out.crc = crc.value();
+  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + temp + "\"", errno);
+  fd.reset();
+  if (options_.reuse) {
+    auto it = options_.reuse->find(job.manifest_path);
+    if (it != options_.reuse->end() && reuse_matches(it->second, out) && link_instead(temp, it->second, out))
+      return Status::ok();
+  }
+  if (::rename(temp.c_str(), job.stored_path.c_str()) != 0)
+    return Status::from_errno("could not rename \"" + temp + "\"", errno);
+  return Status::ok();
+}
+
+void FilePipeline::worker() {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return !error_.is_ok() || !queue_.empty() || closing_; });
+      if (!error_.is_ok() || queue_.empty()) return;
+      job = queue_.front();
+      queue_.pop_front();
+      cv_.notify_all();
+    }
+    FileOutcome out;
+    Status st = process(*job, out);
+    if (!st) {
+      ::unlink(temp_name(job->stored_path).c_str());
+      fail(st);
+      return;
+    }
+    std::lock_guard lk(mu_);
+    outcomes_.push_back(std::move(out));
+  }
+}
+
+Result<std::vector<FileOutcome>> FilePipeline::finish() {
+  {
+    std::lock_guard lk(mu_);
+    closing_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  if (!error_.is_ok()) return error_;
+  return std::move(outcomes_);
+}
+
+}  // namespace cellar::backup

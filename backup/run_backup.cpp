@@ -1,0 +1,302 @@
+#include "backup/run_backup.h"
+
+#include <ctime>
+#include <thread>
+
+#include "backup/backup_info.h"
+#include "backup/catalogue.h"
+#include "backup/manifest.h"
+#include "backup/progress.h"
+#include "backup/stream_writer.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "config/names.h"
+#include "locks/typed_lock.h"
+#include "pg/base_backup.h"
+#include "pg/connection.h"
+#include "pg/replication.h"
+#include "wal/archive.h"
+#include "wal/identity.h"
+
+namespace cellar::backup {
+namespace {
+
+// What the server told us before the copy.
+struct ServerFacts {
+  pg::SystemIdentity identity;
+  uint64_t segment_size = 0;
+  int version = 0;
+  std::map<std::string, std::string> settings;  // data_directory, config_file, ...
+  std::map<uint32_t, std::string> tablespace_names;
+};
+
+struct Session {
+  pg::Connection sql;
+  pg::Connection repl;
+  ServerFacts facts;
+};
+
+// The backup being made.
+struct NewBackup {
+  std::string id;
+  std::string dir;
+  BackupInfo info;
+  codec::Codec codec = codec::Codec::none;
+  int level = 0;
+  unsigned jobs = 1;
+};
+
+struct Copied {
+  CopyResult files;
+  pg::BaseBackupEnd end;
+};
+
+void say(const BackupRequest& req, const std::string& line) {
+  if (req.say) req.say(line);
+  log::info(line);
+}
+
+Result<ServerFacts> read_facts(pg::Connection& sql, pg::Connection& repl) {
+  ServerFacts f;
+  auto id = pg::identify_system(repl);
+  if (!id) return id.status();
+  f.identity = *id;
+  auto seg = pg::show_wal_segment_size(repl);
+  if (!seg) return seg.status();
+  f.segment_size = *seg;
+  f.version = sql.server_version();
+  for (const char* key : {"data_directory", "config_file", "hba_file", "ident_file", "data_checksums"}) {
+    // Needs superuser or pg_read_all_settings: a missing value is not fatal.
+    auto v = sql.query_value(std::string("SELECT current_setting('") + key + "', true)");
+    f.settings[key] = v ? *v : "";
+  }
+  if (auto r = sql.query("SELECT oid, spcname FROM pg_tablespace")) {
+    for (const auto& row : r->rows)
+      f.tablespace_names[static_cast<uint32_t>(std::stoul(row[0].value_or("0")))] = row[1].value_or("");
+  }
+  return f;
+}
+
+Result<Session> open_session(const ServerConfig& server) {
+  auto sql = pg::Connection::open(server.conninfo(), pg::ConnectionKind::normal, "cellar_backup");
+  if (!sql) return sql.status();
+  auto repl = pg::Connection::open(server.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_backup");
+  if (!repl) return repl.status();
+  auto facts = read_facts(*sql, *repl);
+  if (!facts) return facts.status();
+  return Session{std::move(*sql), std::move(*repl), std::move(*facts)};
+}
+
+Status check_identity(const Config& config, const ServerConfig& server, const ServerFacts& f) {
+  wal::Identity seen{f.identity.systemid, f.version, f.segment_size, std::time(nullptr)};
+  return wal::check_or_record_identity(config.server_dir(server.name), server.name, seen);
+}
+
+// A fresh id: the start time, waiting for the next second if it is taken.
+Result<std::string> new_backup_id(const std::string& base) {
+  for (int tries = 0; tries < 5; ++tries) {
+    std::string id = make_backup_id(std::time(nullptr));
+    if (!path_exists(join_path(base, id))) return id;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  }
+  return Status::failed("could not find a free backup id in \"" + base + "\"");
+}
+
+Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, const std::string& id) {
+  const ServerConfig& s = *req.server;
+  NewBackup b;
+  b.id = id;
+  b.dir = join_path(base_dir(req.config->server_dir(s.name)), id);
+  auto codec = req.compression ? req.compression : codec::parse_codec(s.str("compression"));
+  if (!codec) return Status::usage("invalid compression \"" + s.str("compression") + "\"");
+  b.codec = *codec;
+  if (s.has("compression_level") && !req.compression) b.level = static_cast<int>(s.integer("compression_level"));
+  b.jobs = req.jobs ? req.jobs : static_cast<unsigned>(s.integer("parallel_jobs"));
+  const ServerFacts& f = session.facts;
+  BackupInfo& i = b.info = BackupInfo::empty();
+  i.set("backup_id", id);
+  i.set("backup_name", req.name);
+  i.set("server_name", s.name);
+  i.set("status", status_name::started);
+  i.set("mode", "postgres");
+  i.set("begin_time", format_time(std::time(nullptr)));
+  i.set("systemid", f.identity.systemid);
+  i.set("version", std::to_string(f.version));
+  i.set("compression", codec::codec_name(b.codec));
+  i.set_number("xlog_segment_size", f.segment_size);
+  i.set("pgdata", f.settings.at("data_directory"));
+  for (const char* key : {"config_file", "hba_file", "ident_file", "data_checksums"}) i.set(key, f.settings.at(key));
+  return b;
+}
+
+// The previous DONE backup's files, when reuse_backup = link and it used the same codec.
+ReuseMap load_reuse_map(const BackupRequest& req, const Catalogue& cat, const NewBackup& b) {
+  ReuseMap map;
+  const BackupEntry* prev = cat.previous_done(b.id);
+  if (req.server->str("reuse_backup") != "link" || !prev) return map;
+  if (prev->info.get("compression") != codec::codec_name(b.codec)) return map;
+  auto text = read_file(join_path(prev->dir, "backup_manifest"));
+  auto manifest = text ? parse_manifest(*text) : Result<Manifest>(text.status());
+  if (!manifest) {
+    log::warning("not reusing backup " + prev->info.id() + ": " + manifest.status().message());
+    return map;
+  }
+  for (const auto& f : manifest->files)
+    if (f.checksum_algorithm == "CRC32C")
+      map[f.path] = {f.size, f.checksum, stored_path_of(prev->dir, f.path, b.codec)};
+  return map;
+}
+
+Result<Copied> copy_files(const BackupRequest& req, Session& session, const NewBackup& b, const ReuseMap& reuse) {
+  ProgressMeter meter(req.progress);
+  PipelineOptions po;
+  po.jobs = b.jobs;
+  po.codec = b.codec;
+  po.level = b.level;
+  po.reuse = reuse.empty() ? nullptr : &reuse;
+  StreamWriter writer(b.dir, po, [&](uint64_t done, uint64_t total) { meter.update(done, total); });
+  pg::BaseBackupOptions opts{"cellar backup " + b.id, req.immediate_checkpoint, req.progress};
+  auto end = pg::run_base_backup(session.repl, opts, writer);
+  meter.finish();
+  if (!end) return end.status();
+  auto files = writer.complete();
+  if (!files) return files.status();
+  return Copied{std::move(*files), *end};
+}
+
+void record_copy(NewBackup& b, const ServerFacts& f, const Copied& c, double seconds) {
+  BackupInfo& i = b.info;
+  uint64_t seg = f.segment_size;
+  const auto& start = c.files.start;
+  i.set("end_time", format_time(std::time(nullptr)));
+  i.set("timeline", std::to_string(start.timeline));
+  i.set("begin_xlog", pg::format_lsn(start.start_lsn));
+  i.set("begin_wal", pg::make_segment_name(start.timeline, pg::segno_of(start.start_lsn, seg), seg));
+  i.set_number("begin_offset", start.start_lsn % seg);
+  i.set("end_xlog", pg::format_lsn(c.end.end_lsn));
+  // The end LSN points just past the last record: its segment holds end - 1.
+  i.set("end_wal", pg::make_segment_name(c.end.timeline, pg::segno_of(c.end.end_lsn - 1, seg), seg));
+  i.set_number("end_offset", c.end.end_lsn % seg);
+  i.set_number("size", c.files.size);
+  i.set_number("deduplicated_size", c.files.deduplicated_size);
+  i.set_number("cluster_size", c.files.cluster_size);
+  std::vector<Tablespace> spcs;
+  for (const auto& row : start.tablespaces) {
+    if (!row.oid) continue;
+    auto name = f.tablespace_names.find(*row.oid);
+    spcs.push_back({name == f.tablespace_names.end() ? "" : name->second, *row.oid, row.location});
+  }
+  i.set("tablespaces", format_tablespaces(spcs));
+  char stats[128];
+  std::snprintf(stats, sizeof stats, "{'copy_time': %.3f, 'number_of_workers': %u}", seconds, b.jobs);
+  i.set("copy_stats", stats);
+}
+
+// Restore point first, then the switch that closes its segment.
+void mark_end_in_wal(const BackupRequest& req, pg::Connection& sql, const std::string& id) {
+  auto rp = sql.query("SELECT pg_create_restore_point(" + pg::sql_literal("cellar_" + id) + ")");
+  if (!rp) log::warning("could not create restore point cellar_" + id + ": " + rp.status().message());
+  auto sw = sql.query("SELECT pg_switch_wal()");
+  if (!sw) log::warning("pg_switch_wal() failed after backup " + id + ": " + sw.status().message());
+  (void)req;
+}
+
+// Runs archive-wal once unless another one runs (then that one archives).
+void try_archive(const BackupRequest& req) {
+  auto opts = wal::archive_options_for(*req.config, *req.server);
+  if (!opts) return;
+  auto r = wal::archive_wal(*opts);
+  if (!r && r.status().code() != ErrorCode::busy) log::warning("archive-wal: " + r.status().message());
+}
+
+Result<std::string> settle_wals(const BackupRequest& req, const locks::BackupIdLock& lock, const NewBackup& b) {
+  std::string server_dir = req.config->server_dir(req.server->name);
+  auto deadline = std::chrono::steady_clock::now() + req.wait_timeout.value_or(std::chrono::hours(24 * 365));
+  for (;;) {
+    try_archive(req);
+    auto st = check_backup_wals(lock, server_dir, b.dir);
+    if (!st || *st != status_name::waiting_for_wals || !req.wait) return st;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return Status::failed("backup " + b.id + " of server '" + req.server->name + "' is still waiting for WAL (" +
+                                b.info.get("end_wal") + ") after " + std::to_string(req.wait_timeout->count()) + " s",
+                            "the backup stays WAITING_FOR_WALS; cron marks it DONE once receive-wal and archive-wal "
+                            "have stored its WAL");
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+Status mark_failed(NewBackup& b, const std::string& step, const Status& why) {
+  b.info.set("status", status_name::failed);
+  b.info.set("error", "failure " + step + " (" + why.message() + ")");
+  if (Status st = save_backup_info(b.dir, b.info); !st) log::error(st.message());
+  return Status(why).prefix("backup " + b.id + " failed while " + step);
+}
+
+// Steps 5-7 of run_backup, once the backup exists on disk as STARTED.
+Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, const locks::BackupIdLock& lock,
+                                  NewBackup& b, const ReuseMap& reuse) {
+  auto t0 = std::chrono::steady_clock::now();
+  // 5. Copy: BASE_BACKUP streamed through the compressing workers, fsynced.
+  auto copied = copy_files(req, session, b, reuse);
+  if (!copied) return mark_failed(b, "copying files", copied.status());
+  record_copy(b, session.facts, *copied, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  // 6. The restore point cellar_<id>, then a WAL switch.
+  mark_end_in_wal(req, session.sql, b.id);
+  // 7. WAITING_FOR_WALS; DONE once its WAL is archived.
+  b.info.set("status", status_name::waiting_for_wals);
+  if (Status st = save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
+  say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" + human_bytes(b.info.number("size")) +
+               ", " + human_bytes(b.info.number("deduplicated_size")) + " new), WAL " + b.info.get("begin_wal") + " to " +
+               b.info.get("end_wal"));
+  auto status = settle_wals(req, lock, b);
+  if (!status) return status.status();
+  if (*status == status_name::failed) {
+    auto info = load_backup_info(b.dir);
+    return Status::failed("backup " + b.id + " failed: " + (info ? info->get("error") : std::string("see backup.info")));
+  }
+  return BackupOutcome{b.id, *status, b.dir};
+}
+
+}  // namespace
+
+Status validate_backup_name(const std::string& name) {
+  if (name.empty()) return Status::usage("backup name must not be empty");
+  if (is_backup_id(name)) return Status::usage("backup name '" + name + "' is not allowed: it is a backup id");
+  for (const char* w : {"latest", "last", "oldest", "first", "last-failed"})
+    if (name == w) return Status::usage("backup name '" + name + "' is not allowed: reserved word");
+  if (name.find('\n') != std::string::npos || name.find('=') != std::string::npos)
+    return Status::usage("backup name must not contain a newline or '='");
+  return Status::ok();
+}
+
+Result<BackupOutcome> run_backup(const BackupRequest& req) {
+  const Config& config = *req.config;
+  const std::string& server = req.server->name;
+  // 1. One backup per server: hold the server's backup lock throughout.
+  auto server_lock = locks::ServerBackupLock::acquire(config.lock_directory(), server);
+  if (!server_lock) return server_lock.status();
+  // 2. Backups whose process died (STARTED, id lock free) become FAILED.
+  auto cat = load_catalogue(config, server);
+  if (!cat) return cat.status();
+  if (Status st = fail_stale_backups(*server_lock, *cat); !st) return st;
+  // 3. Connect (SQL and replication) and check this is the same cluster.
+  std::string base = base_dir(config.server_dir(server));
+  if (Status st = make_dirs(base); !st) return st;
+  auto session = open_session(*req.server);
+  if (!session) return session.status();
+  if (Status st = check_identity(config, *req.server, session->facts); !st) return st;
+  // 4. The new backup: id, id lock, directory, backup.info STARTED.
+  auto id = new_backup_id(base);
+  if (!id) return id.status();
+  auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server, *id);
+  if (!id_lock) return id_lock.status();
+  auto b = plan_backup(req, *session, *id);
+  if (!b) return b.status();
+  if (Status st = make_dirs(b->dir); !st) return st;
+  if (Status st = save_backup_info(b->dir, b->info); !st) return st;
+  say(req, "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
+  // 5-7. Copy, mark the end in WAL, wait for the WAL.
+  return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b));
+}
+
+}  // namespace cellar::backup

@@ -1,0 +1,79 @@
+// backup: parse, call backup::run_backup for each server, render.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "backup/run_backup.h"
+#include "cli/handlers.h"
+#include "common/codec.h"
+
+namespace cellar::cli {
+namespace {
+
+Result<backup::BackupRequest> parse_request(const Invocation& inv) {
+  backup::BackupRequest req;
+  req.config = inv.config;
+  if (inv.has("name")) {
+    req.name = inv.str("name");
+    if (Status st = backup::validate_backup_name(req.name); !st) return st;
+  }
+  req.wait = inv.has("wait");
+  int timeout = inv.get<int>("wait-timeout");
+  if (timeout < 0) return Status::usage("--wait-timeout must be 0 (no limit) or a number of seconds");
+  if (timeout > 0) req.wait_timeout = std::chrono::seconds(timeout);
+  req.immediate_checkpoint = inv.has("immediate-checkpoint");
+  if (inv.has("compression")) {
+    auto c = codec::parse_codec(inv.str("compression"));
+    if (!c) return Status::usage("invalid --compression \"" + inv.str("compression") + "\"", "use none, gzip, lz4 or zstd");
+    req.compression = *c;
+  }
+  if (inv.has("jobs")) {
+    int jobs = inv.get<int>("jobs");
+    if (jobs < 1 || jobs > 64) return Status::usage("--jobs must be between 1 and 64");
+    req.jobs = static_cast<unsigned>(jobs);
+  }
+  req.progress = !inv.has("no-progress") && !inv.global.quiet && ::isatty(STDERR_FILENO);
+  req.say = [&inv](const std::string& line) { info(inv, line); };
+  return req;
+}
+
+int backup_one(const Invocation& inv, backup::BackupRequest req, const ServerConfig& s) {
+  if (!s.active()) {
+    info(inv, "Skipping inactive server '" + s.name + "'");
+    return 0;
+  }
+  if (s.passive()) {
+    info(inv, "Skipping passive server '" + s.name + "'");
+    return 0;
+  }
+  req.server = &s;
+  auto outcome = backup::run_backup(req);
+  if (!outcome) return report(outcome.status());
+  info(inv, "Backup " + outcome->id + " of server '" + s.name + "' is " + outcome->status);
+  return 0;
+}
+
+}  // namespace
+
+void declare_backup(po::options_description& d) {
+  d.add_options()
+      ("name", po::value<std::string>(), "a name for the backup, usable wherever a BACKUP is expected")
+      ("wait", "wait until every WAL the backup needs is archived (status DONE)")
+      ("wait-timeout", po::value<int>()->default_value(0), "seconds to wait with --wait (0: no limit)")
+      ("immediate-checkpoint", "start with a fast checkpoint instead of a spread one")
+      ("compression", po::value<std::string>(), "codec for the backup's files: none, gzip, lz4, zstd (default: compression)")
+      ("jobs", po::value<int>(), "worker threads for compression and writing (default: parallel_jobs)")
+      ("no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
+}
+
+int run_backup(Invocation& inv) {
+  auto servers = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
+  if (!servers) return report(servers.status());
+  auto req = parse_request(inv);
+  if (!req) return report(req.status());
+  int worst = 0;
+  for (const ServerConfig* s : *servers) worst = std::max(worst, backup_one(inv, *req, *s));
+  return worst;
+}
+
+}  // namespace cellar::cli

@@ -1,0 +1,191 @@
+// receive-wal and switch-wal handlers: parse, call wal/, render.
+#include <signal.h>
+
+#include <chrono>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "cli/handlers.h"
+#include "common/fs.h"
+#include "common/json.h"
+#include "locks/typed_lock.h"
+#include "pg/connection.h"
+#include "pg/replication.h"
+#include "wal/receiver.h"
+#include "wal/switch_wal.h"
+
+namespace cellar::cli {
+namespace {
+
+Result<const ServerConfig*> one_server(const Invocation& inv) {
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return servers.status();
+  const ServerConfig* s = servers->front();
+  if (s->passive())
+    return Status::usage("server '" + s->name + "' is a passive node", "a passive node never connects to PostgreSQL");
+  return s;
+}
+
+std::string receive_lock_path(const Config& config, const std::string& server) {
+  return join_path(config.lock_directory(),
+                   locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""}));
+}
+
+int slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
+  std::string slot = s.str("slot_name");
+  auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
+  if (!conn) return report(conn.status());
+  Status st = create ? pg::create_physical_slot(*conn, slot, inv.has("if-not-exists")) : pg::drop_slot(*conn, slot);
+  if (!st) return report(st);
+  info(inv, std::string(create ? "Replication slot '" : "Dropped replication slot '") + slot +
+                (create ? "' created" : "'") + " for server '" + s.name + "'");
+  return 0;
+}
+
+int stop_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
+  locks::LockFile probe(receive_lock_path(config, s.name));
+  auto pid = probe.owner_pid();
+  if (!pid)
+    return report(Status::failed("no receive-wal is running for server '" + s.name + "'"));
+  if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH)
+    return report(Status::from_errno("could not signal receive-wal (PID " + std::to_string(*pid) + ")", errno));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (probe.owner_pid()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return report(Status::failed("receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name +
+                                   "' did not stop within 30 s",
+                                   "check its log; 'kill -9 " + std::to_string(*pid) + "' is safe: WAL is fsynced"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  info(inv, "Stopped process receive-wal(" + std::to_string(*pid) + ") of server '" + s.name + "'");
+  return 0;
+}
+
+int reset_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
+  auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
+  if (!lock) return report(lock.status());
+  auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
+  if (!conn) return report(conn.status());
+  auto id = pg::identify_system(*conn);
+  if (!id) return report(id.status());
+  auto seg_size = pg::show_wal_segment_size(*conn);
+  if (!seg_size) return report(seg_size.status());
+  std::string streaming = join_path(config.server_dir(s.name), "streaming");
+  if (Status st = make_dirs(streaming); !st) return report(st);
+  auto names = list_dir(streaming);
+  if (!names) return report(names.status());
+  for (const auto& n : *names)
+    if (n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0) ::unlink(join_path(streaming, n).c_str());
+  std::string current = pg::make_segment_name(id->timeline, pg::segno_of(id->xlogpos, *seg_size), *seg_size);
+  if (Status st = write_file_atomic(join_path(streaming, current + ".partial"), ""); !st) return report(st);
+  info(inv, "Reset receive-wal of server '" + s.name + "': streaming resumes at " + current);
+  return 0;
+}
+
+int print_status(const Invocation& inv, const Config& config, const ServerConfig& s) {
+  locks::LockFile probe(receive_lock_path(config, s.name));
+  auto pid = probe.owner_pid();
+  auto state = wal::load_receiver_state(config.server_dir(s.name));
+  std::optional<wal::ReceiverState> st = state ? *state : std::nullopt;
+  std::string server_lsn;
+  if (auto conn = pg::Connection::open(s.conninfo(), pg::ConnectionKind::normal, "cellar")) {
+    if (auto v = conn->query_value("SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_receive_lsn() "
+                                   "ELSE pg_current_wal_lsn() END"))
+      server_lsn = *v;
+  }
+  if (!server_lsn.empty() || !st) {
+  } else {
+    server_lsn = st->server_lsn;
+  }
+  int64_t uptime = (pid && st && st->pid == *pid) ? std::time(nullptr) - st->started_at : -1;
+  std::string flushed = (st && pid && st->pid == *pid) ? st->flushed_lsn : "";
+  auto f = pg::parse_lsn(flushed), c = pg::parse_lsn(server_lsn);
+  int64_t lag = (f && c && *c >= *f) ? static_cast<int64_t>(*c - *f) : -1;
+  if (inv.json()) {
+    Json o = Json::object();
+    o.set("server", s.name);
+    o.set("running", pid.has_value());
+    o.set("pid", pid ? Json(static_cast<int64_t>(*pid)) : Json());
+    o.set("uptime_seconds", uptime >= 0 ? Json(uptime) : Json());
+    o.set("flushed_lsn", flushed.empty() ? Json() : Json(flushed));
+    o.set("server_lsn", server_lsn.empty() ? Json() : Json(server_lsn));
+    o.set("lag_bytes", lag >= 0 ? Json(lag) : Json());
+    o.set("last_error", st ? Json(st->last_error) : Json());
+    std::cout << o.dump() << "\n";
+    return 0;
+  }
+  std::cout << "Status of receive-wal for server '" << s.name << "':\n";
+  std::cout << "\trunning: " << (pid ? "yes (PID " + std::to_string(*pid) + ")" : std::string("no")) << "\n";
+  if (uptime >= 0) std::cout << "\tuptime: " << uptime << " s\n";
+  std::cout << "\tlast flushed LSN: " << (flushed.empty() ? "-" : flushed) << "\n";
+  std::cout << "\tserver LSN: " << (server_lsn.empty() ? "unknown" : server_lsn) << "\n";
+  std::cout << "\tlag: " << (lag >= 0 ? std::to_string(lag) + " bytes" : std::string("unknown")) << "\n";
+  if (st && !st->last_error.empty()) std::cout << "\tlast error: " << st->last_error << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void declare_receive_wal(po::options_description& d) {
+  d.add_options()
+      ("stop", "stop the receive-wal of this server and wait until it has stopped")
+      ("status", "show PID, uptime, last flushed LSN and lag")
+      ("reset", "drop .partial files and resume at the server's current WAL segment (receiver must be stopped)")
+      ("create-slot", "create the replication slot slot_name")
+      ("if-not-exists", "with --create-slot: an existing slot is not an error")
+      ("drop-slot", "drop the replication slot slot_name");
+}
+
+int run_receive_wal(Invocation& inv) {
+  auto server = one_server(inv);
+  if (!server) return report(server.status());
+  const Config& config = *inv.config;
+  const ServerConfig& s = **server;
+  int modes = static_cast<int>(inv.has("stop") + inv.has("status") + inv.has("reset") + inv.has("create-slot") +
+                               inv.has("drop-slot"));
+  if (modes > 1)
+    return report(Status::usage("receive-wal: --stop, --status, --reset, --create-slot and --drop-slot exclude each other"));
+  if (inv.has("if-not-exists") && !inv.has("create-slot"))
+    return report(Status::usage("receive-wal: --if-not-exists needs --create-slot"));
+  if (inv.has("create-slot")) return slot_command(inv, s, true);
+  if (inv.has("drop-slot")) return slot_command(inv, s, false);
+  if (inv.has("stop")) return stop_receiver(inv, config, s);
+  if (inv.has("status")) return print_status(inv, config, s);
+  if (inv.has("reset")) return reset_receiver(inv, config, s);
+  auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
+  if (!lock) return report(lock.status());
+  return report(wal::run_receiver(*lock, wal::receiver_options(config, s)));
+}
+
+void declare_switch_wal(po::options_description& d) {
+  d.add_options()
+      ("force", "run a CHECKPOINT first, so that there is WAL to switch")
+      ("archive", "wait until the closed segment is in the archive")
+      ("archive-timeout", po::value<int>()->default_value(30), "seconds to wait with --archive");
+}
+
+int run_switch_wal(Invocation& inv) {
+  auto server = one_server(inv);
+  if (!server) return report(server.status());
+  const ServerConfig& s = **server;
+  auto r = wal::switch_wal(s.conninfo(), inv.has("force"));
+  if (!r) return report(r.status());
+  if (!r->switched) {
+    info(inv, "No switch required for server '" + s.name + "' (no WAL written since the last switch)");
+    if (inv.has("archive"))
+      return report(Status::failed("nothing to archive: no WAL was switched on server '" + s.name + "'",
+                                   "use --force to write a checkpoint first"));
+    return 0;
+  }
+  info(inv, "The WAL file " + r->closed_segment + " has been closed on server '" + s.name + "'");
+  if (!inv.has("archive")) return 0;
+  int timeout = inv.get<int>("archive-timeout");
+  if (timeout < 1) return report(Status::usage("--archive-timeout must be at least 1 second"));
+  Status st = wal::wait_archived(inv.config->server_dir(s.name), s.name, r->closed_segment, std::chrono::seconds(timeout));
+  if (!st) return report(st);
+  info(inv, "The WAL file " + r->closed_segment + " has been archived for server '" + s.name + "'");
+  return 0;
+}
+
+}  // namespace cellar::cli

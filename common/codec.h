@@ -1,0 +1,125 @@
+// Compression codecs: one streaming interface over zstd (libzstd), lz4 frame
+// format (liblz4), gzip (zlib with the gzip wrapper) and `none` (a copy).
+// Compressor and Decompressor objects are independent (no globals), cheap to
+// create, and fed in chunks of any size; output goes to a Sink in bounded
+// pieces, so multi-GB files never sit in memory. Each object is used by one
+// thread at a time; different objects may run on different threads.
+// On top: one-shot buffer helpers, fd and file helpers (durable output: temp
+// file, fsync, rename, fsync the directory), codec names, file suffixes
+// (.zst .lz4 .gz), magic-byte detection and level ranges.
+// This module knows nothing about WAL or backups.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace cellar::codec {
+
+enum class Codec { none, gzip, lz4, zstd };
+
+// "none", "gzip", "lz4", "zstd": the config and xlog.db words.
+const char* codec_name(Codec codec);
+// Parses a config/xlog.db word; also accepts Barman's "None". Nothing otherwise.
+std::optional<Codec> parse_codec(std::string_view word);
+// "", ".gz", ".lz4", ".zst".
+const char* codec_suffix(Codec codec);
+// The codec a path's suffix denotes; Codec::none when it has no codec suffix.
+Codec codec_of_suffix(std::string_view path);
+// The codec whose magic bytes start `head` (zstd 28 B5 2F FD, lz4 frame
+// 04 22 4D 18, gzip 1F 8B); Codec::none when none matches.
+Codec detect_codec(std::string_view head);
+
+struct LevelRange {
+  int min;
+  int max;
+};
+// Accepted levels: gzip 1-9, lz4 1-12 (3+ is lz4hc), zstd 1-19; none: 0-0.
+LevelRange level_range(Codec codec);
+// zstd 3, lz4 1 (fast), gzip 6, none 0.
+int default_level(Codec codec);
+// 0 means the default. Fails (usage) with the codec and range otherwise.
+Result<int> resolve_level(Codec codec, int level);
+
+// Receives output pieces (at most ~128 KiB each); an error stops the stream
+// and is returned by the call that produced the piece.
+using Sink = std::function<Status(std::string_view)>;
+
+class Compressor {
+ public:
+  // level 0 = the codec's default; out of range → usage error.
+  static Result<Compressor> create(Codec codec, int level = 0);
+  Compressor(Compressor&&) noexcept;
+  Compressor& operator=(Compressor&&) noexcept;
+  ~Compressor();
+  // Compresses `input`, passing whatever output is ready to `sink`.
+  Status update(std::string_view input, const Sink& sink);
+  // Ends the stream (frame trailer). The object is spent afterwards.
+  Status finish(const Sink& sink);
+  Codec codec() const;
+  struct Impl;
+
+ private:
+  explicit Compressor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class Decompressor {
+ public:
+  static Result<Decompressor> create(Codec codec);
+  Decompressor(Decompressor&&) noexcept;
+  Decompressor& operator=(Decompressor&&) noexcept;
+  ~Decompressor();
+  // Fails (ErrorCode::failed) on corrupt input: "corrupt <codec> data: ...".
+  Status update(std::string_view input, const Sink& sink);
+  // Fails when the input stopped in the middle of a frame (truncated file).
+  Status finish(const Sink& sink);
+  Codec codec() const;
+  struct Impl;
+
+ private:
+  explicit Decompressor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// One-shot helpers.
+Result<std::string> compress_buffer(std::string_view input, Codec codec, int level = 0);
+Result<std::string> decompress_buffer(std::string_view input, Codec codec);
+
+struct StreamStats {
+  uint64_t bytes_in = 0;   // read from the source
+  uint64_t bytes_out = 0;  // given to the sink / written
+};
+
+// Streams all of fd `in_fd` (named `in_name` in errors) through the codec into
+// `sink`. Errors name the file.
+Result<StreamStats> compress_fd(int in_fd, const std::string& in_name, Compressor& compressor, const Sink& sink);
+Result<StreamStats> decompress_fd(int in_fd, const std::string& in_name, Decompressor& decompressor,
+                                  const Sink& sink);
+
+// A sink that writes to fd `fd` (named `name` in errors), counting nothing.
+Sink fd_sink(int fd, const std::string& name);
+
+// Compresses file `src` into `temp` (created 0600; a stale one from a crash is
+// truncated, so the caller must own that name, e.g. under a lock), fsyncs it
+// and stops: the caller renames it (archive-wal renames inside a critical
+// section). Removes `temp` on failure.
+Result<StreamStats> compress_file_to_temp(const std::string& src, const std::string& temp, Codec codec, int level);
+// Compresses `src` into `dest` durably (temp in dest's directory, fsync,
+// rename, fsync the directory); never leaves a partial `dest`.
+Result<StreamStats> compress_file(const std::string& src, const std::string& dest, Codec codec, int level = 0);
+// Decompresses file `src` with `codec` into fd `out_fd` (named `out_name`).
+Result<StreamStats> decompress_file_to_fd(const std::string& src, Codec codec, int out_fd,
+                                          const std::string& out_name);
+// Decompresses file `src` into `dest` durably, as compress_file.
+Result<StreamStats> decompress_file(const std::string& src, const std::string& dest, Codec codec);
+
+// The temp name the file helpers use for `dest`: "<dest>.tmp".
+std::string temp_path_for(const std::string& dest);
+
+}  // namespace cellar::codec

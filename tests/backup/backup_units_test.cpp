@@ -1,0 +1,244 @@
+// Backup building blocks without PostgreSQL: checksums, tar headers,
+// backup.info, manifest paths, backup names, and retention decisions.
+#include <catch2/catch.hpp>
+
+#include "backup/backup_info.h"
+#include "backup/file_pipeline.h"
+#include "backup/manifest.h"
+#include "backup/retention.h"
+#include "backup/run_backup.h"
+#include "backup/tar_reader.h"
+#include "common/codec.h"
+#include "common/crc32c.h"
+#include "common/fs.h"
+#include "common/sha256.h"
+#include "support/cellar_env.h"
+#include "support/run.h"
+
+using namespace cellar;
+using namespace cellar::backup;
+
+TEST_CASE("crc32c matches the Castagnoli check value and renders bytes in manifest order", "[backup]") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+  CHECK(crc32c("") == 0u);
+  CHECK(crc32c_manifest_hex(0xE3069283u) == "839206e3");
+  Crc32c c;
+  std::string text(100000, 'x');
+  for (size_t i = 0; i < text.size(); i += 7) c.update(std::string_view(text).substr(i, 7));
+  CHECK(c.value() == crc32c(text));
+}
+
+TEST_CASE("sha256 matches the FIPS 180-2 test vectors", "[backup]") {
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  Sha256 s;
+  std::string a(1000000, 'a');
+  for (size_t i = 0; i < a.size(); i += 999) s.update(std::string_view(a).substr(i, 999));
+  CHECK(s.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+namespace {
+std::string tar_header(const std::string& name, char type, uint64_t size) {
+  std::string h(512, '\0');
+  h.replace(0, name.size(), name);
+  std::snprintf(&h[100], 8, "%07o", 0600);
+  std::snprintf(&h[124], 12, "%011llo", static_cast<unsigned long long>(size));
+  std::snprintf(&h[136], 12, "%011o", 0);
+  h[156] = type;
+  h.replace(257, 6, std::string("ustar\0", 6));
+  h.replace(148, 8, "        ");
+  unsigned sum = 0;
+  for (unsigned char c : h) sum += c;
+  std::snprintf(&h[148], 8, "%06o", sum);
+  return h;
+}
+
+struct Collect : TarHandler {
+  std::vector<std::string> events;
+  Status on_member(const TarMember& m) override {
+    events.push_back("member " + m.name + " " + std::to_string(static_cast<int>(m.type)));
+    return Status::ok();
+  }
+  Status on_member_data(std::string_view b) override {
+    events.push_back("data " + std::string(b));
+    return Status::ok();
+  }
+  Status on_member_end() override {
+    events.push_back("end");
+    return Status::ok();
+  }
+};
+}  // namespace
+
+TEST_CASE("the tar reader yields members whatever the chunking", "[backup]") {
+  std::string archive = tar_header("base/", '5', 0) + tar_header("base/1", '0', 5) + "hello" + std::string(507, '\0') +
+                        std::string(1024, '\0');
+  for (size_t chunk : {size_t(1), size_t(7), size_t(512), archive.size()}) {
+    Collect c;
+    TarReader r(c);
+    for (size_t i = 0; i < archive.size(); i += chunk) REQUIRE(r.feed(std::string_view(archive).substr(i, chunk)));
+    REQUIRE(r.finish());
+    // Data may arrive in pieces: merge them.
+    std::vector<std::string> merged;
+    for (const auto& e : c.events) {
+      if (e.rfind("data ", 0) == 0 && !merged.empty() && merged.back().rfind("data ", 0) == 0) merged.back() += e.substr(5);
+      else merged.push_back(e);
+    }
+    CHECK(merged == std::vector<std::string>{"member base 1", "end", "member base/1 0", "data hello", "end"});
+  }
+  Collect c;
+  TarReader r(c);
+  std::string bad = tar_header("x", '0', 1);
+  bad[0] = 'y';  // checksum no longer matches
+  CHECK_FALSE(r.feed(bad));
+}
+
+TEST_CASE("backup.info round-trips with sorted keys and None for empty values", "[backup]") {
+  BackupInfo info = BackupInfo::empty();
+  info.set("backup_id", "20261122T100839");
+  info.set("status", status_name::done);
+  info.set("tablespaces", format_tablespaces({{"tbs1", 16387, "/loc/a"}, {"tbs2", 16390, "/b"}}));
+  std::string text = format_backup_info(info);
+  CHECK(text.find("backup_id=20261122T100839\n") != std::string::npos);
+  CHECK(text.find("error=None\n") != std::string::npos);
+  CHECK(text.find("backup_name") == std::string::npos);
+  CHECK(text.find("backup_id") < text.find("status="));
+  auto back = parse_backup_info(text, "x");
+  REQUIRE(back);
+  CHECK(back->fields() == info.fields());
+  auto spcs = parse_tablespaces(back->get("tablespaces"));
+  REQUIRE(spcs.size() == 2);
+  CHECK(spcs[0] == Tablespace{"tbs1", 16387, "/loc/a"});
+  CHECK(spcs[1] == Tablespace{"tbs2", 16390, "/b"});
+  auto t = parse_time(format_time(1700000000));
+  REQUIRE(t);
+  CHECK(*t == 1700000000);
+}
+
+TEST_CASE("manifest paths map to data/ and to one tree per tablespace", "[backup]") {
+  CHECK(stored_path_of("/b", "base/1/1259", codec::Codec::zstd) == "/b/data/base/1/1259.zst");
+  CHECK(stored_path_of("/b", "pg_tblspc/16384/PG_15_1/5/6", codec::Codec::none) == "/b/16384/PG_15_1/5/6");
+  CHECK(stored_path_of("/b", "global/pg_control", codec::Codec::lz4) == "/b/data/global/pg_control.lz4");
+}
+
+TEST_CASE("backup names may not look like ids or reserved words", "[backup]") {
+  CHECK(validate_backup_name("nightly one"));
+  for (const char* bad : {"", "20240101T000000", "latest", "last", "oldest", "first", "last-failed"})
+    CHECK(validate_backup_name(bad).code() == ErrorCode::usage);
+}
+
+TEST_CASE("retention policies parse like Barman's and reject anything else", "[backup]") {
+  auto r = parse_retention_policy("REDUNDANCY 2");
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK((*r)->count == 2);
+  auto w = parse_retention_policy(" recovery window of 2 weeks ");
+  REQUIRE(w);
+  CHECK((*w)->seconds == 14 * 86400);
+  CHECK((*w)->text == "RECOVERY WINDOW OF 2 WEEKS");
+  auto m = parse_retention_policy("RECOVERY WINDOW OF 1 MONTH");
+  REQUIRE(m);
+  CHECK((*m)->seconds == 31 * 86400);
+  auto none = parse_retention_policy("");
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  CHECK_FALSE(parse_retention_policy("REDUNDANCY two"));
+  CHECK_FALSE(parse_retention_policy("RECOVERY WINDOW OF 3 YEARS"));
+}
+
+TEST_CASE("retention decisions", "[backup]") {
+  const std::time_t day = 86400, now = 100 * day;
+  // Oldest first: ids sort by time.
+  std::vector<RetentionInput> backups = {
+      {"20260101T000001", "DONE", now - 40 * day, ""},
+      {"20260101T000002", "DONE", now - 30 * day, "standalone"},
+      {"20260101T000003", "FAILED", now - 20 * day, ""},
+      {"20260101T000004", "DONE", now - 10 * day, ""},
+      {"20260101T000005", "DONE", now - 5 * day, ""},
+      {"20260101T000006", "WAITING_FOR_WALS", now - 1 * day, ""},
+  };
+  struct Case {
+    std::string policy;
+    int minimum;
+    std::vector<std::string> expected;  // in backups' order
+  };
+  std::vector<Case> cases = {
+      {"", 0, {"-", "KEEP:STANDALONE", "-", "-", "-", "-"}},
+      {"REDUNDANCY 2", 0, {"OBSOLETE", "KEEP:STANDALONE", "-", "VALID", "VALID", "-"}},
+      {"REDUNDANCY 3", 0, {"OBSOLETE", "KEEP:STANDALONE", "-", "VALID", "VALID", "-"}},
+      {"REDUNDANCY 1", 4, {"VALID", "KEEP:STANDALONE", "-", "VALID", "VALID", "-"}},
+      {"RECOVERY WINDOW OF 7 DAYS", 0, {"OBSOLETE", "KEEP:STANDALONE", "-", "VALID", "VALID", "-"}},
+      {"RECOVERY WINDOW OF 2 DAYS", 0, {"OBSOLETE", "KEEP:STANDALONE", "-", "OBSOLETE", "VALID", "-"}},
+      // Kept backups count toward minimum_redundancy (as Barman's).
+      {"RECOVERY WINDOW OF 2 DAYS", 3, {"OBSOLETE", "KEEP:STANDALONE", "-", "OBSOLETE*", "VALID", "-"}},
+      {"RECOVERY WINDOW OF 2 DAYS", 4, {"OBSOLETE*", "KEEP:STANDALONE", "-", "OBSOLETE*", "VALID", "-"}},
+      {"RECOVERY WINDOW OF 50 DAYS", 0, {"VALID", "KEEP:STANDALONE", "-", "VALID", "VALID", "-"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.policy << " minimum_redundancy " << c.minimum);
+    auto p = parse_retention_policy(c.policy);
+    REQUIRE(p);
+    auto report = retention_report(*p, c.minimum, now, backups);
+    for (size_t i = 0; i < backups.size(); ++i) {
+      INFO(backups[i].id);
+      CHECK(report[backups[i].id] == c.expected[i]);
+    }
+  }
+}
+
+TEST_CASE("the file pipeline compresses in parallel, checksums and bounds its queues", "[backup]") {
+  test::TempDir dir;
+  PipelineOptions po;
+  po.jobs = 3;
+  po.codec = codec::Codec::zstd;
+  po.chunk_size = 1000;
+  FilePipeline p(po);
+  std::vector<std::string> contents;
+  for (int i = 0; i < 20; ++i) {
+    std::string content(static_cast<size_t>(i) * 777, static_cast<char>('a' + i % 26));
+    contents.push_back(content);
+    REQUIRE(p.begin_file("f" + std::to_string(i), dir / ("f" + std::to_string(i))));
+    for (size_t off = 0; off < content.size(); off += 300) REQUIRE(p.write(std::string_view(content).substr(off, 300)));
+    REQUIRE(p.end_file());
+  }
+  auto out = p.finish();
+  REQUIRE(out);
+  REQUIRE(out->size() == 20);
+  for (const auto& f : *out) {
+    size_t i = std::stoul(f.manifest_path.substr(1));
+    CHECK(f.size == contents[i].size());
+    CHECK(f.crc == crc32c(contents[i]));
+    auto stored = read_file(f.stored_path);
+    REQUIRE(stored);
+    CHECK(f.stored_path == dir / (f.manifest_path + ".zst"));
+    CHECK(*codec::decompress_buffer(*stored, codec::Codec::zstd) == contents[i]);
+  }
+}
+
+TEST_CASE("backup commands reject bad usage with exit 2 before touching PostgreSQL", "[backup]") {
+  test::CellarEnv env;
+  env.add_server("main", "host=/nonexistent-socket-dir port=1");
+  for (const char* cmd : {"backup", "list-backups", "show-backup", "verify-backup", "delete", "keep"}) {
+    auto help = env.run({cmd, "--help"});
+    INFO(cmd << ": " << help.err);
+    CHECK(help.exit_code == 0);
+    CHECK(env.run({cmd, "--no-such-option"}).exit_code == 2);
+  }
+  CHECK(env.run({"backup", "main", "--compression", "brotli"}).exit_code == 2);
+  CHECK(env.run({"backup", "main", "--name", "latest"}).exit_code == 2);
+  CHECK(env.run({"backup", "main", "--jobs", "0"}).exit_code == 2);
+  CHECK(env.run({"backup", "nosuch"}).exit_code == 2);
+  auto list = env.run({"list-backups", "main"});
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.empty());
+  CHECK(env.run({"-f", "json", "list-backups", "all"}).out == "[]\n");
+  auto show = env.run({"show-backup", "main", "latest"});
+  CHECK(show.exit_code == 2);
+  CHECK(show.err.find("unknown backup 'latest' for server 'main'") != std::string::npos);
+  CHECK(env.run({"keep", "main", "latest"}).exit_code == 2);
+  auto unreachable = env.run({"backup", "main", "--no-progress"});
+  CHECK(unreachable.exit_code == 1);
+  CHECK(unreachable.err.find("could not connect") != std::string::npos);
+}

@@ -1,0 +1,531 @@
+// Configuration loading (SPEC §4): defaults, precedence of the three kinds of
+// file, sources, and every problem collected and reported once.
+#include "config/config.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/fs.h"
+#include "support/run.h"
+
+using namespace cellar;
+using Catch::Matchers::Contains;
+using cellar::test::TempDir;
+
+namespace {
+
+// A config tree in a temp dir: <dir>/cellar.toml, <dir>/conf.d/, <dir>/home/.
+class Tree {
+ public:
+  Tree() {
+    REQUIRE(make_dirs(home(), 0700));
+    REQUIRE(make_dirs(conf_d(), 0700));
+  }
+  std::string main_file() const { return dir_ / "cellar.toml"; }
+  std::string home() const { return dir_ / "home"; }
+  std::string conf_d() const { return dir_ / "conf.d"; }
+  std::string auto_file() const { return home() + "/.cellar.auto.toml"; }
+  // "[global]\nhome = ...\n": two lines, so the caller's text starts on line 3.
+  std::string global_head() const { return "[global]\nhome = \"" + home() + "\"\n"; }
+
+  void write_main(const std::string& body) const { test::write_text(main_file(), global_head() + body); }
+  void write_conf_d(const std::string& name, const std::string& text) const {
+    test::write_text(conf_d() + "/" + name, text);
+  }
+  void write_auto(const std::string& text) const { test::write_text(auto_file(), text); }
+
+  Result<Config> load() const { return load_config(main_file()); }
+
+ private:
+  TempDir dir_;
+};
+
+const std::string kConninfo = "conninfo = \"host=/tmp dbname=postgres\"\n";
+
+// Loads a config whose [servers.main] holds `lines` (plus a conninfo).
+Result<Config> load_server_lines(const std::string& lines) {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo + lines);
+  return t.load();
+}
+
+// Loads a config whose [global] holds `lines` (after home) and one server.
+Result<Config> load_global_lines(const std::string& lines) {
+  Tree t;
+  t.write_main(lines + "[servers.main]\n" + kConninfo);
+  return t.load();
+}
+
+const std::string& message_of(const Result<Config>& r) { return r.status().message(); }
+
+size_t count_of(const std::string& text, const std::string& word) {
+  size_t n = 0;
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("every key has its documented default", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo);
+  auto r = t.load();
+  REQUIRE(r.is_ok());
+  const Config& c = *r;
+  CHECK(c.home() == t.home());
+  CHECK(c.lock_directory() == t.home());
+  CHECK(c.log_file() == t.home() + "/cellar.log");
+  CHECK(c.log_level() == "info");
+  CHECK(value_to_string(c.global.at("config_dir").value) == "conf.d");
+
+  const ServerConfig* s = c.find_server("main");
+  REQUIRE(s != nullptr);
+  // key -> textual default; "(none)" for an optional key without a value.
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"log_level", "info"},
+      {"description", ""},
+      {"active", "true"},
+      {"conninfo", "host=/tmp dbname=postgres"},
+      {"streaming_conninfo", "host=/tmp dbname=postgres"},
+      {"slot_name", "cellar"},
+      {"create_slot", "manual"},
+      {"streaming_archiver", "true"},
+      {"compression", "none"},
+      {"compression_level", "(none)"},
+      {"parallel_jobs", "1"},
+      {"reuse_backup", "link"},
+      {"retention_policy", "(none)"},
+      {"wal_retention_policy", "main"},
+      {"minimum_redundancy", "0"},
+      {"last_backup_maximum_age", "(none)"},
+      {"backup_schedule", "(none)"},
+      {"primary_ssh_command", "(none)"},
+      {"receive_wal_backoff_limit", "10"},
+  };
+  std::set<std::string> covered;
+  for (const auto& [key, value] : expected) {
+    INFO("key " << key);
+    const Setting& setting = s->get(key);
+    CHECK((setting.is_set ? value_to_string(setting.value) : "(none)") == value);
+    covered.insert(key);
+  }
+  // A key added to the table without a default test here fails this loop.
+  for (const KeySpec& spec : key_specs()) {
+    if (spec.scope == KeyScope::global_only) continue;
+    INFO("key " << spec.name << " has no default check in this test");
+    CHECK(covered.count(spec.name) == 1);
+  }
+  CHECK(s->active());
+  CHECK_FALSE(s->passive());
+  CHECK(s->flag("streaming_archiver"));
+  CHECK(s->integer("parallel_jobs") == 1);
+  CHECK(s->get("slot_name").source.describe() == "default");
+}
+
+TEST_CASE("home defaults to /var/lib/cellar when [global] does not set it", "[config]") {
+  TempDir dir;
+  test::write_text(dir / "cellar.toml", "[servers.main]\n" + kConninfo);
+  auto r = load_config(dir / "cellar.toml");
+  REQUIRE(r.is_ok());
+  CHECK(r->home() == "/var/lib/cellar");
+  CHECK(r->global.at("home").source.describe() == "default");
+}
+
+TEST_CASE("each value shows the file and line it came from", "[config]") {
+  Tree t;
+  t.write_main(
+      "log_level = \"debug\"\n"      // line 3
+      "[servers.main]\n"             // line 4
+      "description = \"primary\"\n"  // line 5
+      + kConninfo);                  // line 6
+  auto r = t.load();
+  REQUIRE(r.is_ok());
+  const ServerConfig* s = r->find_server("main");
+  REQUIRE(s != nullptr);
+  CHECK(r->global.at("home").source.describe() == t.main_file() + ":2");
+  CHECK(s->get("log_level").source.describe() == t.main_file() + ":3");
+  CHECK(s->get("description").source.describe() == t.main_file() + ":5");
+  CHECK(s->get("conninfo").source.describe() == t.main_file() + ":6");
+  // streaming_conninfo defaults to conninfo, and says where that came from.
+  CHECK(s->get("streaming_conninfo").source.describe() == t.main_file() + ":6");
+  CHECK(s->get("compression").source.describe() == "default");
+}
+
+TEST_CASE("conf.d files override the main file in name order", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo + "description = \"from main\"\nparallel_jobs = 2\n");
+  t.write_conf_d("20-b.toml", "[servers.main]\ndescription = \"from b\"\n");
+  t.write_conf_d("10-a.toml", "[servers.main]\ndescription = \"from a\"\nslot_name = \"slot_a\"\n");
+  t.write_conf_d("30-c.toml.disabled", "[servers.main]\ndescription = \"ignored\"\n");
+  t.write_conf_d("other.toml", "[servers.other]\n" + kConninfo);
+  auto r = t.load();
+  REQUIRE(r.is_ok());
+  const ServerConfig* s = r->find_server("main");
+  REQUIRE(s != nullptr);
+  CHECK(s->str("description") == "from b");
+  CHECK(s->get("description").source.describe() == t.conf_d() + "/20-b.toml:2");
+  CHECK(s->str("slot_name") == "slot_a");
+  CHECK(s->integer("parallel_jobs") == 2);
+  REQUIRE(r->servers.size() == 2);
+  CHECK(r->servers[0].name == "main");
+  CHECK(r->servers[1].name == "other");
+}
+
+TEST_CASE("the auto file overrides the main file and conf.d for the same scope", "[config]") {
+  Tree t;
+  t.write_main("log_level = \"warning\"\ncompression = \"gzip\"\n[servers.main]\n" + kConninfo + "parallel_jobs = 2\n");
+  t.write_conf_d("a.toml", "[servers.main]\nparallel_jobs = 3\n");
+  t.write_auto("[global]\nlog_level = \"debug\"\n[servers.main]\nparallel_jobs = 4\n");
+  auto r = t.load();
+  REQUIRE(r.is_ok());
+  const ServerConfig* s = r->find_server("main");
+  REQUIRE(s != nullptr);
+  CHECK(r->log_level() == "debug");
+  CHECK(r->global.at("log_level").source.describe() == t.auto_file() + ":2");
+  CHECK(s->integer("parallel_jobs") == 4);
+  CHECK(s->get("parallel_jobs").source.describe() == t.auto_file() + ":4");
+  CHECK(s->str("compression") == "gzip");
+}
+
+TEST_CASE("a server value in any file beats a global value in any file", "[config]") {
+  Tree t;
+  t.write_main("compression = \"gzip\"\n[servers.main]\n" + kConninfo + "compression = \"lz4\"\n" +
+               "[servers.other]\n" + kConninfo);
+  t.write_auto("[global]\ncompression = \"zstd\"\n");
+  auto r = t.load();
+  REQUIRE(r.is_ok());
+  // main's own value (main file) wins over the auto file's global value...
+  CHECK(r->find_server("main")->str("compression") == "lz4");
+  // ...and a server without one takes the highest global value.
+  CHECK(r->find_server("other")->str("compression") == "zstd");
+  CHECK(r->find_server("other")->get("compression").source.describe() == t.auto_file() + ":2");
+}
+
+TEST_CASE("config_dir can point elsewhere, relative to the main file", "[config]") {
+  Tree t;
+  TempDir elsewhere;
+  REQUIRE(make_dirs(t.home() + "/../extra", 0700));
+  test::write_text(t.home() + "/../extra/x.toml", "[servers.x]\n" + kConninfo);
+  test::write_text(elsewhere / "y.toml", "[servers.y]\n" + kConninfo);
+
+  t.write_main("config_dir = \"extra\"\n");
+  auto rel = t.load();
+  REQUIRE(rel.is_ok());
+  CHECK(rel->find_server("x") != nullptr);
+
+  t.write_main("config_dir = \"" + elsewhere.path() + "\"\n");
+  auto abs = t.load();
+  REQUIRE(abs.is_ok());
+  CHECK(abs->find_server("y") != nullptr);
+  CHECK(abs->find_server("x") == nullptr);
+}
+
+TEST_CASE("every problem of a file is reported in one failure", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo +  // lines 3-4
+               "no_such_key = 1\n"               // line 5: unknown key
+               "active = \"yes\"\n"              // line 6: wrong type
+               "compression = \"bzip2\"\n");     // line 7: invalid value
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  const Status& st = r.status();
+  CHECK(st.code() == ErrorCode::usage);
+  CHECK(exit_code_of(st.code()) == 2);
+  CHECK_THAT(st.message(), Contains("\"" + t.main_file() + "\" line 5") && Contains("no_such_key"));
+  CHECK_THAT(st.message(), Contains("\"" + t.main_file() + "\" line 6") && Contains("must be a boolean"));
+  CHECK_THAT(st.message(), Contains("\"" + t.main_file() + "\" line 7") && Contains("bzip2"));
+  CHECK(count_of(st.to_string(), "ERROR:") == 3);
+  CHECK(count_of(st.to_string(), "HINT:") == 1);
+}
+
+TEST_CASE("problems in several files are collected together", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo + "parallel_jobs = 0\n");
+  t.write_conf_d("a.toml", "[servers.a]\n" + kConninfo + "bogus = true\n");
+  t.write_conf_d("b.toml", "[servers.\"all\"]\n" + kConninfo);
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r), Contains(t.main_file()) && Contains("parallel_jobs"));
+  CHECK_THAT(message_of(r), Contains(t.conf_d() + "/a.toml") && Contains("bogus"));
+  CHECK_THAT(message_of(r), Contains(t.conf_d() + "/b.toml") && Contains("\"all\""));
+  CHECK(count_of(r.status().to_string(), "ERROR:") == 3);
+}
+
+TEST_CASE("malformed TOML is reported with its line", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo + "description = \"unterminated\n");  // line 5
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == ErrorCode::usage);
+  CHECK_THAT(message_of(r), Contains("\"" + t.main_file() + "\" line 5") && Contains("malformed TOML"));
+  CHECK_FALSE(r.status().hint().empty());
+}
+
+TEST_CASE("malformed TOML in conf.d names that file", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo);
+  t.write_conf_d("broken.toml", "[servers.b]\nconninfo = = 1\n");
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r), Contains("\"" + t.conf_d() + "/broken.toml\" line 2"));
+}
+
+TEST_CASE("an unknown key is rejected with its name and line", "[config]") {
+  auto r = load_server_lines("compresion = \"gzip\"\n");  // line 5
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r), Contains("unknown key \"compresion\"") && Contains("line 5"));
+  CHECK_THAT(message_of(r), Contains("[servers.main]"));
+
+  auto g = load_global_lines("colour = \"blue\"\n");
+  REQUIRE_FALSE(g.is_ok());
+  CHECK_THAT(message_of(g), Contains("unknown key \"colour\" in [global]"));
+
+  Tree t;
+  test::write_text(t.main_file(), "verbose = true\n" + t.global_head());
+  auto top = t.load();
+  REQUIRE_FALSE(top.is_ok());
+  CHECK_THAT(message_of(top), Contains("unknown top-level key \"verbose\"") && Contains("line 1"));
+}
+
+TEST_CASE("a value of the wrong type is rejected", "[config]") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"active = \"yes\"\n", "must be a boolean"},       {"parallel_jobs = \"2\"\n", "must be an integer"},
+      {"parallel_jobs = 2.0\n", "must be an integer"},   {"description = 5\n", "must be a string"},
+      {"streaming_archiver = 1\n", "must be a boolean"}, {"slot_name = [\"a\"]\n", "must be a string"},
+  };
+  for (const auto& [line, why] : cases) {
+    INFO(line);
+    auto r = load_server_lines(line);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r), Contains(why) && Contains("line 5"));
+  }
+}
+
+TEST_CASE("validated keys accept their valid values and reject the others", "[config]") {
+  struct Case {
+    const char* line;
+    bool valid;
+  };
+  const std::vector<Case> cases = {
+      {"compression = \"none\"", true},
+      {"compression = \"gzip\"", true},
+      {"compression = \"lz4\"", true},
+      {"compression = \"zstd\"", true},
+      {"compression = \"bzip2\"", false},
+      {"compression = \"ZSTD\"", false},
+      {"compression = \"\"", false},
+      {"create_slot = \"auto\"", true},
+      {"create_slot = \"manual\"", true},
+      {"create_slot = \"yes\"", false},
+      {"reuse_backup = \"link\"", true},
+      {"reuse_backup = \"off\"", true},
+      {"reuse_backup = \"copy\"", false},
+      {"retention_policy = \"REDUNDANCY 2\"", true},
+      {"retention_policy = \"RECOVERY WINDOW OF 2 WEEKS\"", true},
+      {"retention_policy = \"RECOVERY WINDOW OF 1 DAY\"", true},
+      {"retention_policy = \"RECOVERY WINDOW OF 30 DAYS\"", true},
+      {"retention_policy = \"RECOVERY WINDOW OF 6 MONTHS\"", true},
+      {"retention_policy = \"REDUNDANCY 0\"", false},
+      {"retention_policy = \"REDUNDANCY\"", false},
+      {"retention_policy = \"REDUNDANCY -1\"", false},
+      {"retention_policy = \"RECOVERY WINDOW OF 2 YEARS\"", false},
+      {"retention_policy = \"RECOVERY WINDOW 2 WEEKS\"", false},
+      {"retention_policy = \"RECOVERY WINDOW OF 0 DAYS\"", false},
+      {"retention_policy = \"KEEP 3\"", false},
+      {"wal_retention_policy = \"main\"", true},
+      {"wal_retention_policy = \"simple\"", false},
+      {"last_backup_maximum_age = \"1 DAYS\"", true},
+      {"last_backup_maximum_age = \"12 HOURS\"", true},
+      {"last_backup_maximum_age = \"2 WEEKS\"", true},
+      {"last_backup_maximum_age = \"1 MONTH\"", true},
+      {"last_backup_maximum_age = \"0 DAYS\"", false},
+      {"last_backup_maximum_age = \"1 DAYZ\"", false},
+      {"last_backup_maximum_age = \"DAYS\"", false},
+      {"last_backup_maximum_age = \"1\"", false},
+      {"backup_schedule = \"daily 02:00\"", true},
+      {"backup_schedule = \"daily 23:59\"", true},
+      {"backup_schedule = \"6 HOURS\"", true},
+      {"backup_schedule = \"30 MINUTES\"", true},
+      {"backup_schedule = \"daily 24:00\"", false},
+      {"backup_schedule = \"daily 2:00\"", false},
+      {"backup_schedule = \"daily 02:60\"", false},
+      {"backup_schedule = \"weekly 02:00\"", false},
+      {"backup_schedule = \"0 HOURS\"", false},
+      {"parallel_jobs = 1", true},
+      {"parallel_jobs = 64", true},
+      {"parallel_jobs = 0", false},
+      {"parallel_jobs = 65", false},
+      {"parallel_jobs = -1", false},
+      {"slot_name = \"cellar\"", true},
+      {"slot_name = \"cellar_2\"", true},
+      {"slot_name = \"Cellar\"", false},
+      {"slot_name = \"cellar-slot\"", false},
+      {"slot_name = \"\"", false},
+      {"log_level = \"debug\"", true},
+      {"log_level = \"info\"", true},
+      {"log_level = \"warning\"", true},
+      {"log_level = \"error\"", true},
+      {"log_level = \"off\"", true},
+      {"log_level = \"verbose\"", false},
+      {"minimum_redundancy = 0", true},
+      {"minimum_redundancy = 3", true},
+      {"minimum_redundancy = -1", false},
+      {"receive_wal_backoff_limit = 60", true},
+      {"receive_wal_backoff_limit = 0", false},
+      {"primary_ssh_command = \"ssh cellar@primary cellar\"", true},
+      {"primary_ssh_command = \"\"", false},
+      {"compression_level = 5", false},  // compression is "none"
+      {"compression = \"gzip\"\ncompression_level = 1", true},
+      {"compression = \"gzip\"\ncompression_level = 9", true},
+      {"compression = \"gzip\"\ncompression_level = 10", false},
+      {"compression = \"gzip\"\ncompression_level = 0", false},
+      {"compression = \"lz4\"\ncompression_level = 12", true},
+      {"compression = \"lz4\"\ncompression_level = 13", false},
+      {"compression = \"zstd\"\ncompression_level = 19", true},
+      {"compression = \"zstd\"\ncompression_level = 20", false},
+  };
+  for (const auto& c : cases) {
+    INFO(c.line);
+    auto r = load_server_lines(std::string(c.line) + "\n");
+    CHECK(r.is_ok() == c.valid);
+    if (!r.is_ok()) {
+      CHECK(r.status().code() == ErrorCode::usage);
+      CHECK_THAT(message_of(r), Contains("line 5") || Contains("line 6"));
+    }
+  }
+  // A 64-character slot name is one too many for PostgreSQL.
+  CHECK_FALSE(load_server_lines("slot_name = \"" + std::string(64, 'a') + "\"\n").is_ok());
+  CHECK(load_server_lines("slot_name = \"" + std::string(63, 'a') + "\"\n").is_ok());
+}
+
+TEST_CASE("global-only path keys must be absolute", "[config]") {
+  CHECK(load_global_lines("log_file = \"\"\n").is_ok());
+  CHECK(load_global_lines("log_file = \"/tmp/cellar-test.log\"\n").is_ok());
+  CHECK(load_global_lines("lock_directory = \"/tmp\"\n").is_ok());
+  CHECK_FALSE(load_global_lines("log_file = \"cellar.log\"\n").is_ok());
+  CHECK_FALSE(load_global_lines("lock_directory = \"locks\"\n").is_ok());
+  CHECK_FALSE(load_global_lines("config_dir = \"\"\n").is_ok());
+
+  TempDir dir;
+  test::write_text(dir / "cellar.toml", "[global]\nhome = \"relative/home\"\n");
+  auto r = load_config(dir / "cellar.toml");
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r), Contains("home") && Contains("absolute"));
+}
+
+TEST_CASE("global-only keys are rejected in a server table", "[config]") {
+  for (const KeySpec& spec : key_specs()) {
+    if (spec.scope != KeyScope::global_only) continue;
+    INFO(spec.name);
+    auto r = load_server_lines(std::string(spec.name) + " = \"/tmp/x\"\n");
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r), Contains(std::string("\"") + spec.name + "\" may only be set in [global]"));
+  }
+}
+
+TEST_CASE("invalid server names are rejected and valid ones accepted", "[config]") {
+  const std::vector<std::string> invalid = {
+      "../x", "all", "global", "cellar", ".hidden", "-x", std::string(65, 'a'), "a/b", "db-20240101T000000-sync",
+  };
+  for (const auto& name : invalid) {
+    INFO(name);
+    Tree t;
+    t.write_main("[servers.\"" + name + "\"]\n" + kConninfo);  // line 3
+    auto r = t.load();
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r), Contains("invalid server name") && Contains("line 3"));
+  }
+  const std::vector<std::string> valid = {"main",    "main-2",          "db.prod_1",
+                                          "pg-sync", "20240101T000000", std::string(64, 'a')};
+  for (const auto& name : valid) {
+    INFO(name);
+    Tree t;
+    t.write_main("[servers.\"" + name + "\"]\n" + kConninfo);
+    auto r = t.load();
+    REQUIRE(r.is_ok());
+    CHECK(r->find_server(name) != nullptr);
+  }
+}
+
+TEST_CASE("conninfo is required unless the server is passive", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\ndescription = \"no conninfo\"\n");  // line 3
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r),
+             Contains("server \"main\" has no conninfo") && Contains(t.main_file()) && Contains("line 3"));
+
+  t.write_main("[servers.main]\nprimary_ssh_command = \"ssh cellar@primary cellar\"\n");
+  auto passive = t.load();
+  REQUIRE(passive.is_ok());
+  CHECK(passive->find_server("main")->passive());
+  CHECK_FALSE(passive->find_server("main")->has("conninfo"));
+}
+
+TEST_CASE("conninfo and streaming_conninfo with invalid syntax are rejected", "[config]") {
+  const std::vector<std::string> bad = {
+      "conninfo = \"host=/tmp bogus\"\n",
+      "conninfo = \"nosuchoption=1\"\n",
+      "conninfo = \"host='unterminated\"\n",
+      "conninfo = \"postgresql://[::1\"\n",
+  };
+  for (const auto& line : bad) {
+    INFO(line);
+    Tree t;
+    t.write_main("[servers.main]\n" + line);  // line 4
+    auto r = t.load();
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r), Contains("invalid conninfo") && Contains("line 4"));
+  }
+  auto streaming = load_server_lines("streaming_conninfo = \"host=/tmp junk\"\n");
+  REQUIRE_FALSE(streaming.is_ok());
+  CHECK_THAT(message_of(streaming), Contains("streaming_conninfo") && Contains("invalid conninfo"));
+
+  CHECK(load_server_lines("streaming_conninfo = \"postgresql://cellar@db1:5432/postgres\"\n").is_ok());
+}
+
+TEST_CASE("a [global] table in conf.d is rejected", "[config]") {
+  Tree t;
+  t.write_main("[servers.main]\n" + kConninfo);
+  t.write_conf_d("g.toml", "[global]\nlog_level = \"debug\"\n");
+  auto r = t.load();
+  REQUIRE_FALSE(r.is_ok());
+  CHECK_THAT(message_of(r), Contains(t.conf_d() + "/g.toml") && Contains("[global] is not allowed here"));
+}
+
+TEST_CASE("home and config_dir cannot be set in the auto file", "[config]") {
+  for (const std::string key : {"home", "config_dir"}) {
+    INFO(key);
+    Tree t;
+    t.write_main("[servers.main]\n" + kConninfo);
+    t.write_auto("[global]\n" + key + " = \"/elsewhere\"\n");
+    auto r = t.load();
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r),
+               Contains(t.auto_file()) && Contains("\"" + key + "\" cannot be set here") && Contains("line 2"));
+  }
+}
+
+TEST_CASE("a missing main file is a usage error with a hint", "[config]") {
+  TempDir dir;
+  auto r = load_config(dir / "nope.toml");
+  REQUIRE_FALSE(r.is_ok());
+  CHECK(r.status().code() == ErrorCode::usage);
+  CHECK_THAT(message_of(r), Contains(dir / "nope.toml"));
+  CHECK_THAT(r.status().hint(), Contains("-c FILE"));
+}
+
+TEST_CASE("the config path comes from -c, then CELLAR_CONFIG, then /etc", "[config]") {
+  const char* saved = std::getenv("CELLAR_CONFIG");
+  std::string saved_value = saved ? saved : "";
+  ::setenv("CELLAR_CONFIG", "/from/env.toml", 1);
+  CHECK(default_config_path("/given.toml") == "/given.toml");
+  CHECK(default_config_path("") == "/from/env.toml");
+  ::unsetenv("CELLAR_CONFIG");
+  CHECK(default_config_path("") == "/etc/cellar/cellar.toml");
+  if (saved) ::setenv("CELLAR_CONFIG", saved_value.c_str(), 1);
+}

@@ -1,0 +1,55 @@
+// A throwaway cellar installation for end-to-end tests: a temp dir with a
+// config file and a home, servers added as TOML snippets, and helpers to run
+// the real binary against it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "support/helper_mode.h"
+#include "support/run.h"
+
+namespace cellar::test {
+
+class CellarEnv {
+ public:
+  CellarEnv();
+  const std::string& config() const { return config_; }
+  const std::string& home() const { return home_; }
+  std::string server_dir(const std::string& server) const { return home_ + "/" + server; }
+  // Appends [servers.<name>] with conninfo and extra "key = value" lines.
+  void add_server(const std::string& name, const std::string& conninfo, const std::string& extra_toml = "");
+  // Appends raw lines to the [global] table.
+  void add_global(const std::string& toml_lines);
+  // Runs `cellar -c <config> args...`.
+  RunResult run(const std::vector<std::string>& args) const;
+  // Starts `cellar -c <config> args...` as a child (stdout piped, stderr inherited).
+  Child spawn_cellar(const std::vector<std::string>& args) const;
+
+ private:
+  void write();
+  TempDir dir_;
+  std::string config_;
+  std::string home_;
+  std::string global_;
+  std::string servers_;
+};
+
+// Polls `pred` every 20 ms until it is true or `seconds` pass; returns pred().
+template <typename Pred>
+bool wait_until(Pred pred, double seconds);
+
+}  // namespace cellar::test
+
+#include <chrono>
+#include <thread>
+
+template <typename Pred>
+bool cellar::test::wait_until(Pred pred, double seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}

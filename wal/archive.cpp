@@ -1,0 +1,325 @@
+#include "wal/archive.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "wal/identity.h"
+#include "wal/wal_store.h"
+#include "wal/xlogdb.h"
+
+namespace cellar::wal {
+namespace {
+
+// A segment of the wrong size younger than this may still be being copied
+// into incoming/ by a non-atomic archive_command: it waits for a later run.
+constexpr time_t kShortSegmentGraceSeconds = 60;
+
+struct Source {
+  std::string name;  // file name
+  std::string dir;   // <server>/streaming or <server>/incoming
+  std::string path() const { return join_path(dir, name); }
+  std::string shown() const { return join_path(dir.substr(dir.find_last_of('/') + 1), name); }
+};
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+double mtime_of(const struct stat& sb) {
+  return static_cast<double>(sb.st_mtim.tv_sec) + static_cast<double>(sb.st_mtim.tv_nsec) / 1e9;
+}
+
+std::string utc_stamp() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  return buf;
+}
+
+// mkdir (0700) with the parent fsynced, so the new entry survives a crash.
+Status ensure_dir(const std::string& dir) {
+  if (path_exists(dir)) return Status::ok();
+  if (Status st = make_dirs(dir, 0700); !st) return st;
+  return fsync_dir(dirname_of(dir));
+}
+
+// Files waiting in streaming/ and incoming/, in WAL (name) order. `.partial`
+// (being received), `*.tmp` (being written) and dot files are not ours to move.
+Result<std::vector<Source>> list_sources(const std::string& server_dir) {
+  std::vector<Source> out;
+  for (const char* sub : {"streaming", "incoming"}) {
+    const std::string dir = join_path(server_dir, sub);
+    if (!path_exists(dir)) continue;
+    auto names = list_dir(dir);
+    if (!names) return names.status();
+    for (auto& n : *names)
+      if (n[0] != '.' && !ends_with(n, ".partial") && !ends_with(n, ".tmp")) out.push_back({n, dir});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<size_t> read_full(int fd, char* buf, size_t count, const std::string& name) {
+  size_t got = 0;
+  while (got < count) {
+    ssize_t n = ::read(fd, buf + got, count - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno("could not read \"" + name + "\"", errno);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return got;
+}
+
+// Whether `src` holds exactly the decompressed content of `stored`. Streams
+// both; stops at the first difference. A corrupt stored file is an error.
+Result<bool> same_content(const std::string& src, const ArchivedFile& stored) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::from_errno("could not open \"" + src + "\"", errno);
+  UniqueFd archived(::open(stored.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!archived.valid()) return Status::from_errno("could not open \"" + stored.path + "\"", errno);
+  auto decompressor = codec::Decompressor::create(stored.codec);
+  if (!decompressor) return decompressor.status();
+  bool differs = false;
+  std::string buf;
+  codec::Sink compare = [&](std::string_view piece) -> Status {
+    buf.resize(piece.size());
+    auto n = read_full(in.get(), buf.data(), piece.size(), src);
+    if (!n) return n.status();
+    differs = *n != piece.size() || std::memcmp(buf.data(), piece.data(), piece.size()) != 0;
+    return differs ? Status::failed("contents differ") : Status::ok();
+  };
+  auto streamed = codec::decompress_fd(archived.get(), stored.path, *decompressor, compare);
+  if (differs) return false;
+  if (!streamed) return streamed.status();
+  char extra;
+  auto n = read_full(in.get(), &extra, 1, src);
+  if (!n) return n.status();
+  return *n == 0;
+}
+
+// One run of archive-wal over a server's sources.
+class Archiver {
+ public:
+  explicit Archiver(const ArchiveOptions& o) : o_(o), wals_(wals_dir(o.server_dir)) {}
+
+  Status run() {
+    // The archive directory, then what is already catalogued.
+    if (Status st = ensure_dir(wals_); !st) return st;
+    if (Status st = load_catalogue(); !st) return st;
+    // Every waiting file in WAL order; the first I/O failure stops the run.
+    auto sources = list_sources(o_.server_dir);
+    if (!sources) return sources.status();
+    for (const Source& s : *sources)
+      if (Status st = archive_one(s); !st) return st;
+    return Status::ok();
+  }
+  ArchiveReport report;
+
+ private:
+  Status load_catalogue() {
+    auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+    if (!lock) return lock.status();
+    auto db = load_xlogdb(xlogdb_path(o_.server_dir));
+    if (!db) return db.status();
+    for (const auto& e : db->entries) catalogued_.insert(e.name);
+    return Status::ok();
+  }
+
+  Status archive_one(const Source& s) {
+    struct stat sb {};
+    if (::lstat(s.path().c_str(), &sb) != 0) {
+      if (errno == ENOENT) return Status::ok();  // gone meanwhile (a DBA, or a racing receive-wal rename)
+      return Status::from_errno("could not stat \"" + s.path() + "\"", errno);
+    }
+    auto parsed = pg::parse_wal_file_name(s.name, o_.segment_size);
+    if (!parsed || !S_ISREG(sb.st_mode)) return move_to_errors(s, "unknown", "not a regular file with a WAL file name");
+    if (parsed->kind == pg::WalFileKind::segment && static_cast<uint64_t>(sb.st_size) != o_.segment_size) {
+      if (std::time(nullptr) - sb.st_mtim.tv_sec < kShortSegmentGraceSeconds) {
+        log::info("skipping \"" + s.path() + "\" for now: " + std::to_string(sb.st_size) +
+                  " bytes, not a whole segment (still being copied?)");
+        return Status::ok();
+      }
+      return move_to_errors(s, "unknown",
+                            std::to_string(sb.st_size) + " bytes instead of " + std::to_string(o_.segment_size));
+    }
+    const std::string dir = archive_dir_for(wals_, s.name);
+    if (Status st = ensure_dir(dir); !st) return st;
+    if (auto stored = find_archived(wals_, s.name)) return settle_existing(s, *stored, sb);
+    return store_new(s, dir, sb);
+  }
+
+  // Compress to a temp file, then rename and catalogue in one critical section.
+  Status store_new(const Source& s, const std::string& dir, const struct stat& sb) {
+    remove_stale_temps(dir, s.name);
+    const std::string final_path = join_path(dir, s.name + codec::codec_suffix(o_.compression));
+    const std::string temp = codec::temp_path_for(final_path);
+    auto stats = codec::compress_file_to_temp(s.path(), temp, o_.compression, o_.level);
+    if (!stats) return stats.status();
+    XlogEntry entry{s.name, stats->bytes_out, mtime_of(sb), o_.compression};
+    if (Status st = commit(temp, final_path, entry); !st) {
+      ::unlink(temp.c_str());
+      return st;
+    }
+    if (Status st = drop_source(s); !st) return st;
+    report.archived++;
+    report.bytes += stats->bytes_in;
+    report.stored_bytes += stats->bytes_out;
+    log::info("archived \"" + s.shown() + "\" as \"" + final_path + "\" (" + human_size(stats->bytes_out) + ")");
+    return Status::ok();
+  }
+
+  Status commit(const std::string& temp, const std::string& final_path, const XlogEntry& entry) {
+    auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+    if (!lock) return lock.status();
+    if (::rename(temp.c_str(), final_path.c_str()) != 0)
+      return Status::from_errno("could not rename \"" + temp + "\" to \"" + final_path + "\"", errno);
+    if (Status st = fsync_dir(dirname_of(final_path)); !st) return st;
+    return catalogue(*lock, entry);
+  }
+
+  // Adds `entry` unless xlog.db has it already (never a second line for a name).
+  Status catalogue(const locks::XlogdbLock& lock, const XlogEntry& entry) {
+    if (catalogued_.count(entry.name)) {
+      log::warning("\"" + entry.name + "\" was already in xlog.db of server '" + o_.server + "'; not added again");
+      return Status::ok();
+    }
+    if (Status st = append_xlogdb(lock, xlogdb_path(o_.server_dir), {entry}); !st) return st;
+    catalogued_.insert(entry.name);
+    return Status::ok();
+  }
+
+  // The name is in wals/ already: a re-run after a crash, or a second copy.
+  Status settle_existing(const Source& s, const ArchivedFile& stored, const struct stat& sb) {
+    auto same = same_content(s.path(), stored);
+    if (!same)
+      return Status(same.status()).with_hint("the archived copy \"" + stored.path + "\" may be damaged; the source \"" +
+                                             s.path() + "\" was left in place");
+    if (!*same) return move_to_errors(s, "duplicate", "differs from the archived \"" + stored.path + "\"");
+    if (!catalogued_.count(s.name)) {
+      struct stat st_stored {};
+      if (::stat(stored.path.c_str(), &st_stored) != 0)
+        return Status::from_errno("could not stat \"" + stored.path + "\"", errno);
+      auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+      if (!lock) return lock.status();
+      XlogEntry entry{s.name, static_cast<uint64_t>(st_stored.st_size), mtime_of(sb), stored.codec};
+      if (Status st = catalogue(*lock, entry); !st) return st;
+      report.catalogued++;
+      log::info("catalogued \"" + stored.path + "\", which was in wals/ but not in xlog.db");
+    } else {
+      report.duplicates_dropped++;
+      log::info("dropped \"" + s.shown() + "\": already archived with the same content");
+    }
+    return drop_source(s);
+  }
+
+  Status drop_source(const Source& s) {
+    if (::unlink(s.path().c_str()) != 0 && errno != ENOENT)
+      return Status::from_errno("could not remove \"" + s.path() + "\"", errno);
+    return fsync_dir(s.dir);
+  }
+
+  // errors/<name>.<UTC stamp>.<reason>, as Barman names them; never overwrites.
+  Status move_to_errors(const Source& s, const char* reason, const std::string& why) {
+    const std::string errors = join_path(o_.server_dir, "errors");
+    if (Status st = ensure_dir(errors); !st) return st;
+    const std::string stem = join_path(errors, s.name + "." + utc_stamp());
+    std::string target = stem + "." + reason;
+    for (int i = 1; path_exists(target); ++i) target = stem + "-" + std::to_string(i) + "." + reason;
+    if (::rename(s.path().c_str(), target.c_str()) != 0)
+      return Status::from_errno("could not move \"" + s.path() + "\" to \"" + target + "\"", errno);
+    if (Status st = fsync_dir(errors); !st) return st;
+    if (Status st = fsync_dir(s.dir); !st) return st;
+    report.moved_to_errors.push_back(target);
+    log::warning("moved \"" + s.path() + "\" to \"" + target + "\": " + why);
+    return Status::ok();
+  }
+
+  // A crash while compressing leaves "<name><suffix>.tmp"; no one else writes these.
+  void remove_stale_temps(const std::string& dir, const std::string& name) {
+    for (codec::Codec c : {codec::Codec::none, codec::Codec::gzip, codec::Codec::lz4, codec::Codec::zstd}) {
+      std::string temp = codec::temp_path_for(join_path(dir, name + codec::codec_suffix(c)));
+      if (::unlink(temp.c_str()) == 0) log::info("removed stale temp file \"" + temp + "\"");
+    }
+  }
+
+  const ArchiveOptions& o_;
+  std::string wals_;
+  std::set<std::string> catalogued_;
+};
+
+bool valid_segment_size(uint64_t size) {
+  return size >= (1u << 20) && size <= (1u << 30) && (size & (size - 1)) == 0;
+}
+
+}  // namespace
+
+Result<ArchiveOptions> archive_options_for(const Config& config, const ServerConfig& server) {
+  ArchiveOptions o;
+  o.server = server.name;
+  o.server_dir = config.server_dir(server.name);
+  o.lock_dir = config.lock_directory();
+  auto codec = codec::parse_codec(server.str("compression"));
+  if (!codec) return Status::usage("invalid compression \"" + server.str("compression") + "\"");
+  o.compression = *codec;
+  if (server.has("compression_level")) o.level = static_cast<int>(server.integer("compression_level"));
+  if (auto level = codec::resolve_level(o.compression, o.level); !level) return level.status();
+  auto identity = load_identity(o.server_dir);
+  if (!identity) return identity.status();
+  if (*identity && (*identity)->xlog_segment_size != 0) {
+    if (!valid_segment_size((*identity)->xlog_segment_size))
+      return Status::failed("invalid xlog_segment_size " + std::to_string((*identity)->xlog_segment_size) + " in \"" +
+                            identity_path(o.server_dir) + "\"",
+                            "it must be a power of two from 1 MiB to 1 GiB; fix or remove the file");
+    o.segment_size = (*identity)->xlog_segment_size;
+  }
+  return o;
+}
+
+Result<ArchiveReport> archive_wal(const locks::ArchiveWalLock&, const ArchiveOptions& options) {
+  Archiver archiver(options);
+  if (Status st = archiver.run(); !st) {
+    if (archiver.report.archived > 0) log::info(summary_line(archiver.report, options.server) + " before the failure");
+    return st;
+  }
+  return archiver.report;
+}
+
+Result<ArchiveReport> archive_wal(const ArchiveOptions& options) {
+  auto lock = locks::ArchiveWalLock::acquire(options.lock_dir, options.server);
+  if (!lock) return lock.status();
+  return archive_wal(*lock, options);
+}
+
+std::string human_size(uint64_t bytes) {
+  const char* units[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes) / 1024;
+  int u = 0;
+  for (; v >= 1024 && u < 3; ++u) v /= 1024;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string summary_line(const ArchiveReport& r, const std::string& server) {
+  std::string line = "archived " + std::to_string(r.archived) + " WAL file" + (r.archived == 1 ? "" : "s") + " (" +
+                     human_size(r.bytes) + ") for server '" + server + "'";
+  if (r.catalogued) line += ", catalogued " + std::to_string(r.catalogued) + " already in wals/";
+  if (r.duplicates_dropped) line += ", dropped " + std::to_string(r.duplicates_dropped) + " duplicate(s)";
+  if (!r.moved_to_errors.empty()) line += ", moved " + std::to_string(r.moved_to_errors.size()) + " to errors/";
+  return line;
+}
+
+}  // namespace cellar::wal

@@ -1,0 +1,308 @@
+#include "wal/receiver.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <ctime>
+#include <thread>
+
+#include "common/fs.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "pg/connection.h"
+#include "pg/replication.h"
+#include "wal/identity.h"
+#include "wal/segment_writer.h"
+
+namespace cellar::wal {
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reopen{false};
+
+void on_stop_signal(int) { g_stop = true; }
+void on_hup(int) { g_reopen = true; }
+
+void install_signals() {
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_handler = on_stop_signal;
+  sa.sa_flags = 0;  // no SA_RESTART: select() returns EINTR at once
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  sa.sa_handler = on_hup;
+  sigaction(SIGHUP, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int64_t now_secs() { return static_cast<int64_t>(std::time(nullptr)); }
+
+std::string state_path(const std::string& server_dir) { return join_path(server_dir, "receive-wal.state"); }
+
+// Sleeps up to `secs`, waking early on a stop request.
+void interruptible_sleep(int secs) {
+  for (int i = 0; i < secs * 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+void note_segment_name(const std::string& name, uint64_t seg_size, bool complete,
+                       std::optional<ResumePoint>& best, bool& best_complete) {
+  auto w = pg::parse_wal_file_name(name, seg_size);
+  if (!w || (w->kind != pg::WalFileKind::segment && w->kind != pg::WalFileKind::partial)) return;
+  complete = complete && w->kind == pg::WalFileKind::segment;
+  pg::Lsn resume = pg::segment_start(w->segno + (complete ? 1 : 0), seg_size);
+  pg::Lsn seg = pg::segment_start(w->segno, seg_size);
+  pg::Lsn best_seg = best ? (best_complete ? best->lsn - seg_size : best->lsn) : 0;
+  bool better = !best || seg > best_seg || (seg == best_seg && w->tli > best->tli) ||
+                (seg == best_seg && w->tli == best->tli && complete && !best_complete);
+  if (better) {
+    best = ResumePoint{w->tli, resume};
+    best_complete = complete;
+  }
+}
+
+// Strips a codec suffix from an archived file name.
+std::string strip_codec(const std::string& name) {
+  for (const char* suffix : {".zst", ".lz4", ".gz"}) {
+    std::string s(suffix);
+    if (name.size() > s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0)
+      return name.substr(0, name.size() - s.size());
+  }
+  return name;
+}
+
+class Receiver {
+ public:
+  explicit Receiver(const ReceiverOptions& o) : o_(o) { state_.pid = ::getpid(); state_.started_at = now_secs(); }
+
+  Status run() {
+    int backoff = 1;
+    while (!g_stop) {
+      bool got_data = false;
+      Status st = stream_once(got_data);
+      if (g_stop) break;
+      if (st.code() == ErrorCode::usage) return Status::failed(st.message(), st.hint());  // retrying cannot help
+      if (got_data) backoff = 1;
+      std::string why = st ? "the server ended the stream" : st.message();
+      state_.last_error = st ? "" : st.message();
+      save_state();
+      log::warning("receive-wal for server '" + o_.server + "': " + why + "; reconnecting in " +
+                   std::to_string(backoff) + " s");
+      interruptible_sleep(backoff);
+      backoff = std::min(backoff * 2, o_.backoff_limit_secs);
+      if (g_reopen.exchange(false)) log::reopen();
+    }
+    log::info("receive-wal for server '" + o_.server + "' stopped");
+    return Status::ok();
+  }
+
+ private:
+  // One connection's life: connect, decide where to start, stream timelines.
+  Status stream_once(bool& got_data) {
+    auto conn = pg::Connection::open(o_.conninfo, pg::ConnectionKind::replication, "cellar_receive_wal");
+    if (!conn) return conn.status();
+    auto id = pg::identify_system(*conn);
+    if (!id) return id.status();
+    auto seg_size = pg::show_wal_segment_size(*conn);
+    if (!seg_size) return seg_size.status();
+    seg_size_ = *seg_size;
+    Identity seen{id->systemid, conn->server_version(), seg_size_, now_secs()};
+    if (Status st = check_or_record_identity(o_.server_dir, o_.server, seen); !st)
+      return Status::usage(st.message(), st.hint());
+    auto start = decide_start(*conn, *id);
+    if (!start) return start.status();
+    ResumePoint at = *start;
+    log::info("receive-wal for server '" + o_.server + "': streaming from " + pg::format_lsn(at.lsn) +
+              " on timeline " + std::to_string(at.tli));
+    while (!g_stop) {
+      if (Status st = fetch_history(*conn, at.tli); !st) return st;
+      auto next = stream_timeline(*conn, at, got_data);
+      if (!next) return next.status();
+      if (!*next) return Status::ok();
+      at = **next;
+    }
+    return Status::ok();
+  }
+
+  Result<ResumePoint> decide_start(pg::Connection& conn, const pg::SystemIdentity& id) {
+    std::optional<pg::SlotState> slot;
+    if (!o_.slot_name.empty()) {
+      auto s = pg::read_replication_slot(conn, o_.slot_name);
+      if (!s) return s.status();
+      if (!s->exists) {
+        if (!o_.create_slot)
+          return Status::usage("replication slot \"" + o_.slot_name + "\" does not exist on server '" + o_.server + "'",
+                               "run 'cellar receive-wal --create-slot " + o_.server +
+                                   "' or set create_slot = \"auto\"");
+        if (Status st = pg::create_physical_slot(conn, o_.slot_name, true); !st) return st;
+        log::info("created replication slot \"" + o_.slot_name + "\" on server '" + o_.server + "'");
+        s = pg::read_replication_slot(conn, o_.slot_name);
+        if (!s) return s.status();
+      }
+      slot = *s;
+    }
+    if (auto files = find_resume_point(o_.server_dir, seg_size_)) return *files;
+    if (slot && slot->restart_lsn && slot->restart_tli)
+      return ResumePoint{*slot->restart_tli, *slot->restart_lsn - *slot->restart_lsn % seg_size_};
+    return ResumePoint{id.timeline, id.xlogpos - id.xlogpos % seg_size_};
+  }
+
+  Status fetch_history(pg::Connection& conn, pg::TimeLineId tli) {
+    if (tli <= 1) return Status::ok();
+    std::string name = pg::make_history_name(tli);
+    std::string streaming = join_path(o_.server_dir, "streaming");
+    if (path_exists(join_path(streaming, name)) || path_exists(join_path(join_path(o_.server_dir, "wals"), name)))
+      return Status::ok();
+    auto h = pg::timeline_history(conn, tli);
+    if (!h) return h.status();
+    return write_file_atomic(join_path(streaming, name), h->content, 0600);
+  }
+
+  // Streams one timeline; returns the next timeline's start, or none when the
+  // stream ended for another reason (stop request, server shutdown).
+  Result<std::optional<ResumePoint>> stream_timeline(pg::Connection& conn, ResumePoint at, bool& got_data) {
+    auto stream = pg::WalStream::start(conn, o_.slot_name, at.lsn, at.tli);
+    if (!stream) return stream.status();
+    SegmentWriter writer(join_path(o_.server_dir, "streaming"), at.tli, seg_size_, at.lsn);
+    state_.timeline = at.tli;
+    auto last_status = std::chrono::steady_clock::now();
+    pg::Lsn server_end = at.lsn;
+    while (true) {
+      if (g_reopen.exchange(false)) log::reopen();
+      if (g_stop) return stop_stream(*stream, writer);
+      auto ev = stream->next(std::chrono::milliseconds(1000));
+      if (!ev) {
+        (void)writer.close_partial();
+        return ev.status();
+      }
+      bool reply = false;
+      if (auto* d = std::get_if<pg::XLogData>(&*ev)) {
+        uint64_t completed = writer.completed();
+        if (Status st = writer.write(d->start, d->data); !st) return st;
+        reply = writer.completed() != completed;  // a finished segment: let the slot advance now
+        server_end = std::max(server_end, d->wal_end);
+        got_data = true;
+      } else if (auto* k = std::get_if<pg::Keepalive>(&*ev)) {
+        server_end = std::max(server_end, k->wal_end);
+        reply = k->reply_requested;
+      } else if (auto* end = std::get_if<pg::StreamEnd>(&*ev)) {
+        if (Status st = writer.close_partial(); !st) return st;
+        if (!end->next_tli) return std::optional<ResumePoint>();
+        log::info("receive-wal for server '" + o_.server + "': timeline " + std::to_string(at.tli) +
+                  " ended; following timeline " + std::to_string(*end->next_tli) + " from " +
+                  pg::format_lsn(end->next_start));
+        return std::optional<ResumePoint>(
+            ResumePoint{*end->next_tli, end->next_start - end->next_start % seg_size_});
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (reply || now - last_status >= o_.status_interval) {
+        if (Status st = report(*stream, writer, server_end); !st) return st;
+        last_status = now;
+      }
+    }
+  }
+
+  // fsync first, then tell the server: flush never runs ahead of the disk.
+  Status report(pg::WalStream& stream, SegmentWriter& writer, pg::Lsn server_end) {
+    if (Status st = writer.flush(); !st) return st;
+    if (Status st = stream.send_status(writer.written(), writer.flushed(), false); !st) return st;
+    state_.flushed_lsn = pg::format_lsn(writer.flushed());
+    state_.server_lsn = pg::format_lsn(server_end);
+    state_.last_error.clear();
+    save_state();
+    return Status::ok();
+  }
+
+  Result<std::optional<ResumePoint>> stop_stream(pg::WalStream& stream, SegmentWriter& writer) {
+    if (Status st = writer.flush(); !st) return st;
+    (void)stream.send_status(writer.written(), writer.flushed(), false);
+    state_.flushed_lsn = pg::format_lsn(writer.flushed());
+    save_state();
+    (void)writer.close_partial();
+    (void)stream.finish();
+    return std::optional<ResumePoint>();
+  }
+
+  void save_state() {
+    state_.updated_at = now_secs();
+    Json doc = Json::object();
+    doc.set("pid", state_.pid);
+    doc.set("started_at", state_.started_at);
+    doc.set("updated_at", state_.updated_at);
+    doc.set("flushed_lsn", state_.flushed_lsn);
+    doc.set("server_lsn", state_.server_lsn);
+    doc.set("timeline", static_cast<int64_t>(state_.timeline));
+    doc.set("last_error", state_.last_error);
+    Status st = write_file_atomic(state_path(o_.server_dir), doc.dump() + "\n", 0600);
+    if (!st) log::warning(st.message());
+  }
+
+  const ReceiverOptions& o_;
+  uint64_t seg_size_ = pg::kDefaultSegmentSize;
+  ReceiverState state_;
+};
+
+}  // namespace
+
+bool stop_requested() { return g_stop; }
+void request_stop() { g_stop = true; }
+
+ReceiverOptions receiver_options(const Config& config, const ServerConfig& server) {
+  ReceiverOptions o;
+  o.server = server.name;
+  o.server_dir = config.server_dir(server.name);
+  o.conninfo = server.streaming_conninfo();
+  o.slot_name = server.str("slot_name");
+  o.create_slot = server.str("create_slot") == "auto";
+  o.backoff_limit_secs = static_cast<int>(server.integer("receive_wal_backoff_limit"));
+  return o;
+}
+
+std::optional<ResumePoint> find_resume_point(const std::string& server_dir, uint64_t seg_size) {
+  std::optional<ResumePoint> best;
+  bool best_complete = false;
+  if (auto names = list_dir(join_path(server_dir, "streaming")))
+    for (const auto& n : *names) note_segment_name(n, seg_size, true, best, best_complete);
+  // The archive: only the newest hash directory can hold the newest segment.
+  std::string wals = join_path(server_dir, "wals");
+  if (auto dirs = list_dir(wals)) {
+    for (auto it = dirs->rbegin(); it != dirs->rend(); ++it) {
+      if (it->size() != 16) continue;
+      auto names = list_dir(join_path(wals, *it));
+      if (!names || names->empty()) continue;
+      for (const auto& n : *names) note_segment_name(strip_codec(n), seg_size, true, best, best_complete);
+      break;
+    }
+  }
+  return best;
+}
+
+Result<std::optional<ReceiverState>> load_receiver_state(const std::string& server_dir) {
+  std::string path = state_path(server_dir);
+  if (!path_exists(path)) return std::optional<ReceiverState>();
+  auto text = read_file(path);
+  if (!text) return text.status();
+  auto doc = Json::parse(*text);
+  if (!doc || !doc->is_object()) return Status::failed("\"" + path + "\" is corrupt");
+  ReceiverState s;
+  auto num = [&](const char* k) { auto v = doc->find(k); return v && v->is_number() ? v->as_int() : 0; };
+  auto str = [&](const char* k) { auto v = doc->find(k); return v && v->is_string() ? v->as_string() : std::string(); };
+  s.pid = num("pid");
+  s.started_at = num("started_at");
+  s.updated_at = num("updated_at");
+  s.flushed_lsn = str("flushed_lsn");
+  s.server_lsn = str("server_lsn");
+  s.timeline = static_cast<uint32_t>(num("timeline"));
+  s.last_error = str("last_error");
+  return std::optional<ReceiverState>(s);
+}
+
+Status run_receiver(const locks::ReceiveWalLock&, const ReceiverOptions& options) {
+  install_signals();
+  for (const char* sub : {"streaming", "wals", "errors", "incoming"})
+    if (Status st = make_dirs(join_path(options.server_dir, sub), 0700); !st) return st;
+  Receiver receiver(options);
+  return receiver.run();
+}
+
+}  // namespace cellar::wal

@@ -1,0 +1,104 @@
+#include "wal/segment_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+namespace cellar::wal {
+
+SegmentWriter::SegmentWriter(std::string dir, pg::TimeLineId tli, uint64_t segment_size, pg::Lsn start)
+    : dir_(std::move(dir)), tli_(tli), seg_size_(segment_size), written_(start), flushed_(start) {}
+
+SegmentWriter::~SegmentWriter() { (void)close_partial(); }
+
+// Opens <segment>.partial for writing at its start. An existing file of the
+// full size is reused (fsynced first, in case the last writer crashed before
+// its fsync); anything else is replaced by a zero-filled file.
+Status SegmentWriter::open_segment(pg::SegNo segno) {
+  std::string path = join_path(dir_, pg::make_segment_name(tli_, segno, seg_size_) + ".partial");
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == seg_size_) {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return Status::from_errno("could not open \"" + path + "\"", errno);
+    if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + path + "\"", errno);
+    fd_ = std::move(fd);
+    segno_ = segno;
+    return Status::ok();
+  }
+  std::string tmp = path + ".init";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::from_errno("could not create \"" + tmp + "\"", errno);
+  std::vector<char> zeros(1 << 20, 0);
+  for (uint64_t done = 0; done < seg_size_; done += zeros.size()) {
+    Status st = write_all(fd.get(), std::string_view(zeros.data(), zeros.size()), tmp);
+    if (!st) return st;
+  }
+  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + tmp + "\"", errno);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno("could not rename \"" + tmp + "\"", errno);
+  if (Status st = fsync_dir(dir_); !st) return st;
+  fd_ = std::move(fd);
+  segno_ = segno;
+  return Status::ok();
+}
+
+Status SegmentWriter::complete_segment() {
+  std::string name = pg::make_segment_name(tli_, segno_, seg_size_);
+  std::string partial = join_path(dir_, name + ".partial");
+  if (::fsync(fd_.get()) != 0) return Status::from_errno("could not fsync \"" + partial + "\"", errno);
+  fd_.reset();
+  std::string final_path = join_path(dir_, name);
+  if (::rename(partial.c_str(), final_path.c_str()) != 0)
+    return Status::from_errno("could not rename \"" + partial + "\" to \"" + final_path + "\"", errno);
+  if (Status st = fsync_dir(dir_); !st) return st;
+  flushed_ = written_;
+  ++completed_;
+  return Status::ok();
+}
+
+Status SegmentWriter::write(pg::Lsn at, std::string_view data) {
+  if (at != written_)
+    return Status::failed("received WAL at " + pg::format_lsn(at) + " but expected " + pg::format_lsn(written_));
+  while (!data.empty()) {
+    pg::SegNo segno = pg::segno_of(written_, seg_size_);
+    if (!fd_.valid()) {
+      if (Status st = open_segment(segno); !st) return st;
+    }
+    uint64_t offset = written_ % seg_size_;
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(data.size(), seg_size_ - offset));
+    size_t done = 0;
+    while (done < chunk) {
+      ssize_t n = ::pwrite(fd_.get(), data.data() + done, chunk - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Status::from_errno("could not write WAL segment in \"" + dir_ + "\"", errno);
+      }
+      done += static_cast<size_t>(n);
+    }
+    written_ += chunk;
+    data.remove_prefix(chunk);
+    if (written_ % seg_size_ == 0) {
+      if (Status st = complete_segment(); !st) return st;
+    }
+  }
+  return Status::ok();
+}
+
+Status SegmentWriter::flush() {
+  if (fd_.valid() && flushed_ != written_) {
+    if (::fsync(fd_.get()) != 0) return Status::from_errno("could not fsync WAL in \"" + dir_ + "\"", errno);
+  }
+  flushed_ = written_;
+  return Status::ok();
+}
+
+Status SegmentWriter::close_partial() {
+  if (!fd_.valid()) return Status::ok();
+  Status st = flush();
+  fd_.reset();
+  return st;
+}
+
+}  // namespace cellar::wal

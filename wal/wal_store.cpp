@@ -1,0 +1,28 @@
+#include "wal/wal_store.h"
+
+#include <sys/stat.h>
+
+#include "common/fs.h"
+#include "pg/wal_names.h"
+
+namespace cellar::wal {
+
+std::string wals_dir(const std::string& server_dir) { return join_path(server_dir, "wals"); }
+
+std::string archive_dir_for(const std::string& wals, const std::string& name) {
+  const std::string history = ".history";
+  bool is_history = name.size() > history.size() && name.compare(name.size() - history.size(), history.size(), history) == 0;
+  return is_history ? wals : join_path(wals, pg::wal_hash_dir(name));
+}
+
+std::optional<ArchivedFile> find_archived(const std::string& wals, const std::string& name) {
+  const std::string base = join_path(archive_dir_for(wals, name), name);
+  for (codec::Codec c : {codec::Codec::none, codec::Codec::zstd, codec::Codec::lz4, codec::Codec::gzip}) {
+    std::string path = base + codec::codec_suffix(c);
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode)) return ArchivedFile{path, c};
+  }
+  return std::nullopt;
+}
+
+}  // namespace cellar::wal
