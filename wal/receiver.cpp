@@ -301,6 +301,11 @@ Status run_receiver(const locks::ReceiveWalLock&, const ReceiverOptions& options
   install_signals();
   for (const char* sub : {"streaming", "wals", "errors", "incoming"})
     if (Status st = make_dirs(join_path(options.server_dir, sub), 0700); !st) return st;
+  // Zero-filled segments a killed receiver was still preparing.
+  std::string streaming = join_path(options.server_dir, "streaming");
+  if (auto names = list_dir(streaming))
+    for (const auto& n : *names)
+      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".partial.tmp") == 0) ::unlink(join_path(streaming, n).c_str());
   Receiver receiver(options);
   return receiver.run();
 }

@@ -28,7 +28,7 @@ Status SegmentWriter::open_segment(pg::SegNo segno) {
     segno_ = segno;
     return Status::ok();
   }
-  std::string tmp = path + ".init";
+  std::string tmp = path + ".tmp";  // archive-wal leaves *.tmp alone
   UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::from_errno("could not create \"" + tmp + "\"", errno);
   std::vector<char> zeros(1 << 20, 0);

@@ -256,3 +256,64 @@ TEST_CASE("a second receive-wal for the same server exits 3 naming the holder", 
   receiver.kill(SIGTERM);
   CHECK(receiver.wait() == 0);
 }
+
+TEST_CASE("receive-wal and archive-wal killed under load archive every segment exactly once", "[wal][pg]") {
+  auto pg = PgServer::start();
+  hold_wal(*pg);
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(), "create_slot = \"auto\"\ncompression = \"zstd\"");
+  REQUIRE(env.run({"receive-wal", "--create-slot", "main"}).exit_code == 0);
+  std::string first_closed = switch_segment(env, "main");
+  pg->psql("CREATE TABLE churn(x int, pad text)");
+  for (int round = 0; round < 5; ++round) {
+    Child receiver = env.spawn_cellar({"receive-wal", "main"});
+    REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
+    std::thread load([&] { pg->psql("INSERT INTO churn SELECT g, repeat('y', 60) FROM generate_series(1, 120000) g"); });
+    Child archiver = env.spawn_cellar({"archive-wal", "main"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(30 + 70 * round));  // a different instant each round
+    archiver.kill(SIGKILL);
+    receiver.kill(SIGKILL);
+    load.join();
+    archiver.wait();
+    receiver.wait();
+  }
+  std::string last_closed = switch_segment(env, "main");
+  {
+    Child receiver = env.spawn_cellar({"receive-wal", "main"});
+    std::string streaming = env.server_dir("main") + "/streaming";
+    REQUIRE(wait_until([&] { return path_exists(streaming + "/" + last_closed); }, 60));
+    REQUIRE(env.run({"receive-wal", "--stop", "main"}).exit_code == 0);
+    receiver.wait();
+  }
+  auto archived = env.run({"archive-wal", "main"});
+  INFO(archived.err);
+  REQUIRE(archived.exit_code == 0);
+
+  // xlog.db: every segment from first to last exactly once, in order.
+  std::string xlogdb = read_text(env.server_dir("main") + "/wals/xlog.db");
+  std::vector<std::string> names;
+  for (size_t pos = 0; pos < xlogdb.size();) {
+    size_t nl = xlogdb.find('\n', pos);
+    std::string line = xlogdb.substr(pos, nl - pos);
+    pos = nl == std::string::npos ? xlogdb.size() : nl + 1;
+    if (pg::is_segment_name(line.substr(0, line.find('\t')))) names.push_back(line.substr(0, 24));
+  }
+  auto first = pg::parse_wal_file_name(first_closed, pg::kDefaultSegmentSize)->segno + 1;
+  auto last = pg::parse_wal_file_name(last_closed, pg::kDefaultSegmentSize)->segno;
+  REQUIRE(last >= first + 3);
+  std::set<std::string> unique(names.begin(), names.end());
+  CHECK(unique.size() == names.size());
+  TempDir out;
+  for (auto segno = first; segno <= last; ++segno) {
+    std::string name = pg::make_segment_name(1, segno, pg::kDefaultSegmentSize);
+    INFO(name);
+    CHECK(unique.count(name) == 1);
+    // And the archived (zstd) copy decompresses to the server's bytes.
+    auto got = env.run({"get-wal", "main", name, "--output-directory", out.path()});
+    REQUIRE(got.exit_code == 0);
+    CHECK(same_bytes(out / name, pg->data_dir() + "/pg_wal/" + name));
+  }
+  auto errors = *list_dir(env.server_dir("main") + "/errors");
+  INFO((errors.empty() ? std::string() : errors.front()));
+  CHECK(errors.empty());
+}
