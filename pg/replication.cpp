@@ -37,9 +37,13 @@ std::string quote_ident(const std::string& name) {
 std::string result_error(PGresult* res, Connection& conn) {
   std::string msg = res ? PQresultErrorMessage(res) : conn.last_error();
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  for (auto& c : msg)
-    if (c == '\n') c = ' ';
-  return redact_secrets(msg);
+  std::string out;
+  for (char c : msg) {
+    if (c == '\n' || c == '\t') c = ' ';
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out += c;
+  }
+  return redact_secrets(out);
 }
 
 std::string sqlstate(PGresult* res) {

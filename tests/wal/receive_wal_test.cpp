@@ -317,3 +317,46 @@ TEST_CASE("receive-wal and archive-wal killed under load archive every segment e
   INFO((errors.empty() ? std::string() : errors.front()));
   CHECK(errors.empty());
 }
+
+TEST_CASE("receive-wal reopens its log file on SIGHUP", "[wal]") {
+  CellarEnv env;
+  TempDir nowhere;
+  env.add_server("main", "host=" + nowhere.path() + " port=5 user=postgres", "receive_wal_backoff_limit = 1");
+  std::string log = env.home() + "/cellar.log";
+  Child receiver = env.spawn_cellar({"receive-wal", "main"});
+  REQUIRE(wait_until([&] { return read_text(log).find("reconnecting in") != std::string::npos; }, 10));
+  // What logrotate does: move the file away, then tell the process.
+  REQUIRE(::rename(log.c_str(), (log + ".1").c_str()) == 0);
+  receiver.kill(SIGHUP);
+  REQUIRE(wait_until([&] { return read_text(log).find("reconnecting in") != std::string::npos; }, 10));
+  receiver.kill(SIGTERM);
+  CHECK(receiver.wait() == 0);
+}
+
+TEST_CASE("receive-wal --reset restarts streaming at the server's current segment", "[wal][pg]") {
+  auto& pg = shared_pg();
+  CellarEnv env;
+  env.add_server("main", pg.conninfo(), "create_slot = \"auto\"\nslot_name = \"reset_slot\"");
+  std::string streaming = env.server_dir("main") + "/streaming";
+  {
+    Child receiver = env.spawn_cellar({"receive-wal", "main"});
+    REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
+    // While it runs, --reset is refused as busy.
+    auto busy = env.run({"receive-wal", "--reset", "main"});
+    CHECK(busy.exit_code == 3);
+    REQUIRE(env.run({"receive-wal", "--stop", "main"}).exit_code == 0);
+    receiver.wait();
+  }
+  write_text(streaming + "/000000010000000000000001.partial", "stale");
+  auto r = env.run({"receive-wal", "--reset", "main"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string current = pg.psql("SELECT pg_walfile_name(pg_current_wal_lsn())");
+  CHECK(r.out.find(current) != std::string::npos);
+  std::vector<std::string> partials;
+  for (const auto& n : *list_dir(streaming))
+    if (n.find(".partial") != std::string::npos) partials.push_back(n);
+  REQUIRE(partials.size() == 1);
+  CHECK(partials[0] == current + ".partial");
+  pg.psql("SELECT pg_drop_replication_slot('reset_slot')");
+}
