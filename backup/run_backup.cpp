@@ -1,6 +1,7 @@
 #include "backup/run_backup.h"
 
 #include <ctime>
+#include <filesystem>
 #include <thread>
 
 #include "backup/backup_info.h"
@@ -225,7 +226,21 @@ Result<std::string> settle_wals(const BackupRequest& req, const locks::BackupIdL
   }
 }
 
+// A failed copy is useless: its files go first (frees the space a full disk
+// needs for backup.info), backup.info stays, saying why.
+void remove_partial_files(const NewBackup& b) {
+  auto names = list_dir(b.dir);
+  if (!names) return;
+  for (const auto& n : *names) {
+    if (n == "backup.info") continue;
+    std::error_code ec;
+    std::filesystem::remove_all(join_path(b.dir, n), ec);
+    if (ec) log::warning("could not remove \"" + join_path(b.dir, n) + "\": " + ec.message());
+  }
+}
+
 Status mark_failed(NewBackup& b, const std::string& step, const Status& why) {
+  remove_partial_files(b);
   b.info.set("status", status_name::failed);
   b.info.set("error", "failure " + step + " (" + why.message() + ")");
   if (Status st = save_backup_info(b.dir, b.info); !st) log::error(st.message());

@@ -79,8 +79,9 @@ Status StreamWriter::on_member(const TarMember& m) {
     case TarType::symlink: {
       // pg_tblspc/<oid> → the tablespace location; recorded, not created.
       const std::string spc = "pg_tblspc/";
-      if (main_archive_ && m.name.compare(0, spc.size(), spc) == 0)
-        result_.tablespace_links[static_cast<uint32_t>(std::stoul(m.name.substr(spc.size())))] = m.link_target;
+      std::string oid = m.name.compare(0, spc.size(), spc) == 0 ? m.name.substr(spc.size()) : "";
+      bool numeric = !oid.empty() && oid.size() < 11 && oid.find_first_not_of("0123456789") == std::string::npos;
+      if (main_archive_ && numeric) result_.tablespace_links[static_cast<uint32_t>(std::stoul(oid))] = m.link_target;
       return Status::ok();
     }
     case TarType::file:

@@ -101,7 +101,8 @@ class Problems {
   Status status() const {
     std::string msg = "invalid configuration: " + list_.front();
     for (size_t i = 1; i < list_.size(); ++i) msg += "\nERROR: invalid configuration: " + list_[i];
-    return Status::usage(msg, "fix the configuration and run the command again (keys: see docs/commands.md)");
+    return Status::usage(msg,
+                         "fix the configuration and run the command again (keys: see docs/commands.md#configuration)");
   }
 
  private:

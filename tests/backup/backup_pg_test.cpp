@@ -4,6 +4,7 @@
 // archive-wal itself while it waits.
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -203,7 +204,7 @@ TEST_CASE("a backup killed with kill -9 is never DONE: shown FAILED, then marked
   if (status == "STARTED") {
     auto list = site.run({"list-backups", "main"});
     CHECK(list.out.find(id + " - FAILED") != std::string::npos);
-    auto next = site.run({"backup", "main", "--no-progress"});
+    auto next = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
     INFO(next.err);
     CHECK(next.exit_code == 0);
     backup::BackupInfo after = site.info(id);
@@ -254,4 +255,35 @@ TEST_CASE("retention statuses, keep, and delete with minimum_redundancy and WAL 
   CHECK(last.exit_code == 1);
   CHECK(last.err.find("minimum redundancy") != std::string::npos);
   CHECK(site.run({"show-backup", "main", "nosuch"}).exit_code == 2);
+}
+
+TEST_CASE("a full disk fails the backup with a clear error and leaves nothing half written", "[backup][pg]") {
+  Site site("cellar_b5", "", false);
+  if (::geteuid() != 0) {
+    WARN("not root: cannot mount a small tmpfs, skipped");
+    return;
+  }
+  std::string server_dir = site.env->server_dir("main");
+  REQUIRE(make_dirs(server_dir));
+  auto mounted = run_program({"mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", server_dir});
+  if (mounted.exit_code != 0) {
+    WARN("mount failed, skipped: " << mounted.err);
+    return;
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { run_program({"umount", "-l", dir}); }
+  } unmount{server_dir};
+  auto r = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("No space left on device") != std::string::npos);
+  auto names = list_dir(site.base());
+  REQUIRE(names);
+  REQUIRE(names->size() == 1);
+  CHECK(site.info(names->front()).status() == "FAILED");
+  auto list = site.run({"list-backups", "main"});
+  CHECK(list.out.find(names->front() + " - FAILED") != std::string::npos);
+  for (const auto& f : files_under(site.base() + "/" + names->front()))
+    CHECK(f.find("backup.info") != std::string::npos);
 }

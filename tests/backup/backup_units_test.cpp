@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "backup/backup_info.h"
+#include "backup/catalogue.h"
 #include "backup/file_pipeline.h"
 #include "backup/manifest.h"
 #include "backup/retention.h"
@@ -241,4 +242,46 @@ TEST_CASE("backup commands reject bad usage with exit 2 before touching PostgreS
   auto unreachable = env.run({"backup", "main", "--no-progress"});
   CHECK(unreachable.exit_code == 1);
   CHECK(unreachable.err.find("could not connect") != std::string::npos);
+}
+
+namespace {
+// A server dir holding one WAITING_FOR_WALS backup needing segments 2..4.
+std::string waiting_backup(const test::TempDir& dir) {
+  std::string backup_dir = dir / "main/base/20260101T000000";
+  REQUIRE(make_dirs(backup_dir));
+  BackupInfo info = BackupInfo::empty();
+  info.set("backup_id", "20260101T000000");
+  info.set("status", status_name::waiting_for_wals);
+  info.set("begin_wal", "000000010000000000000002");
+  info.set("end_wal", "000000010000000000000004");
+  info.set_number("xlog_segment_size", 16 * 1024 * 1024);
+  REQUIRE(save_backup_info(backup_dir, info));
+  return backup_dir;
+}
+void archive(const test::TempDir& dir, const std::string& segment) {
+  REQUIRE(make_dirs(dir / "main/wals/0000000100000000"));
+  test::write_text(dir / ("main/wals/0000000100000000/" + segment + ".zst"), "x");
+}
+}  // namespace
+
+TEST_CASE("check_backup_wals: DONE once begin..end are archived, FAILED when one is missing for good", "[backup]") {
+  test::TempDir dir;
+  std::string backup_dir = waiting_backup(dir);
+  auto lock = locks::BackupIdLock::acquire(dir.path(), "main", "20260101T000000");
+  REQUIRE(lock);
+  archive(dir, "000000010000000000000002");
+  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == "WAITING_FOR_WALS");
+  archive(dir, "000000010000000000000003");
+  archive(dir, "000000010000000000000004");
+  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == "DONE");
+  CHECK(load_backup_info(backup_dir)->status() == "DONE");
+
+  test::TempDir gap;
+  std::string gap_dir = waiting_backup(gap);
+  auto gap_lock = locks::BackupIdLock::acquire(gap.path(), "main", "20260101T000000");
+  REQUIRE(gap_lock);
+  archive(gap, "000000010000000000000002");
+  archive(gap, "000000010000000000000004");
+  CHECK(*check_backup_wals(*gap_lock, gap / "main", gap_dir) == "FAILED");
+  CHECK(load_backup_info(gap_dir)->get("error").find("000000010000000000000003") != std::string::npos);
 }
