@@ -36,6 +36,14 @@ int slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
   std::string slot = s.str("slot_name");
   auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
   if (!conn) return report(conn.status());
+  if (create && inv.has("if-not-exists")) {
+    auto state = pg::read_replication_slot(*conn, slot);
+    if (!state) return report(state.status());
+    if (state->exists) {
+      info(inv, "Replication slot '" + slot + "' already exists for server '" + s.name + "'");
+      return 0;
+    }
+  }
   Status st = create ? pg::create_physical_slot(*conn, slot, inv.has("if-not-exists")) : pg::drop_slot(*conn, slot);
   if (!st) return report(st);
   info(inv, std::string(create ? "Replication slot '" : "Dropped replication slot '") + slot +
@@ -169,6 +177,8 @@ int run_switch_wal(Invocation& inv) {
   auto server = one_server(inv);
   if (!server) return report(server.status());
   const ServerConfig& s = **server;
+  int timeout = inv.get<int>("archive-timeout");
+  if (timeout < 1) return report(Status::usage("--archive-timeout must be at least 1 second"));
   auto r = wal::switch_wal(s.conninfo(), inv.has("force"));
   if (!r) return report(r.status());
   if (!r->switched) {
@@ -180,8 +190,6 @@ int run_switch_wal(Invocation& inv) {
   }
   info(inv, "The WAL file " + r->closed_segment + " has been closed on server '" + s.name + "'");
   if (!inv.has("archive")) return 0;
-  int timeout = inv.get<int>("archive-timeout");
-  if (timeout < 1) return report(Status::usage("--archive-timeout must be at least 1 second"));
   Status st = wal::wait_archived(inv.config->server_dir(s.name), s.name, r->closed_segment, std::chrono::seconds(timeout));
   if (!st) return report(st);
   info(inv, "The WAL file " + r->closed_segment + " has been archived for server '" + s.name + "'");

@@ -14,8 +14,10 @@ const std::vector<Command>& command_table() {
        run_list_servers},
       {"show-servers", "effective configuration of servers, with the source of each value",
        {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, nullptr, run_show_servers},
-      {"check", "check PostgreSQL connection, privileges, streaming, wal_level and directories (--nagios for monitoring)",
+      {"check", "check PostgreSQL, streaming, slot, receive-wal, WAL archive, backups and retention (--nagios for monitoring)",
        {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, declare_check, run_check},
+      {"status", "PostgreSQL version, system id, current WAL, slot, receive-wal, backups and WAL archive of servers",
+       {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, nullptr, run_status},
       {"switch-wal", "close the current WAL segment (pg_switch_wal), optionally waiting until it is archived",
        {{"server", "SERVER", true, false}}, ConfigNeed::required, {}, declare_switch_wal, run_switch_wal},
       {"backup", "full base backup over the replication protocol (BASE_BACKUP), compressed by parallel workers",
@@ -34,6 +36,9 @@ const std::vector<Command>& command_table() {
       {"keep", "exempt a backup from retention (--target full|standalone), show (--status) or --release it",
        {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
        declare_keep, run_keep},
+      {"recover", "restore a backup into DEST and write the recovery settings to replay WAL up to a target (PITR)",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}, {"dest", "DEST", true, false}},
+       ConfigNeed::required, {"backup-id"}, declare_recover, run_recover},
       {"receive-wal", "stream WAL from the server's replication slot into streaming/ (foreground)",
        {{"server", "SERVER", true, false}}, ConfigNeed::required, {"receive-wal"}, declare_receive_wal,
        run_receive_wal},
@@ -44,9 +49,24 @@ const std::vector<Command>& command_table() {
        declare_get_wal, run_get_wal},
       {"locks", "inspect the lock directory: lock files, state, owner PID and command; --clean removes free ones",
        {{"server", "SERVER", false, false}}, ConfigNeed::optional, {}, declare_locks, run_locks},
+      {"cron", "maintenance of every active server: keep receive-wal running, archive WAL, settle backups, retention",
+       {}, ConfigNeed::required, {"global-cron", "cron"}, declare_cron, run_cron},
       {"lock", "run COMMAND while holding a typed lock (like flock(1)); exit 3 if busy, 1 on --timeout",
        {{"kind", "KIND", true, false}, {"server", "SERVER", false, false}, {"backup_id", "BACKUP_ID", false, false}},
        ConfigNeed::optional, {"the lock KIND names"}, declare_lock, run_lock, true},
+      {"config-update", "apply configuration changes given as a JSON list to <home>/.cellar.auto.toml (validated first, atomic)",
+       {{"json", "JSON", true, false}}, ConfigNeed::required, {"config-update"}, nullptr, run_config_update},
+      {"sync-info", "JSON describing this node's DONE backups and WAL after LAST_WAL, for a passive node",
+       {{"server", "SERVER", true, false}, {"last_wal", "LAST_WAL", false, false},
+        {"last_position", "LAST_POSITION", false, false}},
+       ConfigNeed::required, {}, nullptr, run_sync_info},
+      {"sync-send", "on the primary: write archived WAL files (kind wal, NAME...) as a tar stream on stdout for a passive node",
+       {{"server", "SERVER", true, false}, {"kind", "KIND", true, false}, {"names", "NAME", true, true}},
+       ConfigNeed::required, {}, nullptr, run_sync_send},
+      {"sync-wal", "on a passive node: copy new WAL from the primary node (primary_ssh_command), verify sizes, catalogue it",
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
+      {"sync-wals", "alias of sync-wal", {{"server", "SERVER", true, false}}, ConfigNeed::required,
+       {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
   };
   return table;
 }
@@ -75,7 +95,9 @@ Result<std::vector<const ServerConfig*>> select_servers(const Config& config, co
     if (n == "all") {
       if (!allow_all)
         return Status::usage("\"all\" cannot be used here", "name one server");
-      for (const auto& s : config.servers) out.push_back(&s);
+      // SPEC §4.2: inactive servers are skipped by `all` (name them to include them).
+      for (const auto& s : config.servers)
+        if (s.active()) out.push_back(&s);
       continue;
     }
     const ServerConfig* s = config.find_server(n);
