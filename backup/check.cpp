@@ -175,14 +175,52 @@ pg::Connection* CheckContext::postgres() {
   return conn_ ? &*conn_ : nullptr;
 }
 
+const Catalogue* CheckContext::catalogue() {
+  if (!catalogue_tried_) {
+    catalogue_tried_ = true;
+    auto c = load_catalogue(config, server.name);
+    if (c)
+      catalogue_.emplace(std::move(*c));
+    else
+      catalogue_error_ = c.status();
+  }
+  return catalogue_ ? &*catalogue_ : nullptr;
+}
+
+const wal::XlogDb* CheckContext::xlogdb() {
+  if (!xlogdb_tried_) {
+    xlogdb_tried_ = true;
+    auto db = wal::load_xlogdb(wal::xlogdb_path(server_dir()));
+    if (db)
+      xlogdb_.emplace(std::move(*db));
+    else
+      xlogdb_error_ = db.status();
+  }
+  return xlogdb_ ? &*xlogdb_ : nullptr;
+}
+
+// Barman's order (barman-behaviour.md §8), with cellar's max_wal_senders and
+// WAL archive continuity where they read best.
 const std::vector<CheckSpec>& check_table() {
   static const std::vector<CheckSpec> table = {
+      {"WAL archive", checks::wal_archive},  // printed only when it fails, as Barman
       {"PostgreSQL", check_postgresql},
       {"superuser or standard user with backup privileges", check_privileges},
       {"PostgreSQL streaming", check_streaming},
       {"wal_level", check_wal_level},
       {"max_wal_senders", check_max_wal_senders},
+      {"replication slot", checks::replication_slot},
       {"directories", check_directories},
+      {"retention policy settings", checks::retention_settings},
+      {"backup maximum age", checks::backup_maximum_age},
+      {"backup minimum size", checks::backup_minimum_size},
+      {"wal size", checks::wal_size},
+      {"failed backups", checks::failed_backups},
+      {"minimum redundancy requirements", checks::minimum_redundancy},
+      {"systemid coherence", checks::systemid_coherence},
+      {"receive-wal running", checks::receive_wal_running},
+      {"WAL archive continuity", checks::wal_continuity},
+      {"archiver errors", checks::archiver_errors},
   };
   return table;
 }
@@ -205,6 +243,7 @@ ServerChecks check_server(const Config& config, const ServerConfig& server) {
               (r->hint.empty() ? "" : " (" + r->hint + ")"));
     out.results.push_back(std::move(*r));
   }
+  out.perfdata = std::move(ctx.perfdata);
   return out;
 }
 

@@ -9,18 +9,22 @@
 // selection and exit-code plumbing (cli/cmd_check.cpp).
 //
 // To add a check: write `std::optional<CheckResult> fn(CheckContext&)` in
-// check.cpp and put it in check_table() where Barman prints it. Return
-// std::nullopt when the check does not apply (e.g. PostgreSQL unreachable,
-// passive node). Checks never fail as a whole: problems become FAILED results.
+// check.cpp (PostgreSQL-side checks) or check_archive.cpp (checks of
+// cellar's own files: catalogue, WAL archive, receive-wal) and put it in
+// check_table() where Barman prints it. Return std::nullopt when the check
+// does not apply (e.g. PostgreSQL unreachable, passive node). Checks never
+// fail as a whole: problems become FAILED results.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "backup/catalogue.h"
 #include "common/json.h"
 #include "config/config.h"
 #include "pg/connection.h"
+#include "wal/xlogdb.h"
 
 namespace cellar::backup {
 
@@ -52,11 +56,27 @@ class CheckContext {
   // The normal connection (conninfo), or null; postgres_error() says why.
   pg::Connection* postgres();
   const Status& postgres_error() const { return postgres_error_; }
+  // The server's backups and xlog.db, loaded once; null when unreadable
+  // (catalogue_error() / xlogdb_error() say why).
+  const Catalogue* catalogue();
+  const Status& catalogue_error() const { return catalogue_error_; }
+  const wal::XlogDb* xlogdb();
+  const Status& xlogdb_error() const { return xlogdb_error_; }
+  std::string server_dir() const { return config.server_dir(server.name); }
+
+  // Nagios perfdata items the checks add ("main=123B").
+  std::vector<std::string> perfdata;
 
  private:
   bool tried_ = false;
   std::optional<pg::Connection> conn_;
   Status postgres_error_;
+  bool catalogue_tried_ = false;
+  std::optional<Catalogue> catalogue_;
+  Status catalogue_error_;
+  bool xlogdb_tried_ = false;
+  std::optional<wal::XlogDb> xlogdb_;
+  Status xlogdb_error_;
 };
 
 using CheckFn = std::optional<CheckResult> (*)(CheckContext&);
@@ -67,6 +87,22 @@ struct CheckSpec {
 
 // Every check, in output order.
 const std::vector<CheckSpec>& check_table();
+
+// The checks of check_archive.cpp, for the table (names and hints there).
+namespace checks {
+std::optional<CheckResult> wal_archive(CheckContext& ctx);
+std::optional<CheckResult> replication_slot(CheckContext& ctx);
+std::optional<CheckResult> retention_settings(CheckContext& ctx);
+std::optional<CheckResult> backup_maximum_age(CheckContext& ctx);
+std::optional<CheckResult> backup_minimum_size(CheckContext& ctx);
+std::optional<CheckResult> wal_size(CheckContext& ctx);
+std::optional<CheckResult> failed_backups(CheckContext& ctx);
+std::optional<CheckResult> minimum_redundancy(CheckContext& ctx);
+std::optional<CheckResult> systemid_coherence(CheckContext& ctx);
+std::optional<CheckResult> receive_wal_running(CheckContext& ctx);
+std::optional<CheckResult> wal_continuity(CheckContext& ctx);
+std::optional<CheckResult> archiver_errors(CheckContext& ctx);
+}  // namespace checks
 
 // Runs every check of the table for `server`. Never fails: problems are results.
 ServerChecks check_server(const Config& config, const ServerConfig& server);

@@ -1,0 +1,26 @@
+// cron: one maintenance pass over every active server (backup/cron.h).
+#include <filesystem>
+#include <iostream>
+
+#include "backup/cron.h"
+#include "cli/handlers.h"
+
+namespace cellar::cli {
+
+void declare_cron(po::options_description& d) {
+  d.add_options()("keep-descriptors", "background commands keep cron's stdout and stderr instead of their log files");
+}
+
+int run_cron(Invocation& inv) {
+  std::error_code ec;
+  std::string config_path = std::filesystem::absolute(inv.config->main_file, ec).string();
+  backup::CronOptions options;
+  options.config = inv.config;
+  options.config_path = ec ? inv.config->main_file : config_path;
+  options.keep_descriptors = inv.has("keep-descriptors");
+  options.say = [&](const std::string& line) { info(inv, line); std::cout.flush(); };
+  options.complain = [](const Status& st) { report(st); };
+  return report(backup::run_cron(options));
+}
+
+}  // namespace cellar::cli

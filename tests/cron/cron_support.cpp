@@ -1,0 +1,115 @@
+#include "cron/cron_support.h"
+
+#include <signal.h>
+
+#include <ctime>
+#include <fstream>
+
+#include "backup/backup_info.h"
+#include "common/fs.h"
+#include "locks/lock_file.h"
+#include "locks/lock_names.h"
+#include "pg/wal_names.h"
+#include "support/pg_server.h"
+#include "wal/wal_store.h"
+#include "wal/xlogdb.h"
+
+namespace cellar::test {
+
+std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {
+  std::string path = env.home() + "/" + locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""});
+  return locks::LockFile(path).owner_pid();
+}
+
+ReceiverGuard::~ReceiverGuard() {
+  for (const auto& s : servers_) {
+    if (!receiver_pid(env_, s)) continue;
+    env_.run({"receive-wal", "--stop", s});
+    if (auto pid = receiver_pid(env_, s)) {
+      ::kill(*pid, SIGKILL);
+      wait_until([&] { return !receiver_pid(env_, s); }, 10);
+    }
+  }
+  for (const auto& slot : slots_) {
+    try {
+      shared_pg().psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" +
+                       slot + "'");
+    } catch (...) {
+    }
+  }
+}
+
+void fabricate_backup(const CellarEnv& env, const std::string& server, const std::string& id, const std::string& status,
+                      const std::string& begin_wal, const std::string& end_wal, int64_t age_seconds,
+                      const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string dir = env.server_dir(server) + "/base/" + id;
+  make_dirs(dir + "/data");
+  auto info = backup::BackupInfo::empty();
+  std::time_t end = std::time(nullptr) - age_seconds;
+  info.set("backup_id", id);
+  info.set("server_name", server);
+  info.set("status", status);
+  info.set("begin_wal", begin_wal);
+  info.set("end_wal", end_wal);
+  info.set("begin_time", backup::format_time(end - 60));
+  info.set("end_time", backup::format_time(end));
+  info.set("timeline", "1");
+  info.set_number("xlog_segment_size", pg::kDefaultSegmentSize);
+  info.set_number("size", 1000);
+  for (const auto& [k, v] : extra) info.set(k, v);
+  backup::save_backup_info(dir, info);
+}
+
+std::string segment(uint64_t segno) { return pg::make_segment_name(1, segno, pg::kDefaultSegmentSize); }
+
+void fabricate_wals(const CellarEnv& env, const std::string& server, const std::vector<std::string>& names) {
+  std::string wals = wal::wals_dir(env.server_dir(server));
+  std::string db;
+  for (const auto& n : names) {
+    std::string dir = wal::archive_dir_for(wals, n);
+    make_dirs(dir);
+    write_text(dir + "/" + n, "wal " + n);
+    db += wal::format_xlog_entry({n, 100, 1.0, codec::Codec::none});
+  }
+  std::ofstream(wal::xlogdb_path(env.server_dir(server)), std::ios::app) << db;
+}
+
+std::vector<std::string> archived_names(const CellarEnv& env, const std::string& server) {
+  std::vector<std::string> out;
+  auto db = wal::load_xlogdb(wal::xlogdb_path(env.server_dir(server)));
+  if (db)
+    for (const auto& e : db->entries) out.push_back(e.name);
+  return out;
+}
+
+int count_receivers(const CellarEnv& env, const std::string& server) {
+  int n = 0;
+  auto pids = list_dir("/proc");
+  if (!pids) return -1;
+  for (const auto& p : *pids) {
+    if (p.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto raw = read_file("/proc/" + p + "/cmdline");
+    if (!raw) continue;
+    std::vector<std::string> words;
+    size_t start = 0;
+    for (size_t z; (z = raw->find('\0', start)) != std::string::npos; start = z + 1)
+      words.push_back(raw->substr(start, z - start));
+    bool ours = false, receive = false;
+    for (size_t i = 0; i + 1 < words.size(); ++i) {
+      if (words[i] == "-c" && words[i + 1] == env.config()) ours = true;
+      if (words[i] == "receive-wal" && words[i + 1] == server) receive = true;
+    }
+    if (ours && receive && words.back() == server) ++n;
+  }
+  return n;
+}
+
+bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace cellar::test

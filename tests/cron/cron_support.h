@@ -1,0 +1,59 @@
+// Shared pieces of the [cron], [check] and [status] tests: who holds a
+// server's receive-wal lock, a guard that stops detached receivers (cron
+// starts them in their own session, so PR_SET_PDEATHSIG cannot reap them),
+// and fabricated catalogue content (backups, archived WAL).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/cellar_env.h"
+
+namespace cellar::test {
+
+std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server);
+
+// Stops the receivers of `servers` (receive-wal --stop, then SIGKILL if that
+// failed) and drops their slots on `slot_conninfo`'s server, even when the
+// test failed. Declare it after the CellarEnv, so it runs first.
+class ReceiverGuard {
+ public:
+  ReceiverGuard(const CellarEnv& env, std::vector<std::string> servers, std::string conninfo = "",
+                std::vector<std::string> slots = {})
+      : env_(env), servers_(std::move(servers)), conninfo_(std::move(conninfo)), slots_(std::move(slots)) {}
+  ~ReceiverGuard();
+  ReceiverGuard(const ReceiverGuard&) = delete;
+  ReceiverGuard& operator=(const ReceiverGuard&) = delete;
+
+ private:
+  const CellarEnv& env_;
+  std::vector<std::string> servers_;
+  std::string conninfo_;
+  std::vector<std::string> slots_;
+};
+
+// base/<id>/backup.info with `status`, begin/end WAL on timeline 1 and
+// `extra` fields ("key", "value"); end_time is `age_seconds` ago.
+void fabricate_backup(const CellarEnv& env, const std::string& server, const std::string& id, const std::string& status,
+                      const std::string& begin_wal, const std::string& end_wal, int64_t age_seconds = 3600,
+                      const std::vector<std::pair<std::string, std::string>>& extra = {});
+
+// Segment name of timeline 1, 16 MiB segments.
+std::string segment(uint64_t segno);
+
+// Stores `names` in wals/ (a few bytes each) and lists them in xlog.db.
+void fabricate_wals(const CellarEnv& env, const std::string& server, const std::vector<std::string>& names);
+
+// The segments xlog.db lists.
+std::vector<std::string> archived_names(const CellarEnv& env, const std::string& server);
+
+// Processes whose command line is "... receive-wal SERVER" with this env's config.
+int count_receivers(const CellarEnv& env, const std::string& server);
+
+bool contains(const std::string& text, const std::string& needle);
+int count_of(const std::string& text, const std::string& needle);
+
+}  // namespace cellar::test

@@ -1,0 +1,61 @@
+// backup_schedule: parsing and when a backup is due (pure functions).
+#include <catch2/catch.hpp>
+#include <ctime>
+
+#include "backup/maintenance.h"
+
+using namespace cellar;
+using namespace cellar::backup;
+
+namespace {
+// Local time today (or `days` later) at HH:MM:SS.
+std::time_t at(int hour, int minute, int second = 0, int days = 0) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  ::localtime_r(&now, &tm);
+  tm.tm_mday += days;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  tm.tm_isdst = -1;
+  return std::mktime(&tm);
+}
+}  // namespace
+
+TEST_CASE("backup_schedule parses daily times and intervals and rejects the rest", "[cron]") {
+  auto daily = parse_schedule("daily 02:30");
+  REQUIRE(daily);
+  CHECK(daily->kind == Schedule::Kind::daily);
+  CHECK(daily->minute_of_day == 150);
+  auto hours = parse_schedule("6 HOURS");
+  REQUIRE(hours);
+  CHECK(hours->kind == Schedule::Kind::interval);
+  CHECK(hours->seconds == 6 * 3600);
+  CHECK(parse_schedule("1 minute")->seconds == 60);
+  CHECK(parse_schedule("2 days")->seconds == 2 * 86400);
+  for (const char* bad : {"", "daily", "daily 2:30", "0 HOURS", "6 WEEKS", "hourly"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_schedule(bad));
+  }
+}
+
+TEST_CASE("an interval schedule is due when no backup exists or the last one began that long ago", "[cron]") {
+  Schedule s = *parse_schedule("6 HOURS");
+  std::time_t now = at(12, 0);
+  CHECK(backup_due(s, std::nullopt, now));
+  CHECK_FALSE(backup_due(s, now - 5 * 3600, now));
+  CHECK(backup_due(s, now - 6 * 3600, now));
+}
+
+TEST_CASE("a daily schedule is due once per day after its time, catching up a missed slot once", "[cron]") {
+  Schedule s = *parse_schedule("daily 02:00");
+  CHECK(backup_due(s, std::nullopt, at(1, 0)));
+  // Before today's slot, yesterday's slot counts.
+  CHECK_FALSE(backup_due(s, at(2, 5, 0, -1), at(1, 59)));
+  CHECK(backup_due(s, at(1, 0, 0, -1), at(1, 59)));
+  // After today's slot: due until a backup began after 02:00 today.
+  CHECK(backup_due(s, at(2, 5, 0, -1), at(2, 0)));
+  CHECK(backup_due(s, at(1, 59, 59), at(2, 1)));
+  CHECK_FALSE(backup_due(s, at(2, 0, 30), at(2, 1)));
+  CHECK_FALSE(backup_due(s, at(2, 0, 30), at(23, 59)));
+}
