@@ -1,4 +1,5 @@
 #include "backup/cron.h"
+#include "backup/sync.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -204,6 +205,22 @@ class ServerPass {
   bool failed_ = false;
 };
 
+// A passive node never streams: it copies WAL and backups from the primary
+// (at most one sync-backup per pass). A busy sync lock is information.
+bool sync_passive(const CronOptions& o, const ServerConfig& s) {
+  auto lines = run_passive_sync(*o.config, s);
+  if (!lines && lines.status().code() == ErrorCode::busy) {
+    o.say(lines.status().message() + ": skipping to the next server");
+    return true;
+  }
+  if (!lines) {
+    o.complain(lines.status());
+    return false;
+  }
+  for (const auto& line : *lines) o.say(line);
+  return true;
+}
+
 // The server's cron lock around its pass; busy is a skip.
 bool cron_server(const CronOptions& o, const ServerConfig& s) {
   if (!s.active()) {
@@ -219,10 +236,7 @@ bool cron_server(const CronOptions& o, const ServerConfig& s) {
     o.complain(lock.status());
     return false;
   }
-  if (s.passive()) {
-    o.say("Skipping passive server '" + s.name + "': sync-wal and sync-backup from cron are not implemented yet");
-    return true;
-  }
+  if (s.passive()) return sync_passive(o, s);
   return ServerPass(o, s).run();
 }
 

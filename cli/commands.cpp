@@ -60,13 +60,16 @@ const std::vector<Command>& command_table() {
        {{"server", "SERVER", true, false}, {"last_wal", "LAST_WAL", false, false},
         {"last_position", "LAST_POSITION", false, false}},
        ConfigNeed::required, {}, nullptr, run_sync_info},
-      {"sync-send", "on the primary: write archived WAL files (kind wal, NAME...) as a tar stream on stdout for a passive node",
+      {"sync-send", "on the primary: write archived WAL (wal NAME...) or a DONE backup (backup ID) as a tar stream on stdout",
        {{"server", "SERVER", true, false}, {"kind", "KIND", true, false}, {"names", "NAME", true, true}},
        ConfigNeed::required, {}, nullptr, run_sync_send},
       {"sync-wal", "on a passive node: copy new WAL from the primary node (primary_ssh_command), verify sizes, catalogue it",
        {{"server", "SERVER", true, false}}, ConfigNeed::required, {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
       {"sync-wals", "alias of sync-wal", {{"server", "SERVER", true, false}}, ConfigNeed::required,
        {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
+      {"sync-backup", "on a passive node: copy one backup from the primary node, verify it against its manifest",
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required,
+       {"sync-backup", "backup-id"}, nullptr, run_sync_backup},
   };
   return table;
 }

@@ -29,5 +29,19 @@ int run_verify_backup(Invocation& inv);
 int run_delete(Invocation& inv);
 void declare_keep(po::options_description& d);
 int run_keep(Invocation& inv);
+// recover (cmd_recover.cpp)
+void declare_recover(po::options_description& d);
+int run_recover(Invocation& inv);
+void declare_cron(po::options_description& d);
+int run_cron(Invocation& inv);
+int run_status(Invocation& inv);
+
+// config-update (cmd_config_update.cpp)
+int run_config_update(Invocation& inv);
+// passive node (cmd_sync.cpp)
+int run_sync_info(Invocation& inv);
+int run_sync_send(Invocation& inv);
+int run_sync_wal(Invocation& inv);
+int run_sync_backup(Invocation& inv);
 
 }  // namespace cellar::cli

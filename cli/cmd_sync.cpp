@@ -1,0 +1,80 @@
+// The passive-node commands: sync-info and sync-send (primary side),
+// sync-wal and sync-backup (passive side).
+#include <iostream>
+
+#include "backup/sync.h"
+#include "backup/sync_info.h"
+#include "backup/sync_stream.h"
+#include "cli/handlers.h"
+#include "config/names.h"
+#include "locks/typed_lock.h"
+
+namespace cellar::cli {
+
+namespace {
+
+Result<std::optional<uint64_t>> parse_position(const std::string& text) {
+  if (text.empty()) return std::optional<uint64_t>();
+  if (text.find_first_not_of("0123456789") != std::string::npos || text.size() > 19)
+    return Status::usage("LAST_POSITION \"" + text + "\" is not a byte offset (a non-negative integer)");
+  return std::optional<uint64_t>(std::stoull(text));
+}
+
+}  // namespace
+
+int run_sync_info(Invocation& inv) {
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return report(servers.status());
+  auto position = parse_position(inv.str("last_position"));
+  if (!position) return report(position.status());
+  backup::SyncInfoRequest request{inv.str("last_wal"), *position};
+  auto doc = backup::make_sync_info(*inv.config, *servers->front(), request);
+  if (!doc) return report(doc.status());
+  std::cout << doc->dump(4) << "\n";
+  return 0;
+}
+
+// Runs on the primary for a passive node: stdout carries the stream only.
+int run_sync_send(Invocation& inv) {
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return report(servers.status());
+  const std::string kind = inv.str("kind");
+  auto names = inv.has("names") ? inv.get<std::vector<std::string>>("names") : std::vector<std::string>{};
+  if (kind == "wal") return report(backup::send_wal_stream(*inv.config, servers->front()->name, names, 1));
+  if (kind == "backup" && names.size() == 1)
+    return report(backup::send_backup_stream(*inv.config, servers->front()->name, names.front(), 1));
+  return report(Status::usage("sync-send: expected \"wal NAME...\" or \"backup BACKUP_ID\"",
+                              "sync-send is what a passive node's sync-wal and sync-backup run on the primary"));
+}
+
+int run_sync_wal(Invocation& inv) {
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return report(servers.status());
+  const ServerConfig& server = *servers->front();
+  if (!server.passive())
+    return report(Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one"));
+  auto lock = locks::SyncWalLock::acquire(inv.config->lock_directory(), server.name);
+  if (!lock) return report(lock.status());
+  auto done = backup::sync_wal(*lock, *inv.config, server);
+  if (!done) return report(done.status());
+  info(inv, std::to_string(done->copied) + " WAL file(s) synchronised for server \"" + server.name + "\"");
+  return 0;
+}
+
+int run_sync_backup(Invocation& inv) {
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return report(servers.status());
+  const ServerConfig& server = *servers->front();
+  const std::string id = inv.str("backup");
+  if (!server.passive())
+    return report(Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one"));
+  if (!is_backup_id(id)) return report(Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id"));
+  auto lock = locks::SyncBackupLock::acquire(inv.config->lock_directory(), server.name, id);
+  if (!lock) return report(lock.status());
+  auto status = backup::sync_backup(*lock, *inv.config, server, id);
+  if (!status) return report(status.status());
+  info(inv, "backup " + id + " of server \"" + server.name + "\" synchronised: " + *status);
+  return 0;
+}
+
+}  // namespace cellar::cli
