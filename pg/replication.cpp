@@ -176,7 +176,7 @@ Result<StreamEvent> WalStream::next(std::chrono::milliseconds timeout) {
         XLogData d;
         d.start = get_be64(msg.data() + 1);
         d.wal_end = get_be64(msg.data() + 9);
-        d.data = msg.substr(25);
+        d.message = std::move(msg);
         return StreamEvent(std::move(d));
       }
       if (msg[0] == 'k' && msg.size() >= 18) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "common/status.h"
@@ -50,9 +51,10 @@ Result<SlotState> read_replication_slot(Connection& conn, const std::string& slo
 // --- Streaming -------------------------------------------------------------
 
 struct XLogData {
-  Lsn start = 0;    // LSN of data[0]
+  Lsn start = 0;    // LSN of the first WAL byte
   Lsn wal_end = 0;  // server's flush position when sent
-  std::string data;
+  std::string message;  // the whole CopyData payload (kept whole: no copy)
+  std::string_view wal() const { return std::string_view(message).substr(25); }
 };
 struct Keepalive {
   Lsn wal_end = 0;

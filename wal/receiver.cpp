@@ -178,7 +178,7 @@ class Receiver {
       bool reply = false;
       if (auto* d = std::get_if<pg::XLogData>(&*ev)) {
         uint64_t completed = writer.completed();
-        if (Status st = writer.write(d->start, d->data); !st) return st;
+        if (Status st = writer.write(d->start, d->wal()); !st) return st;
         reply = writer.completed() != completed;  // a finished segment: let the slot advance now
         server_end = std::max(server_end, d->wal_end);
         got_data = true;
@@ -209,7 +209,13 @@ class Receiver {
     state_.flushed_lsn = pg::format_lsn(writer.flushed());
     state_.server_lsn = pg::format_lsn(server_end);
     state_.last_error.clear();
-    save_state();
+    // The state file is for --status and status: once a second is plenty, and
+    // keeps its fsyncs out of the catch-up path.
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_saved_ >= std::chrono::seconds(1)) {
+      save_state();
+      last_saved_ = now;
+    }
     return Status::ok();
   }
 
@@ -238,6 +244,7 @@ class Receiver {
   }
 
   const ReceiverOptions& o_;
+  std::chrono::steady_clock::time_point last_saved_{};
   uint64_t seg_size_ = pg::kDefaultSegmentSize;
   ReceiverState state_;
 };

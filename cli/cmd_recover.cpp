@@ -1,0 +1,130 @@
+// recover: parse, call backup::recover, render.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "backup/recover.h"
+#include "cli/handlers.h"
+
+namespace cellar::cli {
+namespace {
+
+// The one --target-* option given, if any; two of them is a usage error.
+Result<backup::RecoveryTarget> parse_target(const Invocation& inv) {
+  static const std::pair<const char*, backup::TargetKind> kinds[] = {
+      {"target-time", backup::TargetKind::time},
+      {"target-xid", backup::TargetKind::xid},
+      {"target-lsn", backup::TargetKind::lsn},
+      {"target-name", backup::TargetKind::name},
+      {"target-immediate", backup::TargetKind::immediate}};
+  backup::RecoveryTarget t;
+  int given = 0;
+  for (const auto& [option, kind] : kinds) {
+    if (!inv.has(option)) continue;
+    ++given;
+    t.kind = kind;
+    if (kind != backup::TargetKind::immediate) t.value = inv.str(option);
+  }
+  if (given > 1)
+    return Status::usage(
+        "you cannot specify multiple targets for the recovery operation",
+        "give only one of --target-time, --target-xid, --target-lsn, --target-name, --target-immediate");
+  t.tli = inv.str("target-tli");
+  t.action = inv.str("target-action");
+  t.exclusive = inv.has("exclusive");
+  return t;
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("cellar") : p.string();
+}
+
+Result<backup::RecoverRequest> parse_request(const Invocation& inv) {
+  backup::RecoverRequest req;
+  req.config = inv.config;
+  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
+  if (!servers) return servers.status();
+  req.server = servers->front();
+  req.backup = inv.str("backup");
+  req.dest = std::filesystem::absolute(inv.str("dest")).lexically_normal().string();
+  while (req.dest.size() > 1 && req.dest.back() == '/') req.dest.pop_back();
+  auto target = parse_target(inv);
+  if (!target) return target.status();
+  req.target = *target;
+  if (inv.has("tablespace"))
+    for (const auto& rule : inv.get<std::vector<std::string>>("tablespace")) {
+      auto rel = backup::parse_relocation(rule);
+      if (!rel) return rel.status();
+      req.relocations.push_back(*rel);
+    }
+  if (inv.has("jobs")) {
+    int jobs = inv.get<int>("jobs");
+    if (jobs < 1 || jobs > 64) return Status::usage("--jobs must be between 1 and 64");
+    req.jobs = static_cast<unsigned>(jobs);
+  }
+  if (inv.has("get-wal") && inv.has("no-get-wal"))
+    return Status::usage("--get-wal and --no-get-wal exclude each other");
+  req.get_wal = inv.has("get-wal");
+  req.standby = inv.has("standby-mode");
+  req.progress = !inv.has("no-progress") && !inv.global.quiet && ::isatty(STDERR_FILENO);
+  req.cellar_exe = self_exe();
+  // Flushed at once: a script (or a test) may wait for "Starting recovery".
+  req.say = [&inv](const std::string& line) {
+    info(inv, line);
+    std::cout.flush();
+  };
+  return req;
+}
+
+void render(const Invocation& inv, const backup::RecoverRequest& req, const backup::RecoverOutcome& out) {
+  for (const auto& w : out.warnings) std::cerr << "WARNING: " << w << "\n";
+  if (out.wal_files > 0)
+    info(inv, "Copied " + std::to_string(out.wal_files) + " WAL files into \"" + req.dest + "/cellar_wal\"");
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.1f", out.seconds);
+  info(inv, "Recovery completed: " + std::to_string(out.files) + " files restored in " + elapsed + " s");
+  info(inv, "Your PostgreSQL server has been successfully prepared for recovery!");
+  std::string owned;
+  for (const auto& d : out.owned) owned += " " + d;
+  info(inv, "To start it, as root give the files to PostgreSQL's OS user, then start it as that user:");
+  info(inv, "  chown -R postgres:postgres" + owned);
+  info(inv, "  pg_ctl -D " + req.dest + " -l " + req.dest + "/recovery.log start");
+  if (req.get_wal)
+    info(inv, "restore_command runs 'cellar get-wal' as PostgreSQL's OS user: it must be able to read \"" +
+                  inv.config->main_file + "\" and the archive");
+}
+
+}  // namespace
+
+void declare_recover(po::options_description& d) {
+  d.add_options()("target-time", po::value<std::string>(),
+                  "replay up to this time (\"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\")")(
+      "target-xid", po::value<std::string>(), "replay up to this transaction id")(
+      "target-lsn", po::value<std::string>(), "replay up to this LSN")(
+      "target-name", po::value<std::string>(), "replay up to this restore point (pg_create_restore_point)")(
+      "target-immediate", "stop as soon as the backup is consistent")(
+      "target-tli", po::value<std::string>(), "timeline to follow: a number, current or latest (default)")(
+      "target-action", po::value<std::string>(), "at the target: pause (PostgreSQL's default), promote or shutdown")(
+      "exclusive", "stop just before the target instead of just after it (time, xid, LSN)")(
+      "standby-mode", "write standby.signal instead of recovery.signal")(
+      "tablespace", po::value<std::vector<std::string>>()->composing(),
+      "NAME:LOCATION: restore tablespace NAME into LOCATION (repeatable)")(
+      "jobs", po::value<int>(), "worker threads for decompression and copy (default: parallel_jobs)")(
+      "get-wal", "restore_command fetches WAL with 'cellar get-wal' instead of copying it into DEST/cellar_wal")(
+      "no-get-wal", "copy the WAL recovery needs into DEST/cellar_wal (the default)")(
+      "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
+}
+
+int run_recover(Invocation& inv) {
+  auto req = parse_request(inv);
+  if (!req) return report(req.status());
+  auto out = backup::recover(*req);
+  if (!out) return report(out.status());
+  render(inv, *req, *out);
+  return 0;
+}
+
+}  // namespace cellar::cli

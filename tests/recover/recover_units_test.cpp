@@ -1,0 +1,115 @@
+// recover's pieces without PostgreSQL: target parsing and checks, quoting,
+// the configuration edits, relocation rules.
+#include <catch2/catch.hpp>
+
+#include "backup/recover.h"
+#include "backup/recover_config.h"
+#include "backup/recover_target.h"
+#include "common/fs.h"
+#include "support/run.h"
+
+using namespace cellar;
+using namespace cellar::backup;
+using namespace cellar::test;
+
+namespace {
+
+BackupInfo ended_at(const std::string& end_time, const std::string& end_xlog) {
+  BackupInfo info = BackupInfo::empty();
+  info.set("backup_id", "20260101T000000");
+  info.set("end_time", end_time);
+  info.set("end_xlog", end_xlog);
+  return info;
+}
+
+}  // namespace
+
+TEST_CASE("target times with and without zones name the same instant", "[recover]") {
+  auto utc = parse_target_time("2026-01-02 03:04:05.25+00");
+  REQUIRE(utc);
+  CHECK(utc->had_zone);
+  CHECK(utc->fraction == "25");
+  auto east = parse_target_time("2026-01-02T05:34:05+02:30");
+  REQUIRE(east);
+  CHECK(east->epoch == utc->epoch);
+  CHECK(parse_target_time("2026-01-02 03:04:05Z")->epoch == utc->epoch);
+  CHECK(parse_target_time("2026-01-02 03:04:05-0100")->epoch == utc->epoch + 3600);
+  CHECK_FALSE(parse_target_time("2026-01-02 03:04:05")->had_zone);
+  for (const char* bad : {"", "yesterday", "2026-13-01 00:00:00", "2026-01-02 03:04", "2026-01-02 03:04:05+ab",
+                          "2026-01-02 03:04:05.", "2026-01-02x03:04:05"})
+    CHECK_FALSE(parse_target_time(bad));
+  auto again = parse_target_time(format_target_time(*utc));
+  REQUIRE(again);
+  CHECK(again->epoch == utc->epoch);
+  CHECK(again->fraction == "25");
+}
+
+TEST_CASE("targets before the backup's end and inconsistent options are usage errors", "[recover]") {
+  BackupInfo info = ended_at("2026-01-02 03:04:05+00:00", "0/3000100");
+  auto before = prepare_target({TargetKind::time, "2026-01-02 03:04:04+00", "", "", false}, info);
+  REQUIRE_FALSE(before);
+  CHECK(before.status().code() == ErrorCode::usage);
+  CHECK(before.status().message().find("before the end time") != std::string::npos);
+  CHECK_FALSE(prepare_target({TargetKind::lsn, "0/3000000", "", "", false}, info));
+  CHECK_FALSE(prepare_target({TargetKind::lsn, "nonsense", "", "", false}, info));
+  CHECK_FALSE(prepare_target({TargetKind::xid, "12a", "", "", false}, info));
+  CHECK_FALSE(prepare_target({TargetKind::none, "", "", "promote", false}, info));
+  CHECK_FALSE(prepare_target({TargetKind::name, "x", "", "", true}, info));
+  CHECK_FALSE(prepare_target({TargetKind::xid, "7", "0", "", false}, info));
+  CHECK_FALSE(prepare_target({TargetKind::xid, "7", "", "resume", false}, info));
+
+  auto lsn = prepare_target({TargetKind::lsn, "0/3000100", "2", "promote", true}, info);
+  REQUIRE(lsn);
+  const std::vector<RecoverySetting> want{{"recovery_target_lsn", "0/3000100"},
+                                          {"recovery_target_inclusive", "off"},
+                                          {"recovery_target_timeline", "2"},
+                                          {"recovery_target_action", "promote"}};
+  CHECK(lsn->settings == want);
+  CHECK(*lsn->tli == 2);
+  auto latest = prepare_target({}, info);
+  REQUIRE(latest);
+  const std::vector<RecoverySetting> only_timeline{{"recovery_target_timeline", "latest"}};
+  CHECK(latest->settings == only_timeline);
+  auto immediate = prepare_target({TargetKind::immediate, "", "", "", false}, info);
+  REQUIRE(immediate);
+  CHECK(immediate->immediate);
+  CHECK(immediate->settings.front() == RecoverySetting{"recovery_target", "immediate"});
+}
+
+TEST_CASE("recovery configuration comments out what it replaces and keeps the originals", "[recover]") {
+  TempDir dir;
+  write_text(dir / "postgresql.conf",
+             "port = 5432\narchive_command = 'cp %p /x'\n#archive_command = ''\ninclude 'x.conf'\n");
+  write_text(dir / "postgresql.auto.conf", "recovery_target_xid = '3'\nwork_mem = '8MB'\n");
+  RecoveryConfig c{
+      "# cellar", "cp '/d/cellar_wal/%f' %p", "rm -rf /d/cellar_wal", {{"recovery_target_name", "it's"}}, false};
+  auto warnings = write_recovery_config(dir.path(), c);
+  REQUIRE(warnings);
+  REQUIRE(warnings->size() == 1);
+  CHECK(warnings->front().find("postgresql.conf line 4") == 0);
+  CHECK(read_text(dir / "postgresql.conf") ==
+        "port = 5432\n#CELLAR# archive_command = 'cp %p /x'\n#archive_command = ''\ninclude 'x.conf'\n");
+  CHECK(read_text(dir / "postgresql.conf.origin").find("\narchive_command") != std::string::npos);
+  CHECK(read_text(dir / "postgresql.auto.conf.origin") == "recovery_target_xid = '3'\nwork_mem = '8MB'\n");
+  CHECK(read_text(dir / "postgresql.auto.conf") ==
+        "#CELLAR# recovery_target_xid = '3'\nwork_mem = '8MB'\n# cellar\n"
+        "restore_command = 'cp ''/d/cellar_wal/%f'' %p'\nrecovery_end_command = 'rm -rf /d/cellar_wal'\n"
+        "archive_command = 'false'\nrecovery_target_name = 'it''s'\n");
+  CHECK(path_exists(dir / "recovery.signal"));
+  CHECK_FALSE(path_exists(dir / "standby.signal"));
+}
+
+TEST_CASE("shell quoting leaves safe words alone and quotes the rest", "[recover]") {
+  CHECK(shell_quote("/var/lib/cellar/cellar_wal/%f") == "/var/lib/cellar/cellar_wal/%f");
+  CHECK(shell_quote("/my dir/x") == "'/my dir/x'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(pg_quote("a'b") == "'a''b'");
+}
+
+TEST_CASE("tablespace relocation rules need a name and an absolute location", "[recover]") {
+  auto ok = parse_relocation("tbs1:/srv/tbs1");
+  REQUIRE(ok);
+  CHECK(ok->name == "tbs1");
+  CHECK(ok->location == "/srv/tbs1");
+  for (const char* bad : {"tbs1", ":/x", "tbs1:", "tbs1:relative"}) CHECK_FALSE(parse_relocation(bad));
+}
