@@ -12,6 +12,7 @@ namespace cellar::backup {
 struct FilePipeline::Job {
   std::string manifest_path;
   std::string stored_path;
+  uint64_t size_hint = 0;
   std::deque<std::string> chunks;
   bool closed = false;
 };
@@ -62,9 +63,11 @@ void FilePipeline::fail(const Status& st) {
   cv_.notify_all();
 }
 
-Status FilePipeline::begin_file(const std::string& manifest_path, const std::string& stored_path) {
+Status FilePipeline::begin_file(const std::string& manifest_path, const std::string& stored_path,
+                                uint64_t size_hint) {
   auto job = std::make_shared<Job>();
   job->manifest_path = manifest_path;
+  job->size_hint = size_hint;
   job->stored_path = stored_path + codec::codec_suffix(options_.codec);
   std::unique_lock lk(mu_);
   cv_.wait(lk, [&] { return !error_.is_ok() || queue_.size() < options_.queued_files; });
@@ -121,7 +124,11 @@ Status FilePipeline::process(Job& job, FileOutcome& out) {
   std::string temp = temp_name(job.stored_path);
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::from_errno("could not create \"" + temp + "\"", errno);
-  auto comp = codec::Compressor::create(options_.codec, options_.level);
+  // One big relation file (up to 1 GB) would otherwise keep one core busy
+  // while the others idle at the end of the stream.
+  constexpr uint64_t kLargeFile = 64ULL << 20;
+  unsigned threads = job.size_hint >= kLargeFile ? options_.jobs : 1;
+  auto comp = codec::Compressor::create(options_.codec, options_.level, threads);
   if (!comp) return comp.status();
   codec::Sink sink = [&](std::string_view piece) {
     out.stored_size += piece.size();

@@ -64,7 +64,9 @@ class FilePipeline {
 
   // The reader's side, one file at a time. Each fails with the first worker
   // error, after which the pipeline is dead.
-  Status begin_file(const std::string& manifest_path, const std::string& stored_path);
+  // size_hint: the file's size when known (from the tar header); a large
+  // file is compressed with every job's thread, not just one worker's.
+  Status begin_file(const std::string& manifest_path, const std::string& stored_path, uint64_t size_hint = 0);
   Status write(std::string_view bytes);
   Status end_file();
   // Waits for every file; their outcomes, or the first error.

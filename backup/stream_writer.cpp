@@ -87,7 +87,7 @@ Status StreamWriter::on_member(const TarMember& m) {
     case TarType::file:
       if (Status st = ensure_dir(dirname_of(path)); !st) return st;
       in_file_ = true;
-      return pipeline_.begin_file(manifest_prefix_ + m.name, path);
+      return pipeline_.begin_file(manifest_prefix_ + m.name, path, m.size);
     case TarType::other:
       return Status::ok();
   }

@@ -72,10 +72,16 @@ struct CopyDecompressor final : Decompressor::Impl {
 // ---- zstd -----------------------------------------------------------------
 
 struct ZstdCompressor final : Compressor::Impl {
-  explicit ZstdCompressor(int level) : Impl(Codec::zstd), ctx(ZSTD_createCCtx()), buf(kOutChunk, '\0') {
+  ZstdCompressor(int level, unsigned threads) : Impl(Codec::zstd), ctx(ZSTD_createCCtx()), buf(kOutChunk, '\0') {
     if (!ctx) return;
     ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);  // so corruption is detected, as lz4 and gzip do
+    if (threads > 1) {
+      // Multi-threaded zstd (a no-op on a single-threaded libzstd); small jobs
+      // keep its buffers, and so peak memory, bounded.
+      ZSTD_CCtx_setParameter(ctx, ZSTD_c_nbWorkers, static_cast<int>(threads));
+      ZSTD_CCtx_setParameter(ctx, ZSTD_c_jobSize, 2 << 20);
+    }
   }
   ~ZstdCompressor() override { ZSTD_freeCCtx(ctx); }
   Status update(std::string_view input, const Sink& sink) override { return run(input, ZSTD_e_continue, sink); }
@@ -372,13 +378,13 @@ Result<int> resolve_level(Codec codec, int level) {
 
 // ---- Compressor / Decompressor -----------------------------------------------
 
-Result<Compressor> Compressor::create(Codec codec, int level) {
+Result<Compressor> Compressor::create(Codec codec, int level, unsigned threads) {
   auto resolved = resolve_level(codec, level);
   if (!resolved) return resolved.status();
   Result<std::unique_ptr<Impl>> impl = Status::failed("unknown codec");
   switch (codec) {
     case Codec::none: impl = make_backend<Impl, CopyCompressor>(); break;
-    case Codec::zstd: impl = make_backend<Impl, ZstdCompressor>(*resolved); break;
+    case Codec::zstd: impl = make_backend<Impl, ZstdCompressor>(*resolved, threads); break;
     case Codec::lz4: impl = make_backend<Impl, Lz4Compressor>(*resolved); break;
     case Codec::gzip: impl = make_backend<Impl, GzipCompressor>(*resolved); break;
   }

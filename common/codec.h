@@ -52,8 +52,10 @@ using Sink = std::function<Status(std::string_view)>;
 
 class Compressor {
  public:
-  // level 0 = the codec's default; out of range → usage error.
-  static Result<Compressor> create(Codec codec, int level = 0);
+  // level 0 = the codec's default; out of range → usage error. threads > 1
+  // lets zstd compress one large input on several cores (same frame format;
+  // other codecs ignore it).
+  static Result<Compressor> create(Codec codec, int level = 0, unsigned threads = 1);
   Compressor(Compressor&&) noexcept;
   Compressor& operator=(Compressor&&) noexcept;
   ~Compressor();

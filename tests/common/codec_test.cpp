@@ -233,3 +233,21 @@ TEST_CASE("file helpers name the file that could not be read or decoded", "[comm
   CHECK_FALSE(path_exists(dir / "junk"));
   CHECK_FALSE(path_exists(temp_path_for(dir / "junk")));
 }
+
+TEST_CASE("multi-threaded zstd writes one ordinary frame that any zstd reader decodes", "[common]") {
+  std::string input = random_bytes(12 * 1024 * 1024, 11) + compressible_bytes(12 * 1024 * 1024);
+  auto comp = Compressor::create(Codec::zstd, 3, 2);
+  REQUIRE(comp);
+  std::string out;
+  Sink sink = [&](std::string_view piece) {
+    out.append(piece);
+    return Status::ok();
+  };
+  for (size_t pos = 0; pos < input.size(); pos += 1000003)
+    REQUIRE(comp->update(std::string_view(input).substr(pos, 1000003), sink));
+  REQUIRE(comp->finish(sink));
+  CHECK(out.size() < input.size());
+  auto back = decompress_buffer(out, Codec::zstd);
+  REQUIRE(back);
+  CHECK(*back == input);
+}
