@@ -91,6 +91,12 @@ Result<Connection> Connection::open(const std::string& conninfo, ConnectionKind 
     keys.push_back("replication");
     vals.push_back("true");
   }
+  // A replication stream can be idle for long: TCP keepalives notice a dead
+  // peer (ignored on unix sockets).
+  if (kind == ConnectionKind::replication && !conninfo_has(conninfo, "keepalives_idle")) {
+    keys.insert(keys.end(), {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"});
+    vals.insert(vals.end(), {"1", "30", "10", "3"});
+  }
   if (!conninfo_has(conninfo, "connect_timeout")) {
     keys.push_back("connect_timeout");
     vals.push_back("10");

@@ -166,6 +166,8 @@ class Receiver {
     SegmentWriter writer(join_path(o_.server_dir, "streaming"), at.tli, seg_size_, at.lsn);
     state_.timeline = at.tli;
     auto last_status = std::chrono::steady_clock::now();
+    auto last_heard = last_status;  // the server's last message: silence means a dead link
+    bool pinged = false;
     pg::Lsn server_end = at.lsn;
     while (true) {
       if (g_reopen.exchange(false)) log::reopen();
@@ -176,6 +178,10 @@ class Receiver {
         return ev.status();
       }
       bool reply = false;
+      if (!std::holds_alternative<pg::NoMessage>(*ev)) {
+        last_heard = std::chrono::steady_clock::now();
+        pinged = false;
+      }
       if (auto* d = std::get_if<pg::XLogData>(&*ev)) {
         uint64_t completed = writer.completed();
         if (Status st = writer.write(d->start, d->wal()); !st) return st;
@@ -195,17 +201,26 @@ class Receiver {
             ResumePoint{*end->next_tli, end->next_start - end->next_start % seg_size_});
       }
       auto now = std::chrono::steady_clock::now();
-      if (reply || now - last_status >= o_.status_interval) {
-        if (Status st = report(*stream, writer, server_end); !st) return st;
+      // As PostgreSQL's walreceiver: after half the timeout of silence ask the
+      // server for a reply; after all of it, give the connection up.
+      if (now - last_heard >= o_.receiver_timeout) {
+        (void)writer.close_partial();
+        return Status::failed("no message from the server for " +
+                              std::to_string(o_.receiver_timeout.count() / 1000) + " s");
+      }
+      bool ping = !pinged && now - last_heard >= o_.receiver_timeout / 2;
+      if (reply || ping || now - last_status >= o_.status_interval) {
+        if (Status st = report(*stream, writer, server_end, ping); !st) return st;
         last_status = now;
+        pinged = pinged || ping;
       }
     }
   }
 
   // fsync first, then tell the server: flush never runs ahead of the disk.
-  Status report(pg::WalStream& stream, SegmentWriter& writer, pg::Lsn server_end) {
+  Status report(pg::WalStream& stream, SegmentWriter& writer, pg::Lsn server_end, bool ping = false) {
     if (Status st = writer.flush(); !st) return st;
-    if (Status st = stream.send_status(writer.written(), writer.flushed(), false); !st) return st;
+    if (Status st = stream.send_status(writer.written(), writer.flushed(), ping); !st) return st;
     state_.flushed_lsn = pg::format_lsn(writer.flushed());
     state_.server_lsn = pg::format_lsn(server_end);
     state_.last_error.clear();

@@ -28,6 +28,9 @@ struct ReceiverOptions {
   bool create_slot = false;    // create_slot = "auto"
   int backoff_limit_secs = 10; // receive_wal_backoff_limit
   std::chrono::milliseconds status_interval{10000};
+  // Silence from the server this long ends the connection (a reply is asked
+  // for at half of it), like PostgreSQL's wal_receiver_timeout.
+  std::chrono::milliseconds receiver_timeout{60000};
 };
 
 ReceiverOptions receiver_options(const Config& config, const ServerConfig& server);
