@@ -16,10 +16,6 @@
 
 namespace cellar::test {
 
-std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {
-  std::string path = env.home() + "/" + locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""});
-  return locks::LockFile(path).owner_pid();
-}
 
 ReceiverGuard::~ReceiverGuard() {
   for (const auto& s : servers_) {

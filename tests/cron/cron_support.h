@@ -14,7 +14,6 @@
 
 namespace cellar::test {
 
-std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server);
 
 // Stops the receivers of `servers` (receive-wal --stop, then SIGKILL if that
 // failed) and drops their slots on `slot_conninfo`'s server, even when the

@@ -23,15 +23,6 @@ std::string status_of(const CellarEnv& env, const std::string& server, const std
   return info ? info->get("status") + (info->get("error").empty() ? "" : ": " + info->get("error")) : "missing";
 }
 
-// Closes the current segment (after writing some WAL) and returns its name.
-std::string switch_segment(const CellarEnv& env, const std::string& server) {
-  auto r = env.run({"switch-wal", server, "--force"});
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  auto pos = r.out.find("The WAL file ");
-  REQUIRE(pos != std::string::npos);
-  return r.out.substr(pos + 13, 24);
-}
 
 // Runs cron until `segment` is archived (cron archives what receive-wal wrote).
 void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& seg) {

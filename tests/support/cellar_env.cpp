@@ -2,6 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
+
+#include "locks/lock_file.h"
+#include "locks/lock_names.h"
+
 namespace cellar::test {
 
 CellarEnv::CellarEnv() {
@@ -35,6 +40,20 @@ Child CellarEnv::spawn_cellar(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{CELLAR_BINARY, "-c", config_};
   argv.insert(argv.end(), args.begin(), args.end());
   return spawn(argv);
+}
+
+std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {
+  std::string path = env.home() + "/" + locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""});
+  return locks::LockFile(path).owner_pid();
+}
+
+std::string switch_segment(const CellarEnv& env, const std::string& server) {
+  auto r = env.run({"switch-wal", server, "--force"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto pos = r.out.find("The WAL file ");
+  REQUIRE(pos != std::string::npos);
+  return r.out.substr(pos + 13, 24);
 }
 
 }  // namespace cellar::test

@@ -3,6 +3,9 @@
 // the real binary against it.
 #pragma once
 
+#include <sys/types.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +37,13 @@ class CellarEnv {
   std::string global_;
   std::string servers_;
 };
+
+// The PID holding `server`'s receive-wal lock (the kernel's answer), if any.
+std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server);
+
+// `cellar switch-wal SERVER --force`; REQUIREs success and returns the name of
+// the segment it closed.
+std::string switch_segment(const CellarEnv& env, const std::string& server);
 
 // Polls `pred` every 20 ms until it is true or `seconds` pass; returns pred().
 template <typename Pred>

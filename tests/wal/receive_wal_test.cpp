@@ -40,24 +40,11 @@ std::set<std::string> complete_segments(const std::string& dir) {
 
 bool same_bytes(const std::string& a, const std::string& b) { return read_text(a) == read_text(b); }
 
-std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {
-  std::string path = env.home() + "/" + locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""});
-  return locks::LockFile(path).owner_pid();
-}
 
 // A slot that nobody advances keeps every WAL segment on the server, so the
 // test can compare what cellar streamed with the server's own files.
 void hold_wal(const PgServer& pg) { pg.psql("SELECT pg_create_physical_replication_slot('hold', true)"); }
 
-// Forces a segment switch and returns the closed segment's name.
-std::string switch_segment(const CellarEnv& env, const std::string& server) {
-  auto r = env.run({"switch-wal", server, "--force"});
-  INFO(r.out << r.err);
-  REQUIRE(r.exit_code == 0);
-  auto pos = r.out.find("The WAL file ");
-  REQUIRE(pos != std::string::npos);
-  return r.out.substr(pos + 13, 24);
-}
 
 }  // namespace
 
