@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <ctime>
+#include <catch2/catch.hpp>
 #include <fstream>
 
 #include "backup/backup_info.h"
@@ -11,6 +12,7 @@
 #include "locks/lock_names.h"
 #include "pg/wal_names.h"
 #include "support/pg_server.h"
+#include "wal/switch_wal.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
 
@@ -106,6 +108,17 @@ int count_of(const std::string& text, const std::string& needle) {
   int n = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
   return n;
+}
+
+// Runs cron until `segment` is archived (cron archives what receive-wal wrote).
+void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& seg) {
+  bool archived = wait_until(
+      [&] {
+        auto r = env.run({"cron"});
+        return r.exit_code == 0 && wal::is_archived(env.server_dir(server), seg);
+      },
+      30);
+  REQUIRE(archived);
 }
 
 }  // namespace cellar::test

@@ -55,4 +55,7 @@ int count_receivers(const CellarEnv& env, const std::string& server);
 bool contains(const std::string& text, const std::string& needle);
 int count_of(const std::string& text, const std::string& needle);
 
+// Runs cron until `segment` is archived (cron archives what receive-wal wrote).
+void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& segment);
+
 }  // namespace cellar::test

@@ -24,16 +24,6 @@ std::string status_of(const CellarEnv& env, const std::string& server, const std
 }
 
 
-// Runs cron until `segment` is archived (cron archives what receive-wal wrote).
-void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& seg) {
-  bool archived = wait_until(
-      [&] {
-        auto r = env.run({"cron"});
-        return r.exit_code == 0 && wal::is_archived(env.server_dir(server), seg);
-      },
-      30);
-  REQUIRE(archived);
-}
 
 Child hold_lock(const CellarEnv& env, const locks::LockName& name) {
   Child holder = spawn_helper("lock-hold", {env.home() + "/" + locks::make_lock_file_name(name)});

@@ -84,11 +84,8 @@ TEST_CASE("with receive-wal running and WAL archived check prints OK for every c
   ReceiverGuard guard(env, {"main"}, pg.conninfo(), {"check_ok"});
   REQUIRE(env.run({"cron"}).exit_code == 0);
   REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
-  auto sw = env.run({"switch-wal", "main", "--force"});
-  REQUIRE(sw.exit_code == 0);
-  std::string closed = sw.out.substr(sw.out.find("The WAL file ") + 13, 24);
-  REQUIRE(wait_until([&] { return env.run({"cron"}).exit_code == 0 && wal::is_archived(env.server_dir("main"), closed); },
-                     30));
+  std::string closed = switch_segment(env, "main");
+  cron_until_archived(env, "main", closed);
 
   RunResult r = env.run({"check", "main"});
   INFO(r.out << r.err);

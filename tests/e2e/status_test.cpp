@@ -26,11 +26,8 @@ TEST_CASE("status shows PostgreSQL, the slot, receive-wal with its lag, backups 
   ReceiverGuard guard(env, {"main"}, pg.conninfo(), {"status_slot"});
   REQUIRE(env.run({"cron"}).exit_code == 0);
   REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
-  auto sw = env.run({"switch-wal", "main", "--force"});
-  REQUIRE(sw.exit_code == 0);
-  std::string closed = sw.out.substr(sw.out.find("The WAL file ") + 13, 24);
-  REQUIRE(wait_until([&] { return env.run({"cron"}).exit_code == 0 && wal::is_archived(env.server_dir("main"), closed); },
-                     30));
+  std::string closed = switch_segment(env, "main");
+  cron_until_archived(env, "main", closed);
   fabricate_backup(env, "main", "20260101T000000", "DONE", closed, closed);
   fabricate_backup(env, "main", "20260102T000000", "FAILED", closed, closed);
   fabricate_backup(env, "main", "20260103T000000", "DONE", closed, closed);
