@@ -15,19 +15,12 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-std::string server_error(PGresult* res, Connection& conn) {
-  std::string msg = res ? PQresultErrorMessage(res) : conn.last_error();
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  for (auto& c : msg)
-    if (c == '\n') c = ' ';
-  return redact_secrets(msg);
-}
 
 Result<ResultPtr> next_result(Connection& conn, ExecStatusType want, const char* what) {
   ResultPtr res(PQgetResult(conn.raw()));
   if (!res) return Status::failed(std::string("BASE_BACKUP ended early, expected ") + what);
   if (PQresultStatus(res.get()) != want)
-    return Status::failed("BASE_BACKUP failed: " + server_error(res.get(), conn));
+    return Status::failed("BASE_BACKUP failed: " + result_error_message(res.get(), conn));
   return res;
 }
 

@@ -5,9 +5,8 @@
 #include "common/redact.h"
 
 namespace cellar::pg {
-namespace {
-
-std::string one_line(std::string s) {
+std::string one_line_message(const std::string& text) {
+  std::string s = text;
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   std::string out;
   for (char c : s) {
@@ -17,6 +16,12 @@ std::string one_line(std::string s) {
   }
   return redact_secrets(out);
 }
+
+std::string result_error_message(PGresult* res, const Connection& conn) {
+  return res ? one_line_message(PQresultErrorMessage(res)) : conn.last_error();
+}
+
+namespace {
 
 bool conninfo_has(const std::string& conninfo, const char* key) {
   char* err = nullptr;
@@ -36,7 +41,7 @@ Status check_conninfo(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (!opts) {
-    std::string msg = err ? one_line(err) : "out of memory";
+    std::string msg = err ? one_line_message(err) : "out of memory";
     if (err) PQfreemem(err);
     return Status::usage("invalid conninfo: " + msg);
   }
@@ -106,7 +111,7 @@ Result<Connection> Connection::open(const std::string& conninfo, ConnectionKind 
   PGconn* conn = PQconnectdbParams(keys.data(), vals.data(), 1);
   if (!conn) return Status::failed("could not connect to PostgreSQL: out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = one_line(PQerrorMessage(conn));
+    std::string msg = one_line_message(PQerrorMessage(conn));
     PQfinish(conn);
     return Status::failed("could not connect to PostgreSQL: " + msg,
                           "check that PostgreSQL is running and that conninfo is right");
@@ -114,7 +119,7 @@ Result<Connection> Connection::open(const std::string& conninfo, ConnectionKind 
   return Connection(conn, kind);
 }
 
-std::string Connection::last_error() const { return conn_ ? one_line(PQerrorMessage(conn_)) : ""; }
+std::string Connection::last_error() const { return conn_ ? one_line_message(PQerrorMessage(conn_)) : ""; }
 
 int Connection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
 
@@ -122,7 +127,7 @@ Result<QueryResult> Connection::query(const std::string& sql) {
   PGresult* res = PQexec(conn_, sql.c_str());
   ExecStatusType st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    std::string msg = res ? one_line(PQresultErrorMessage(res)) : last_error();
+    std::string msg = res ? one_line_message(PQresultErrorMessage(res)) : last_error();
     PQclear(res);
     return Status::failed("query failed: " + msg);
   }

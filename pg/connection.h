@@ -12,6 +12,7 @@
 #include "common/status.h"
 
 struct pg_conn;
+struct pg_result;
 
 namespace cellar::pg {
 
@@ -53,6 +54,14 @@ class Connection {
   pg_conn* conn_ = nullptr;
   ConnectionKind kind_ = ConnectionKind::normal;
 };
+
+// A libpq or server message as one line: newlines and tabs folded, runs of
+// spaces collapsed, trailing blanks cut, secrets removed.
+std::string one_line_message(const std::string& text);
+
+// The error text of a failed result (or of the connection when `res` is
+// null), as one_line_message.
+std::string result_error_message(pg_result* res, const Connection& conn);
 
 // Validates conninfo syntax (key/value or URI) without connecting.
 Status check_conninfo(const std::string& conninfo);

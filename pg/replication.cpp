@@ -34,17 +34,6 @@ std::string quote_ident(const std::string& name) {
   return out + "\"";
 }
 
-std::string result_error(PGresult* res, Connection& conn) {
-  std::string msg = res ? PQresultErrorMessage(res) : conn.last_error();
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  std::string out;
-  for (char c : msg) {
-    if (c == '\n' || c == '\t') c = ' ';
-    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
-    out += c;
-  }
-  return redact_secrets(out);
-}
 
 std::string sqlstate(PGresult* res) {
   const char* s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
@@ -111,7 +100,7 @@ Status create_physical_slot(Connection& conn, const std::string& slot, bool if_n
                           : Status::failed("replication slot \"" + slot + "\" already exists",
                                            "use --if-not-exists, or drop it with 'receive-wal --drop-slot'");
     } else {
-      out = Status::failed("could not create replication slot \"" + slot + "\": " + result_error(res, conn));
+      out = Status::failed("could not create replication slot \"" + slot + "\": " + result_error_message(res, conn));
     }
   }
   PQclear(res);
@@ -130,7 +119,7 @@ Status drop_slot(Connection& conn, const std::string& slot) {
       out = Status::failed("replication slot \"" + slot + "\" is in use",
                            "stop the receiver first with 'cellar receive-wal --stop SERVER'");
     else
-      out = Status::failed("could not drop replication slot \"" + slot + "\": " + result_error(res, conn));
+      out = Status::failed("could not drop replication slot \"" + slot + "\": " + result_error_message(res, conn));
   }
   PQclear(res);
   return out;
@@ -158,7 +147,7 @@ Result<WalStream> WalStream::start(Connection& conn, const std::string& slot, Ls
     PQclear(res);
     return WalStream(conn);
   }
-  std::string msg = result_error(res, conn);
+  std::string msg = result_error_message(res, conn);
   PQclear(res);
   return Status::failed("could not start WAL streaming at " + format_lsn(start) + " on timeline " +
                         std::to_string(tli) + ": " + msg);
@@ -236,7 +225,7 @@ Result<StreamEnd> WalStream::read_end_results() {
       end.next_tli = static_cast<TimeLineId>(std::strtoul(PQgetvalue(res, 0, 0), nullptr, 10));
       end.next_start = parse_lsn(PQgetvalue(res, 0, 1)).value_or(0);
     } else if (st == PGRES_FATAL_ERROR) {
-      failure = Status::failed("WAL stream ended with an error: " + result_error(res, *conn_));
+      failure = Status::failed("WAL stream ended with an error: " + result_error_message(res, *conn_));
     } else if (st == PGRES_COPY_BOTH || st == PGRES_COPY_OUT) {
       // Still streaming: drain and discard (we already ended our side).
       char* buf = nullptr;
