@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <thread>
 
-#include "backup/backup_info.h"
-#include "backup/catalogue.h"
-#include "backup/manifest.h"
-#include "backup/progress.h"
+#include "catalog/backup_info.h"
+#include "catalog/catalogue.h"
+#include "catalog/manifest.h"
+#include "common/progress.h"
 #include "backup/stream_writer.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -41,7 +41,7 @@ struct Session {
 struct NewBackup {
   std::string id;
   std::string dir;
-  BackupInfo info;
+  catalog::BackupInfo info;
   codec::Codec codec = codec::Codec::none;
   int level = 0;
   unsigned jobs = 1;
@@ -107,20 +107,20 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
   const ServerConfig& s = *req.server;
   NewBackup b;
   b.id = id;
-  b.dir = join_path(base_dir(req.config->server_dir(s.name)), id);
+  b.dir = join_path(catalog::base_dir(req.config->server_dir(s.name)), id);
   auto codec = req.compression ? req.compression : codec::parse_codec(s.str("compression"));
   if (!codec) return Status::usage("invalid compression \"" + s.str("compression") + "\"");
   b.codec = *codec;
   if (s.has("compression_level") && !req.compression) b.level = static_cast<int>(s.integer("compression_level"));
   b.jobs = req.jobs ? req.jobs : static_cast<unsigned>(s.integer("parallel_jobs"));
   const ServerFacts& f = session.facts;
-  BackupInfo& i = b.info = BackupInfo::empty();
+  catalog::BackupInfo& i = b.info = catalog::BackupInfo::empty();
   i.set("backup_id", id);
   i.set("backup_name", req.name);
   i.set("server_name", s.name);
-  i.set("status", status_name::started);
+  i.set("status", catalog::status_name::started);
   i.set("mode", "postgres");
-  i.set("begin_time", format_time(std::time(nullptr)));
+  i.set("begin_time", catalog::format_time(std::time(nullptr)));
   i.set("systemid", f.identity.systemid);
   i.set("version", std::to_string(f.version));
   i.set("compression", codec::codec_name(b.codec));
@@ -131,20 +131,20 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
 }
 
 // The previous DONE backup's files, when reuse_backup = link and it used the same codec.
-ReuseMap load_reuse_map(const BackupRequest& req, const Catalogue& cat, const NewBackup& b) {
+ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat, const NewBackup& b) {
   ReuseMap map;
-  const BackupEntry* prev = cat.previous_done(b.id);
+  const catalog::BackupEntry* prev = cat.previous_done(b.id);
   if (req.server->str("reuse_backup") != "link" || !prev) return map;
   if (prev->info.get("compression") != codec::codec_name(b.codec)) return map;
   auto text = read_file(join_path(prev->dir, "backup_manifest"));
-  auto manifest = text ? parse_manifest(*text) : Result<Manifest>(text.status());
+  auto manifest = text ? catalog::parse_manifest(*text) : Result<catalog::Manifest>(text.status());
   if (!manifest) {
     log::warning("not reusing backup " + prev->info.id() + ": " + manifest.status().message());
     return map;
   }
   for (const auto& f : manifest->files)
     if (f.checksum_algorithm == "CRC32C")
-      map[f.path] = {f.size, f.checksum, stored_path_of(prev->dir, f.path, b.codec)};
+      map[f.path] = {f.size, f.checksum, catalog::stored_path_of(prev->dir, f.path, b.codec)};
   return map;
 }
 
@@ -166,10 +166,10 @@ Result<Copied> copy_files(const BackupRequest& req, Session& session, const NewB
 }
 
 void record_copy(NewBackup& b, const ServerFacts& f, const Copied& c, double seconds) {
-  BackupInfo& i = b.info;
+  catalog::BackupInfo& i = b.info;
   uint64_t seg = f.segment_size;
   const auto& start = c.files.start;
-  i.set("end_time", format_time(std::time(nullptr)));
+  i.set("end_time", catalog::format_time(std::time(nullptr)));
   i.set("timeline", std::to_string(start.timeline));
   i.set("begin_xlog", pg::format_lsn(start.start_lsn));
   i.set("begin_wal", pg::make_segment_name(start.timeline, pg::segno_of(start.start_lsn, seg), seg));
@@ -181,13 +181,13 @@ void record_copy(NewBackup& b, const ServerFacts& f, const Copied& c, double sec
   i.set_number("size", c.files.size);
   i.set_number("deduplicated_size", c.files.deduplicated_size);
   i.set_number("cluster_size", c.files.cluster_size);
-  std::vector<Tablespace> spcs;
+  std::vector<catalog::Tablespace> spcs;
   for (const auto& row : start.tablespaces) {
     if (!row.oid) continue;
     auto name = f.tablespace_names.find(*row.oid);
     spcs.push_back({name == f.tablespace_names.end() ? "" : name->second, *row.oid, row.location});
   }
-  i.set("tablespaces", format_tablespaces(spcs));
+  i.set("tablespaces", catalog::format_tablespaces(spcs));
   char stats[128];
   std::snprintf(stats, sizeof stats, "{'copy_time': %.3f, 'number_of_workers': %u}", seconds, b.jobs);
   i.set("copy_stats", stats);
@@ -215,8 +215,8 @@ Result<std::string> settle_wals(const BackupRequest& req, const locks::BackupIdL
   auto deadline = std::chrono::steady_clock::now() + req.wait_timeout.value_or(std::chrono::hours(24 * 365));
   for (;;) {
     try_archive(req);
-    auto st = check_backup_wals(lock, server_dir, b.dir);
-    if (!st || *st != status_name::waiting_for_wals || !req.wait) return st;
+    auto st = catalog::check_backup_wals(lock, server_dir, b.dir);
+    if (!st || *st != catalog::status_name::waiting_for_wals || !req.wait) return st;
     if (std::chrono::steady_clock::now() >= deadline)
       return Status::failed("backup " + b.id + " of server '" + req.server->name + "' is still waiting for WAL (" +
                                 b.info.get("end_wal") + ") after " + std::to_string(req.wait_timeout->count()) + " s",
@@ -241,9 +241,9 @@ void remove_partial_files(const NewBackup& b) {
 
 Status mark_failed(NewBackup& b, const std::string& step, const Status& why) {
   remove_partial_files(b);
-  b.info.set("status", status_name::failed);
+  b.info.set("status", catalog::status_name::failed);
   b.info.set("error", "failure " + step + " (" + why.message() + ")");
-  if (Status st = save_backup_info(b.dir, b.info); !st) log::error(st.message());
+  if (Status st = catalog::save_backup_info(b.dir, b.info); !st) log::error(st.message());
   return Status(why).prefix("backup " + b.id + " failed while " + step);
 }
 
@@ -258,15 +258,15 @@ Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, co
   // 6. The restore point cellar_<id>, then a WAL switch.
   mark_end_in_wal(req, session.sql, b.id);
   // 7. WAITING_FOR_WALS; DONE once its WAL is archived.
-  b.info.set("status", status_name::waiting_for_wals);
-  if (Status st = save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
+  b.info.set("status", catalog::status_name::waiting_for_wals);
+  if (Status st = catalog::save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
   say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" + human_bytes(b.info.number("size")) +
                ", " + human_bytes(b.info.number("deduplicated_size")) + " new), WAL " + b.info.get("begin_wal") + " to " +
                b.info.get("end_wal"));
   auto status = settle_wals(req, lock, b);
   if (!status) return status.status();
-  if (*status == status_name::failed) {
-    auto info = load_backup_info(b.dir);
+  if (*status == catalog::status_name::failed) {
+    auto info = catalog::load_backup_info(b.dir);
     return Status::failed("backup " + b.id + " failed: " + (info ? info->get("error") : std::string("see backup.info")));
   }
   return BackupOutcome{b.id, *status, b.dir};
@@ -291,11 +291,11 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   auto server_lock = locks::ServerBackupLock::acquire(config.lock_directory(), server);
   if (!server_lock) return server_lock.status();
   // 2. Backups whose process died (STARTED, id lock free) become FAILED.
-  auto cat = load_catalogue(config, server);
+  auto cat = catalog::load_catalogue(config, server);
   if (!cat) return cat.status();
-  if (Status st = fail_stale_backups(*server_lock, *cat); !st) return st;
+  if (Status st = catalog::fail_stale_backups(*server_lock, *cat); !st) return st;
   // 3. Connect (SQL and replication) and check this is the same cluster.
-  std::string base = base_dir(config.server_dir(server));
+  std::string base = catalog::base_dir(config.server_dir(server));
   if (Status st = make_dirs(base); !st) return st;
   auto session = open_session(*req.server);
   if (!session) return session.status();
@@ -308,7 +308,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   auto b = plan_backup(req, *session, *id);
   if (!b) return b.status();
   if (Status st = make_dirs(b->dir); !st) return st;
-  if (Status st = save_backup_info(b->dir, b->info); !st) return st;
+  if (Status st = catalog::save_backup_info(b->dir, b->info); !st) return st;
   say(req, "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
   // 5-7. Copy, mark the end in WAL, wait for the WAL.
   return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b));

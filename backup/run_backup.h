@@ -18,7 +18,7 @@
 // the restore point is closed and archived at once too (the end segment of
 // the backup itself is already closed by the server's stop step). The backup
 // then runs archive-wal once (more often with --wait, until --wait-timeout)
-// and checks its WAL (check_backup_wals).
+// and checks its WAL (catalog::check_backup_wals).
 #pragma once
 
 #include <chrono>

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "backup/manifest.h"
+#include "catalog/manifest.h"
 #include "common/crc32c.h"
 
 namespace cellar::backup {
@@ -105,15 +105,15 @@ Status StreamWriter::on_member_end() {
 Status StreamWriter::check_against_manifest(const std::vector<FileOutcome>& files) {
   auto text = read_file(join_path(dir_, manifest_temp_name()));
   if (!text) return text.status();
-  if (Status st = check_manifest_checksum(*text); !st) return st;
-  auto manifest = parse_manifest(*text);
+  if (Status st = catalog::check_manifest_checksum(*text); !st) return st;
+  auto manifest = catalog::parse_manifest(*text);
   if (!manifest) return manifest.status();
-  std::unordered_map<std::string, const ManifestFile*> by_path;
+  std::unordered_map<std::string, const catalog::ManifestFile*> by_path;
   for (const auto& f : manifest->files) by_path[f.path] = &f;
   for (const auto& f : files) {
     auto it = by_path.find(f.manifest_path);
     if (it == by_path.end()) return Status::failed("file \"" + f.manifest_path + "\" is not in the backup manifest");
-    const ManifestFile& mf = *it->second;
+    const catalog::ManifestFile& mf = *it->second;
     bool crc_ok = mf.checksum_algorithm != "CRC32C" || mf.checksum == crc32c_manifest_hex(f.crc);
     if (mf.size != f.size || !crc_ok)
       return Status::failed("file \"" + f.manifest_path + "\" does not match the backup manifest (received " +

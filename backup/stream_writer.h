@@ -15,7 +15,7 @@
 #include <string>
 
 #include "backup/file_pipeline.h"
-#include "backup/tar_reader.h"
+#include "common/tar_reader.h"
 #include "common/fs.h"
 #include "pg/base_backup.h"
 

@@ -2,10 +2,10 @@
 // backup/, render.
 #include <iostream>
 
-#include "backup/catalogue.h"
-#include "backup/delete_backup.h"
-#include "backup/listing.h"
-#include "backup/verify.h"
+#include "catalog/catalogue.h"
+#include "catalog/delete_backup.h"
+#include "catalog/listing.h"
+#include "catalog/verify.h"
 #include "cli/handlers.h"
 #include "locks/typed_lock.h"
 
@@ -14,8 +14,8 @@ namespace {
 
 struct Target {
   const ServerConfig* server = nullptr;
-  backup::Catalogue catalogue;
-  const backup::BackupEntry* backup = nullptr;
+  catalog::Catalogue catalogue;
+  const catalog::BackupEntry* backup = nullptr;
 };
 
 // SERVER BACKUP of the command line, resolved.
@@ -24,7 +24,7 @@ Result<Target> resolve_target(const Invocation& inv) {
   if (!servers) return servers.status();
   Target t;
   t.server = servers->front();
-  auto cat = backup::load_catalogue(*inv.config, t.server->name);
+  auto cat = catalog::load_catalogue(*inv.config, t.server->name);
   if (!cat) return cat.status();
   t.catalogue = std::move(*cat);
   auto b = t.catalogue.resolve(inv.str("backup"));
@@ -40,13 +40,13 @@ int run_list_backups(Invocation& inv) {
   if (!servers) return report(servers.status());
   Json all = Json::array();
   for (const ServerConfig* s : *servers) {
-    auto cat = backup::load_catalogue(*inv.config, s->name);
+    auto cat = catalog::load_catalogue(*inv.config, s->name);
     if (!cat) return report(cat.status());
-    auto views = backup::describe_backups(*cat, *s);
+    auto views = catalog::describe_backups(*cat, *s);
     if (!views) return report(views.status());
     for (const auto& v : *views) {
-      if (inv.json()) all.push(backup::backup_json(v));
-      else std::cout << backup::list_line(s->name, v) << "\n";
+      if (inv.json()) all.push(catalog::backup_json(v));
+      else std::cout << catalog::list_line(s->name, v) << "\n";
     }
   }
   if (inv.json()) std::cout << all.dump() << "\n";
@@ -56,12 +56,12 @@ int run_list_backups(Invocation& inv) {
 int run_show_backup(Invocation& inv) {
   auto t = resolve_target(inv);
   if (!t) return report(t.status());
-  auto views = backup::describe_backups(t->catalogue, *t->server);
+  auto views = catalog::describe_backups(t->catalogue, *t->server);
   if (!views) return report(views.status());
   for (const auto& v : *views) {
     if (v.entry != t->backup) continue;
-    if (inv.json()) std::cout << backup::backup_json(v).dump() << "\n";
-    else std::cout << backup::show_text(v);
+    if (inv.json()) std::cout << catalog::backup_json(v).dump() << "\n";
+    else std::cout << catalog::show_text(v);
   }
   return 0;
 }
@@ -72,7 +72,7 @@ int run_verify_backup(Invocation& inv) {
   const std::string id = t->backup->info.id();
   auto lock = locks::BackupIdLock::acquire(inv.config->lock_directory(), t->server->name, id);
   if (!lock) return report(lock.status());
-  auto r = backup::verify_backup(*lock, *t->backup);
+  auto r = catalog::verify_backup(*lock, *t->backup);
   if (!r) return report(r.status());
   if (!r->ok()) {
     for (const auto& p : r->problems) std::cerr << "ERROR: " << p << "\n";
@@ -87,7 +87,7 @@ int run_verify_backup(Invocation& inv) {
 int run_delete(Invocation& inv) {
   auto servers = select_servers(*inv.config, {inv.str("server")}, false);
   if (!servers) return report(servers.status());
-  auto r = backup::delete_backup(*inv.config, *servers->front(), inv.str("backup"));
+  auto r = catalog::delete_backup(*inv.config, *servers->front(), inv.str("backup"));
   if (!r) return report(r.status());
   info(inv, "Deleted backup " + r->id + " of server '" + servers->front()->name + "'");
   for (const auto& w : r->removed_wals) info(inv, "\t" + w);
@@ -116,7 +116,7 @@ int run_keep(Invocation& inv) {
   }
   auto servers = select_servers(*inv.config, {inv.str("server")}, false);
   if (!servers) return report(servers.status());
-  return report(backup::set_keep(*inv.config, *servers->front(), inv.str("backup"), target));
+  return report(catalog::set_keep(*inv.config, *servers->front(), inv.str("backup"), target));
 }
 
 }  // namespace cellar::cli

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <iostream>
 
-#include "backup/check.h"
+#include "check/check.h"
 #include "cli/handlers.h"
 
 namespace cellar::cli {
@@ -17,24 +17,24 @@ int run_check(Invocation& inv) {
   auto selected = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
   if (!selected) {
     if (!nagios) return report(selected.status());
-    backup::NagiosReport unknown = backup::nagios_unknown(selected.status().message());
+    check::NagiosReport unknown = check::nagios_unknown(selected.status().message());
     std::cout << unknown.text;
     return unknown.exit_code;
   }
-  std::vector<backup::ServerChecks> results;
+  std::vector<check::ServerChecks> results;
   for (const ServerConfig* s : *selected) {
     bool seen = std::any_of(results.begin(), results.end(), [&](const auto& r) { return r.server == s->name; });
-    if (!seen) results.push_back(backup::check_server(*inv.config, *s));
+    if (!seen) results.push_back(check::check_server(*inv.config, *s));
   }
   if (nagios) {
-    backup::NagiosReport n = backup::render_nagios(results);
+    check::NagiosReport n = check::render_nagios(results);
     std::cout << n.text;
     return n.exit_code;
   }
   if (inv.json())
-    std::cout << backup::render_json(results).dump() << "\n";
+    std::cout << check::render_json(results).dump() << "\n";
   else
-    std::cout << backup::render_text(results);
+    std::cout << check::render_text(results);
   bool failed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.counts_as_failure(); });
   return failed ? 1 : 0;
 }

@@ -2,7 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
-#include "backup/cron.h"
+#include "cron/cron.h"
 #include "cli/handlers.h"
 
 namespace cellar::cli {
@@ -14,13 +14,13 @@ void declare_cron(po::options_description& d) {
 int run_cron(Invocation& inv) {
   std::error_code ec;
   std::string config_path = std::filesystem::absolute(inv.config->main_file, ec).string();
-  backup::CronOptions options;
+  cron::CronOptions options;
   options.config = inv.config;
   options.config_path = ec ? inv.config->main_file : config_path;
   options.keep_descriptors = inv.has("keep-descriptors");
   options.say = [&](const std::string& line) { info(inv, line); std::cout.flush(); };
   options.complain = [](const Status& st) { report(st); };
-  return report(backup::run_cron(options));
+  return report(cron::run_cron(options));
 }
 
 }  // namespace cellar::cli

@@ -1,30 +1,30 @@
-// recover: parse, call backup::recover, render.
+// recover: parse, call recover::recover, render.
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
 
-#include "backup/recover.h"
+#include "recover/recover.h"
 #include "cli/handlers.h"
 
 namespace cellar::cli {
 namespace {
 
 // The one --target-* option given, if any; two of them is a usage error.
-Result<backup::RecoveryTarget> parse_target(const Invocation& inv) {
-  static const std::pair<const char*, backup::TargetKind> kinds[] = {
-      {"target-time", backup::TargetKind::time},
-      {"target-xid", backup::TargetKind::xid},
-      {"target-lsn", backup::TargetKind::lsn},
-      {"target-name", backup::TargetKind::name},
-      {"target-immediate", backup::TargetKind::immediate}};
-  backup::RecoveryTarget t;
+Result<recover::RecoveryTarget> parse_target(const Invocation& inv) {
+  static const std::pair<const char*, recover::TargetKind> kinds[] = {
+      {"target-time", recover::TargetKind::time},
+      {"target-xid", recover::TargetKind::xid},
+      {"target-lsn", recover::TargetKind::lsn},
+      {"target-name", recover::TargetKind::name},
+      {"target-immediate", recover::TargetKind::immediate}};
+  recover::RecoveryTarget t;
   int given = 0;
   for (const auto& [option, kind] : kinds) {
     if (!inv.has(option)) continue;
     ++given;
     t.kind = kind;
-    if (kind != backup::TargetKind::immediate) t.value = inv.str(option);
+    if (kind != recover::TargetKind::immediate) t.value = inv.str(option);
   }
   if (given > 1)
     return Status::usage(
@@ -42,8 +42,8 @@ std::string self_exe() {
   return ec ? std::string("cellar") : p.string();
 }
 
-Result<backup::RecoverRequest> parse_request(const Invocation& inv) {
-  backup::RecoverRequest req;
+Result<recover::RecoverRequest> parse_request(const Invocation& inv) {
+  recover::RecoverRequest req;
   req.config = inv.config;
   auto servers = select_servers(*inv.config, {inv.str("server")}, false);
   if (!servers) return servers.status();
@@ -56,7 +56,7 @@ Result<backup::RecoverRequest> parse_request(const Invocation& inv) {
   req.target = *target;
   if (inv.has("tablespace"))
     for (const auto& rule : inv.get<std::vector<std::string>>("tablespace")) {
-      auto rel = backup::parse_relocation(rule);
+      auto rel = recover::parse_relocation(rule);
       if (!rel) return rel.status();
       req.relocations.push_back(*rel);
     }
@@ -79,7 +79,7 @@ Result<backup::RecoverRequest> parse_request(const Invocation& inv) {
   return req;
 }
 
-void render(const Invocation& inv, const backup::RecoverRequest& req, const backup::RecoverOutcome& out) {
+void render(const Invocation& inv, const recover::RecoverRequest& req, const recover::RecoverOutcome& out) {
   for (const auto& w : out.warnings) std::cerr << "WARNING: " << w << "\n";
   if (out.wal_files > 0)
     info(inv, "Copied " + std::to_string(out.wal_files) + " WAL files into \"" + req.dest + "/cellar_wal\"");
@@ -121,7 +121,7 @@ void declare_recover(po::options_description& d) {
 int run_recover(Invocation& inv) {
   auto req = parse_request(inv);
   if (!req) return report(req.status());
-  auto out = backup::recover(*req);
+  auto out = recover::recover(*req);
   if (!out) return report(out.status());
   render(inv, *req, *out);
   return 0;

@@ -2,7 +2,7 @@
 // (backup/status.h), as text or JSON.
 #include <iostream>
 
-#include "backup/status.h"
+#include "check/status.h"
 #include "cli/handlers.h"
 
 namespace cellar::cli {
@@ -10,12 +10,12 @@ namespace cellar::cli {
 int run_status(Invocation& inv) {
   auto selected = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
   if (!selected) return report(selected.status());
-  std::vector<backup::ServerStatus> statuses;
-  for (const ServerConfig* s : *selected) statuses.push_back(backup::collect_status(*inv.config, *s));
+  std::vector<check::ServerStatus> statuses;
+  for (const ServerConfig* s : *selected) statuses.push_back(check::collect_status(*inv.config, *s));
   if (inv.json())
-    std::cout << backup::render_status_json(statuses).dump() << "\n";
+    std::cout << check::render_status_json(statuses).dump() << "\n";
   else
-    std::cout << backup::render_status_text(statuses);
+    std::cout << check::render_status_text(statuses);
   return 0;
 }
 

@@ -2,9 +2,9 @@
 // sync-wal and sync-backup (passive side).
 #include <iostream>
 
-#include "backup/sync.h"
-#include "backup/sync_info.h"
-#include "backup/sync_stream.h"
+#include "sync/sync.h"
+#include "sync/sync_info.h"
+#include "sync/sync_stream.h"
 #include "cli/handlers.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
@@ -27,8 +27,8 @@ int run_sync_info(Invocation& inv) {
   if (!servers) return report(servers.status());
   auto position = parse_position(inv.str("last_position"));
   if (!position) return report(position.status());
-  backup::SyncInfoRequest request{inv.str("last_wal"), *position};
-  auto doc = backup::make_sync_info(*inv.config, *servers->front(), request);
+  sync::SyncInfoRequest request{inv.str("last_wal"), *position};
+  auto doc = sync::make_sync_info(*inv.config, *servers->front(), request);
   if (!doc) return report(doc.status());
   std::cout << doc->dump(4) << "\n";
   return 0;
@@ -40,9 +40,9 @@ int run_sync_send(Invocation& inv) {
   if (!servers) return report(servers.status());
   const std::string kind = inv.str("kind");
   auto names = inv.has("names") ? inv.get<std::vector<std::string>>("names") : std::vector<std::string>{};
-  if (kind == "wal") return report(backup::send_wal_stream(*inv.config, servers->front()->name, names, 1));
+  if (kind == "wal") return report(sync::send_wal_stream(*inv.config, servers->front()->name, names, 1));
   if (kind == "backup" && names.size() == 1)
-    return report(backup::send_backup_stream(*inv.config, servers->front()->name, names.front(), 1));
+    return report(sync::send_backup_stream(*inv.config, servers->front()->name, names.front(), 1));
   return report(Status::usage("sync-send: expected \"wal NAME...\" or \"backup BACKUP_ID\"",
                               "sync-send is what a passive node's sync-wal and sync-backup run on the primary"));
 }
@@ -55,7 +55,7 @@ int run_sync_wal(Invocation& inv) {
     return report(Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one"));
   auto lock = locks::SyncWalLock::acquire(inv.config->lock_directory(), server.name);
   if (!lock) return report(lock.status());
-  auto done = backup::sync_wal(*lock, *inv.config, server);
+  auto done = sync::sync_wal(*lock, *inv.config, server);
   if (!done) return report(done.status());
   info(inv, std::to_string(done->copied) + " WAL file(s) synchronised for server \"" + server.name + "\"");
   return 0;
@@ -71,7 +71,7 @@ int run_sync_backup(Invocation& inv) {
   if (!is_backup_id(id)) return report(Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id"));
   auto lock = locks::SyncBackupLock::acquire(inv.config->lock_directory(), server.name, id);
   if (!lock) return report(lock.status());
-  auto status = backup::sync_backup(*lock, *inv.config, server, id);
+  auto status = sync::sync_backup(*lock, *inv.config, server, id);
   if (!status) return report(status.status());
   info(inv, "backup " + id + " of server \"" + server.name + "\" synchronised: " + *status);
   return 0;

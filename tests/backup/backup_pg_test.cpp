@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "backup/backup_info.h"
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "locks/lock_file.h"
@@ -71,8 +71,8 @@ struct Site {
     size_t pos = r.out.find("Backup ");
     return r.out.substr(pos + 7, 15);
   }
-  backup::BackupInfo info(const std::string& id) const {
-    auto i = backup::load_backup_info(base() + "/" + id);
+  catalog::BackupInfo info(const std::string& id) const {
+    auto i = catalog::load_backup_info(base() + "/" + id);
     REQUIRE(i);
     return *i;
   }
@@ -106,7 +106,7 @@ TEST_CASE("backup stores a compressed copy with its tablespace, DONE once its WA
   Site site("cellar_b1", "compression = \"zstd\"\nparallel_jobs = 2", true);
   std::string id = site.backup_done({"--name", "first one"});
   std::string dir = site.base() + "/" + id;
-  backup::BackupInfo info = site.info(id);
+  catalog::BackupInfo info = site.info(id);
   CHECK(info.status() == "DONE");
   CHECK(info.get("backup_name") == "first one");
   CHECK(info.get("compression") == "zstd");
@@ -115,7 +115,7 @@ TEST_CASE("backup stores a compressed copy with its tablespace, DONE once its WA
   CHECK(info.get("end_wal") >= info.get("begin_wal"));
   CHECK(info.number("size") > 0);
   CHECK(info.number("xlog_segment_size") == 16 * 1024 * 1024);
-  auto spcs = backup::parse_tablespaces(info.get("tablespaces"));
+  auto spcs = catalog::parse_tablespaces(info.get("tablespaces"));
   REQUIRE(spcs.size() == 1);
   CHECK(spcs[0].name == "tbs1");
   CHECK(path_exists(dir + "/backup_manifest"));
@@ -145,7 +145,7 @@ TEST_CASE("backup stores a compressed copy with its tablespace, DONE once its WA
 
   SECTION("a second backup hard-links the unchanged files and a flipped byte fails verification") {
     std::string id2 = site.backup_done();
-    backup::BackupInfo info2 = site.info(id2);
+    catalog::BackupInfo info2 = site.info(id2);
     CHECK(info2.number("deduplicated_size") < info2.number("size"));
     int linked = 0;
     for (const auto& f : files_under(site.base() + "/" + id2)) {
@@ -207,7 +207,7 @@ TEST_CASE("a backup killed with kill -9 is never DONE: shown FAILED, then marked
     auto next = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
     INFO(next.err);
     CHECK(next.exit_code == 0);
-    backup::BackupInfo after = site.info(id);
+    catalog::BackupInfo after = site.info(id);
     CHECK(after.status() == "FAILED");
     CHECK_FALSE(after.get("error").empty());
   } else {

@@ -2,13 +2,13 @@
 // backup.info, manifest paths, backup names, and retention decisions.
 #include <catch2/catch.hpp>
 
-#include "backup/backup_info.h"
-#include "backup/catalogue.h"
+#include "catalog/backup_info.h"
+#include "catalog/catalogue.h"
 #include "backup/file_pipeline.h"
-#include "backup/manifest.h"
-#include "backup/retention.h"
+#include "catalog/manifest.h"
+#include "catalog/retention.h"
 #include "backup/run_backup.h"
-#include "backup/tar_reader.h"
+#include "common/tar_reader.h"
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
@@ -17,6 +17,7 @@
 #include "support/run.h"
 
 using namespace cellar;
+using namespace cellar::catalog;
 using namespace cellar::backup;
 
 TEST_CASE("crc32c matches the Castagnoli check value and renders bytes in manifest order", "[backup]") {
@@ -99,7 +100,7 @@ TEST_CASE("the tar reader yields members whatever the chunking", "[backup]") {
 TEST_CASE("backup.info round-trips with sorted keys and None for empty values", "[backup]") {
   BackupInfo info = BackupInfo::empty();
   info.set("backup_id", "20261122T100839");
-  info.set("status", status_name::done);
+  info.set("status", catalog::status_name::done);
   info.set("tablespaces", format_tablespaces({{"tbs1", 16387, "/loc/a"}, {"tbs2", 16390, "/b"}}));
   std::string text = format_backup_info(info);
   CHECK(text.find("backup_id=20261122T100839\n") != std::string::npos);
@@ -251,7 +252,7 @@ std::string waiting_backup(const test::TempDir& dir) {
   REQUIRE(make_dirs(backup_dir));
   BackupInfo info = BackupInfo::empty();
   info.set("backup_id", "20260101T000000");
-  info.set("status", status_name::waiting_for_wals);
+  info.set("status", catalog::status_name::waiting_for_wals);
   info.set("begin_wal", "000000010000000000000002");
   info.set("end_wal", "000000010000000000000004");
   info.set_number("xlog_segment_size", 16 * 1024 * 1024);

@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
-#include "backup/backup_info.h"
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
@@ -42,20 +42,20 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
                       const std::vector<std::pair<std::string, std::string>>& extra) {
   std::string dir = env.server_dir(server) + "/base/" + id;
   make_dirs(dir + "/data");
-  auto info = backup::BackupInfo::empty();
+  auto info = catalog::BackupInfo::empty();
   std::time_t end = std::time(nullptr) - age_seconds;
   info.set("backup_id", id);
   info.set("server_name", server);
   info.set("status", status);
   info.set("begin_wal", begin_wal);
   info.set("end_wal", end_wal);
-  info.set("begin_time", backup::format_time(end - 60));
-  info.set("end_time", backup::format_time(end));
+  info.set("begin_time", catalog::format_time(end - 60));
+  info.set("end_time", catalog::format_time(end));
   info.set("timeline", "1");
   info.set_number("xlog_segment_size", pg::kDefaultSegmentSize);
   info.set_number("size", 1000);
   for (const auto& [k, v] : extra) info.set(k, v);
-  backup::save_backup_info(dir, info);
+  catalog::save_backup_info(dir, info);
 }
 
 std::string segment(uint64_t segno) { return pg::make_segment_name(1, segno, pg::kDefaultSegmentSize); }

@@ -5,7 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "backup/backup_info.h"
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "cron/cron_support.h"
 #include "locks/lock_names.h"
@@ -19,7 +19,7 @@ using namespace cellar::test;
 namespace {
 
 std::string status_of(const CellarEnv& env, const std::string& server, const std::string& id) {
-  auto info = backup::load_backup_info(env.server_dir(server) + "/base/" + id);
+  auto info = catalog::load_backup_info(env.server_dir(server) + "/base/" + id);
   return info ? info->get("status") + (info->get("error").empty() ? "" : ": " + info->get("error")) : "missing";
 }
 

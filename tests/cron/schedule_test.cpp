@@ -2,10 +2,10 @@
 #include <catch2/catch.hpp>
 #include <ctime>
 
-#include "backup/maintenance.h"
+#include "cron/maintenance.h"
 
 using namespace cellar;
-using namespace cellar::backup;
+using namespace cellar::cron;
 
 namespace {
 // Local time today (or `days` later) at HH:MM:SS.

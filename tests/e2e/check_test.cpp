@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "backup/check.h"
+#include "check/check.h"
 #include "common/json.h"
 #include "cron/cron_support.h"
 #include "support/cellar_env.h"
@@ -109,7 +109,7 @@ TEST_CASE("with receive-wal running and WAL archived check prints OK for every c
   REQUIRE(main);
   for (const char* name : kChecks) {
     INFO(name);
-    const Json* c = main->find(backup::check_key(name));
+    const Json* c = main->find(check::check_key(name));
     REQUIRE(c);
     CHECK(c->find("status")->as_string() == "OK");
   }

@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "backup/backup_info.h"
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
@@ -49,7 +49,7 @@ struct Fixture {
   std::unique_ptr<CellarEnv> env = std::make_unique<CellarEnv>();
   Child receiver;
   std::string id;
-  backup::BackupInfo info;
+  catalog::BackupInfo info;
   Mark xid, time, lsn, name;
   std::string latest_sums;
 
@@ -90,7 +90,7 @@ void take_backup(Fixture& f) {
   if (r.exit_code != 0 || r.out.find(" is DONE") == std::string::npos)
     throw std::runtime_error("backup failed: " + r.out + r.err);
   f.id = r.out.substr(r.out.find("Backup ") + 7, 15);
-  auto info = backup::load_backup_info(f.env->server_dir("main") + "/base/" + f.id);
+  auto info = catalog::load_backup_info(f.env->server_dir("main") + "/base/" + f.id);
   if (!info) throw std::runtime_error(info.status().to_string());
   f.info = *info;
 }
@@ -236,7 +236,7 @@ TEST_CASE("a recovered backup replays exactly to the requested target", "[recove
     auto out = r.recover(f, {"--jobs", "2"});
     INFO(out.out << out.err);
     REQUIRE(out.exit_code == 0);
-    auto spcs = backup::parse_tablespaces(f.info.get("tablespaces"));
+    auto spcs = catalog::parse_tablespaces(f.info.get("tablespaces"));
     REQUIRE(spcs.size() == 1);
     std::string link = r.dest + "/pg_tblspc/" + std::to_string(spcs[0].oid);
     CHECK(std::filesystem::read_symlink(link).string() == r.tbs);

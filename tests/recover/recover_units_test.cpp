@@ -2,14 +2,15 @@
 // the configuration edits, relocation rules.
 #include <catch2/catch.hpp>
 
-#include "backup/recover.h"
-#include "backup/recover_config.h"
-#include "backup/recover_target.h"
+#include "recover/recover.h"
+#include "recover/recover_config.h"
+#include "recover/recover_target.h"
 #include "common/fs.h"
 #include "support/run.h"
 
 using namespace cellar;
-using namespace cellar::backup;
+using namespace cellar::recover;
+using cellar::catalog::BackupInfo;
 using namespace cellar::test;
 
 namespace {

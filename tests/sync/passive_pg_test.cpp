@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
-#include "backup/sync.h"
+#include "sync/sync.h"
 #include "common/fs.h"
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"

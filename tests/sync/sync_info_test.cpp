@@ -2,7 +2,7 @@
 // LAST_POSITION semantics, on a catalogue written by hand (no PostgreSQL).
 #include <catch2/catch.hpp>
 
-#include "backup/backup_info.h"
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "common/json.h"
 #include "support/cellar_env.h"
@@ -31,13 +31,13 @@ struct Primary {
     write_text(wals + "/xlog.db", text + "00000001000000000000");  // torn tail: ignored
     std::string dir = env.server_dir("main") + "/base/20261122T100810";
     REQUIRE(make_dirs(dir));
-    auto info = backup::BackupInfo::empty();
+    auto info = catalog::BackupInfo::empty();
     info.set("backup_id", "20261122T100810");
     info.set("server_name", "main");
     info.set("status", "DONE");
     info.set("begin_wal", kWals[1]);
     info.set("end_wal", kWals[1]);
-    REQUIRE(backup::save_backup_info(dir, info));
+    REQUIRE(catalog::save_backup_info(dir, info));
   }
   Json sync_info(const std::vector<std::string>& extra, int expected_exit = 0) const {
     std::vector<std::string> args{"sync-info", "main"};

@@ -1,0 +1,145 @@
+#include "catalog/catalogue.h"
+
+#include <algorithm>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "config/names.h"
+#include "pg/wal_names.h"
+#include "wal/switch_wal.h"
+#include "wal/xlogdb.h"
+
+namespace cellar::catalog {
+namespace {
+
+bool is_reserved(const std::string& s) {
+  return s == "latest" || s == "last" || s == "oldest" || s == "first" || s == "last-failed";
+}
+
+Status unknown_backup(const std::string& arg, const std::string& server) {
+  return Status::usage("unknown backup '" + arg + "' for server '" + server + "'",
+                       "run 'cellar list-backups " + server + "' to see its backups");
+}
+
+}  // namespace
+
+std::string base_dir(const std::string& server_dir) { return join_path(server_dir, "base"); }
+
+bool backup_in_use(const std::string& lock_dir, const std::string& server, const std::string& id) {
+  std::string path = join_path(lock_dir, locks::make_lock_file_name({locks::LockKind::backup_id, server, id}));
+  return locks::LockFile(path).owner_pid().has_value();
+}
+
+Result<Catalogue> load_catalogue(const Config& config, const std::string& server) {
+  Catalogue cat{server, config.server_dir(server), config.lock_directory(), {}};
+  std::string base = base_dir(cat.server_dir);
+  if (!path_exists(base)) return cat;
+  auto names = list_dir(base);
+  if (!names) return names.status();
+  for (const auto& id : *names) {
+    if (!is_backup_id(id)) continue;
+    std::string dir = join_path(base, id);
+    auto info = load_backup_info(dir);
+    if (!info) {
+      log::warning("skipping backup " + id + " of server '" + server + "': " + info.status().message());
+      continue;
+    }
+    std::string status = info->status();
+    if (status == status_name::started && !backup_in_use(cat.lock_dir, server, id)) status = status_name::failed;
+    cat.backups.push_back({std::move(*info), dir, status});
+  }
+  return cat;
+}
+
+Result<const BackupEntry*> Catalogue::resolve(const std::string& arg) const {
+  const BackupEntry* found = nullptr;
+  auto newest = [&](auto pred) -> const BackupEntry* {
+    for (auto it = backups.rbegin(); it != backups.rend(); ++it)
+      if (pred(*it)) return &*it;
+    return nullptr;
+  };
+  auto copy_done = [](const BackupEntry& b) { return b.copy_done(); };
+  if (arg == "latest" || arg == "last") found = newest(copy_done);
+  else if (arg == "oldest" || arg == "first") {
+    auto it = std::find_if(backups.begin(), backups.end(), copy_done);
+    found = it == backups.end() ? nullptr : &*it;
+  } else if (arg == "last-failed") {
+    found = newest([](const BackupEntry& b) { return b.status == status_name::failed; });
+  } else if (is_backup_id(arg)) {
+    found = newest([&](const BackupEntry& b) { return b.info.id() == arg; });
+  } else {
+    std::vector<const BackupEntry*> named;
+    for (const auto& b : backups)
+      if (b.info.get("backup_name") == arg) named.push_back(&b);
+    if (named.size() > 1) {
+      std::string ids;
+      for (auto* b : named) ids += (ids.empty() ? "" : ", ") + b->info.id();
+      return Status::usage("multiple backups of server '" + server + "' are named '" + arg + "': " + ids,
+                           "use the backup id instead");
+    }
+    if (!named.empty()) found = named.front();
+  }
+  if (!found) return unknown_backup(arg, server);
+  (void)is_reserved;
+  return found;
+}
+
+const BackupEntry* Catalogue::previous_done(const std::string& id) const {
+  for (auto it = backups.rbegin(); it != backups.rend(); ++it)
+    if (it->info.id() < id && it->status == status_name::done) return &*it;
+  return nullptr;
+}
+
+Status fail_stale_backups(const locks::ServerBackupLock&, const Catalogue& catalogue) {
+  for (const auto& b : catalogue.backups) {
+    if (b.info.status() != status_name::started || b.status != status_name::failed) continue;
+    BackupInfo info = b.info;
+    info.set("status", status_name::failed);
+    info.set("error", "backup process died (found STARTED with no process holding its lock)");
+    if (Status st = save_backup_info(b.dir, info); !st) return st;
+    log::warning("backup " + b.info.id() + " of server '" + catalogue.server + "' was interrupted: marked FAILED");
+  }
+  return Status::ok();
+}
+
+std::vector<std::string> required_segments(const BackupInfo& info) {
+  std::vector<std::string> out;
+  uint64_t seg_size = info.number("xlog_segment_size");
+  if (seg_size == 0) seg_size = pg::kDefaultSegmentSize;
+  auto begin = pg::parse_wal_file_name(info.get("begin_wal"), seg_size);
+  auto end = pg::parse_wal_file_name(info.get("end_wal"), seg_size);
+  if (!begin || !end || begin->tli != end->tli) return out;
+  for (pg::SegNo s = begin->segno; s <= end->segno; ++s) out.push_back(pg::make_segment_name(begin->tli, s, seg_size));
+  return out;
+}
+
+Result<std::string> check_backup_wals(const locks::BackupIdLock&, const std::string& server_dir,
+                                      const std::string& backup_dir) {
+  auto info = load_backup_info(backup_dir);
+  if (!info) return info.status();
+  if (info->status() != status_name::waiting_for_wals) return info->status();
+  auto segments = required_segments(*info);
+  if (segments.empty()) return Status::failed("backup " + info->id() + " has no valid begin_wal/end_wal");
+  auto missing = std::find_if(segments.begin(), segments.end(),
+                              [&](const std::string& s) { return !wal::is_archived(server_dir, s); });
+  if (missing == segments.end()) {
+    info->set("status", status_name::done);
+  } else {
+    // Missing for good only if something later is already archived.
+    bool later = std::any_of(missing + 1, segments.end(), [&](const std::string& s) {
+      return wal::is_archived(server_dir, s);
+    });
+    if (!later) {
+      auto db = wal::load_xlogdb(wal::xlogdb_path(server_dir));
+      const wal::XlogEntry* last = db ? db->last() : nullptr;
+      later = last && pg::is_segment_name(last->name) && last->name > *missing;
+    }
+    if (!later) return info->status();
+    info->set("status", status_name::failed);
+    info->set("error", "at least one WAL file is missing: the first missing WAL file is " + *missing);
+  }
+  if (Status st = save_backup_info(backup_dir, *info); !st) return st;
+  return info->status();
+}
+
+}  // namespace cellar::catalog

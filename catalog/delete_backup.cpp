@@ -1,0 +1,138 @@
+#include "catalog/delete_backup.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "pg/wal_names.h"
+#include "wal/wal_store.h"
+#include "wal/xlogdb.h"
+
+namespace cellar::catalog {
+namespace {
+
+Status refuse_delete(const Catalogue& cat, const BackupEntry& b, int64_t minimum_redundancy) {
+  const std::string id = b.info.id();
+  if (!b.info.get("keep").empty())
+    return Status::failed("backup " + id + " of server '" + cat.server + "' has a keep request (" + b.info.get("keep") +
+                              ")",
+                          "release it first: cellar keep --release " + cat.server + " " + id);
+  if (b.info.status() == status_name::started && b.status == status_name::started)
+    return Status::failed("cannot delete running backup " + id + " of server '" + cat.server + "'");
+  long done = std::count_if(cat.backups.begin(), cat.backups.end(),
+                            [](const BackupEntry& e) { return e.status == status_name::done; });
+  if (b.status == status_name::done && done <= minimum_redundancy)
+    return Status::failed("cannot delete backup " + id + " of server '" + cat.server +
+                              "': minimum redundancy requirements (minimum_redundancy = " +
+                              std::to_string(minimum_redundancy) + ", current redundancy = " + std::to_string(done) + ")",
+                          "lower minimum_redundancy or take a new backup first");
+  return Status::ok();
+}
+
+// WAL segments the deleted backup alone needed: everything before `cutoff`.
+std::string wal_cutoff(const Catalogue& cat, const BackupEntry& gone) {
+  const BackupEntry* oldest_left = nullptr;
+  for (const auto& b : cat.backups)
+    if (b.info.id() != gone.info.id() && b.status != status_name::failed) {
+      oldest_left = &b;
+      break;
+    }
+  if (oldest_left) {
+    if (oldest_left->info.id() < gone.info.id()) return "";  // not the oldest: keep all WAL
+    return oldest_left->info.get("begin_wal");
+  }
+  auto segs = required_segments(gone.info);
+  if (segs.empty()) return "";
+  uint64_t seg_size = gone.info.number("xlog_segment_size");
+  auto last = pg::parse_wal_file_name(segs.back(), seg_size ? seg_size : pg::kDefaultSegmentSize);
+  return pg::make_segment_name(last->tli, last->segno + 1, seg_size ? seg_size : pg::kDefaultSegmentSize);
+}
+
+bool removable(const std::string& name, const std::string& cutoff) {
+  if (name.size() < 24 || name.find(".history") != std::string::npos) return false;
+  return name.substr(0, 24) < cutoff;
+}
+
+Result<std::vector<std::string>> remove_wals(const Config& config, const Catalogue& cat, const std::string& cutoff) {
+  std::vector<std::string> removed;
+  if (cutoff.empty()) return removed;
+  auto lock = locks::XlogdbLock::acquire(config.lock_directory(), cat.server);
+  if (!lock) return lock.status();
+  std::string path = wal::xlogdb_path(cat.server_dir);
+  auto db = wal::load_xlogdb(path);
+  if (!db) return db.status();
+  std::string kept;
+  for (const auto& e : db->entries) {
+    if (removable(e.name, cutoff)) removed.push_back(e.name);
+    else kept += wal::format_xlog_entry(e);
+  }
+  if (removed.empty()) return removed;
+  if (Status st = write_file_atomic(path, kept); !st) return st;
+  std::string wals = wal::wals_dir(cat.server_dir);
+  for (const auto& name : removed)
+    if (auto f = wal::find_archived(wals, name)) ::unlink(f->path.c_str());
+  return removed;
+}
+
+Status remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) return Status::failed("could not remove \"" + path + "\": " + ec.message());
+  return Status::ok();
+}
+
+}  // namespace
+
+void clean_interrupted_deletes(const std::string& server_dir) {
+  auto names = list_dir(base_dir(server_dir));
+  if (!names) return;
+  for (const auto& n : *names)
+    if (n.size() > 9 && n.compare(n.size() - 9, 9, ".deleting") == 0) {
+      if (Status st = remove_tree(join_path(base_dir(server_dir), n)); !st) log::warning(st.message());
+    }
+}
+
+Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& server, const std::string& arg) {
+  // 1. Find the backup and check that it may go.
+  auto cat = load_catalogue(config, server.name);
+  if (!cat) return cat.status();
+  auto found = cat->resolve(arg);
+  if (!found) return found.status();
+  const BackupEntry& b = **found;
+  if (Status st = refuse_delete(*cat, b, server.integer("minimum_redundancy")); !st) return st;
+  // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
+  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+  if (!lock) return lock.status();
+  // 3. One durable rename hides it from every reader.
+  std::string doomed = b.dir + ".deleting";
+  if (::rename(b.dir.c_str(), doomed.c_str()) != 0)
+    return Status::from_errno("could not rename \"" + b.dir + "\"", errno);
+  if (Status st = fsync_dir(base_dir(cat->server_dir)); !st) return st;
+  // 4. WAL that no remaining backup needs.
+  auto wals = remove_wals(config, *cat, wal_cutoff(*cat, b));
+  if (!wals) return wals.status();
+  // 5. The files.
+  if (Status st = remove_tree(doomed); !st) return st;
+  clean_interrupted_deletes(cat->server_dir);
+  return DeleteReport{b.info.id(), std::move(*wals)};
+}
+
+Status set_keep(const Config& config, const ServerConfig& server, const std::string& arg, const std::string& target) {
+  auto cat = load_catalogue(config, server.name);
+  if (!cat) return cat.status();
+  auto found = cat->resolve(arg);
+  if (!found) return found.status();
+  const BackupEntry& b = **found;
+  if (!target.empty() && b.status != status_name::done)
+    return Status::failed("cannot keep backup " + b.info.id() + " because it has status " + b.status,
+                          "only backups with status DONE can be kept");
+  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+  if (!lock) return lock.status();
+  auto info = load_backup_info(b.dir);
+  if (!info) return info.status();
+  info->set("keep", target);
+  return save_backup_info(b.dir, *info);
+}
+
+}  // namespace cellar::catalog

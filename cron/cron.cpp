@@ -1,0 +1,328 @@
+#include "cron/cron.h"
+#include "sync/sync.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <thread>
+
+#include "cron/maintenance.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "locks/typed_lock.h"
+#include "wal/archive.h"
+
+namespace cellar::cron {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string lock_path(const Config& config, locks::LockKind kind, const std::string& server) {
+  return join_path(config.lock_directory(), locks::make_lock_file_name({kind, server, ""}));
+}
+
+std::optional<pid_t> lock_owner(const Config& config, locks::LockKind kind, const std::string& server) {
+  return locks::LockFile(lock_path(config, kind, server)).owner_pid();
+}
+
+// Polls until `done` or `limit` passes; returns done().
+template <typename Pred>
+bool poll_until(Pred done, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() > deadline) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// Running, and not a zombie: a detached child that died waits for init (or
+// whatever reaps orphans here) to reap it, which may take a while.
+bool process_alive(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+// --- small state files cron keeps beside the catalogue ---------------------
+
+// "<pid> <value>\n" in <server_dir>/<name>: who cron started, and with what.
+struct CronRecord {
+  int64_t pid = 0;
+  uint64_t value = 0;
+};
+
+std::optional<CronRecord> load_record(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  CronRecord r;
+  unsigned long long value = 0;
+  long long pid = 0;
+  if (std::sscanf(text->c_str(), "%lld %llu", &pid, &value) != 2) return std::nullopt;
+  r.pid = pid;
+  r.value = value;
+  return r;
+}
+
+void save_record(const std::string& path, const CronRecord& r) {
+  Status st = write_file_atomic(path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
+  if (!st) log::warning(st.message());
+}
+
+// What a running receiver was started with: when it changes, cron restarts it.
+uint64_t receiver_fingerprint(const ServerConfig& s) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const std::string& part : {s.streaming_conninfo(), s.str("slot_name"), s.str("create_slot")}) {
+    for (unsigned char c : part + '\n') h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
+// --- one server ------------------------------------------------------------
+
+class ServerPass {
+ public:
+  ServerPass(const CronOptions& o, const ServerConfig& s)
+      : o_(o), config_(*o.config), s_(s), dir_(config_.server_dir(s.name)) {}
+
+  // The steps, in Barman's order plus the backup ones; each failure is
+  // reported and the pass goes on.
+  bool run() {
+    step(supervise_receiver());  // 1. keep receive-wal running (or stopped)
+    step(archive());             // 2. streaming/ and incoming/ → wals/
+    step(settle_waiting_backups(config_, s_, o_.say));  // 3. WAITING_FOR_WALS → DONE/FAILED
+    step(fail_dead_backups(config_, s_, o_.say));       // 4. dead STARTED → FAILED
+    step(enforce_retention(config_, s_, o_.say));       // 5. OBSOLETE backups and their WAL
+    step(start_scheduled_backup());                     // 6. backup_schedule
+    return !failed_;
+  }
+
+ private:
+  void step(Status st) {
+    if (st) return;
+    failed_ = true;
+    log::error("cron of server '" + s_.name + "': " + st.message());
+    o_.complain(st.prefix("cron of server '" + s_.name + "'"));
+  }
+
+  Result<pid_t> spawn(const std::string& command, const std::string& log_name) {
+    if (Status st = make_dirs(dir_); !st) return st;
+    DetachedCommand c{o_.exe, {o_.exe, "-c", o_.config_path, command, s_.name}, join_path(dir_, log_name),
+                      o_.keep_descriptors};
+    return spawn_detached(c);
+  }
+
+  Status supervise_receiver() {
+    auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
+    if (!s_.flag("streaming_archiver")) return owner ? stop_receiver(*owner, "streaming_archiver is off") : Status::ok();
+    if (owner) {
+      auto rec = load_record(join_path(dir_, "receive-wal.cron"));
+      bool ours = rec && rec->pid == *owner;
+      if (!ours || rec->value == receiver_fingerprint(s_)) {
+        log::debug("receive-wal of server '" + s_.name + "' is running (PID " + std::to_string(*owner) + ")");
+        return Status::ok();
+      }
+      if (Status st = stop_receiver(*owner, "its connection settings changed"); !st) return st;
+    }
+    return start_receiver();
+  }
+
+  Status start_receiver() {
+    auto pid = spawn("receive-wal", "receive-wal.log");
+    if (!pid) return pid.status();
+    o_.say("Starting receive-wal for server '" + s_.name + "' (PID " + std::to_string(*pid) + ")");
+    // Hold our cron lock until the child holds its lock (or died): the next
+    // cron then sees it running, and the record names the receiver that runs.
+    bool holds = poll_until(
+        [&] {
+          auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
+          return (owner && *owner == *pid) || !process_alive(*pid);
+        },
+        std::chrono::milliseconds(2000));
+    if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name) == *pid)
+      save_record(join_path(dir_, "receive-wal.cron"), {*pid, receiver_fingerprint(s_)});
+    return Status::ok();
+  }
+
+  Status stop_receiver(pid_t pid, const std::string& why) {
+    o_.say("Stopping receive-wal of server '" + s_.name + "' (PID " + std::to_string(pid) + "): " + why);
+    if (::kill(pid, SIGTERM) != 0 && errno != ESRCH)
+      return Status::from_errno("could not signal receive-wal (PID " + std::to_string(pid) + ")", errno);
+    bool stopped = poll_until([&] { return !lock_owner(config_, locks::LockKind::receive_wal, s_.name); },
+                              std::chrono::milliseconds(10000));
+    if (!stopped)
+      return Status::failed("receive-wal (PID " + std::to_string(pid) + ") did not stop within 10 s",
+                            "the next cron retries; see \"" + join_path(dir_, "receive-wal.log") + "\"");
+    return Status::ok();
+  }
+
+  Status archive() {
+    auto options = wal::archive_options_for(config_, s_);
+    if (!options) return options.status();
+    auto report = wal::archive_wal(*options);
+    if (!report && report.status().code() == ErrorCode::busy) {
+      o_.say(report.status().message() + ": skipping WAL archiving");
+      return Status::ok();
+    }
+    if (!report) return report.status();
+    if (report->archived || report->catalogued || report->duplicates_dropped || !report->moved_to_errors.empty())
+      o_.say(wal::summary_line(*report, s_.name));
+    return Status::ok();
+  }
+
+  Status start_scheduled_backup() {
+    if (!s_.has("backup_schedule")) return Status::ok();
+    auto schedule = parse_schedule(s_.str("backup_schedule"));
+    if (!schedule) return schedule.status();
+    if (lock_owner(config_, locks::LockKind::backup, s_.name)) return Status::ok();  // one is running
+    auto cat = catalog::load_catalogue(config_, s_.name);
+    if (!cat) return cat.status();
+    // The last attempt counts too, so a backup that fails at once is retried
+    // at the next slot, not every minute.
+    std::string attempt_path = join_path(dir_, "backup.cron");
+    std::optional<std::time_t> last = last_backup_begin(*cat);
+    if (auto rec = load_record(attempt_path); rec && (!last || static_cast<std::time_t>(rec->value) > *last))
+      last = static_cast<std::time_t>(rec->value);
+    std::time_t now = std::time(nullptr);
+    if (!backup_due(*schedule, last, now)) return Status::ok();
+    auto pid = spawn("backup", "backup.log");
+    if (!pid) return pid.status();
+    save_record(attempt_path, {*pid, static_cast<uint64_t>(now)});
+    o_.say("Starting scheduled backup for server '" + s_.name + "' (PID " + std::to_string(*pid) + ")");
+    return Status::ok();
+  }
+
+  const CronOptions& o_;
+  const Config& config_;
+  const ServerConfig& s_;
+  std::string dir_;
+  bool failed_ = false;
+};
+
+// A passive node never streams: it copies WAL and backups from the primary
+// (at most one sync-backup per pass). A busy sync lock is information.
+bool sync_passive(const CronOptions& o, const ServerConfig& s) {
+  auto lines = sync::run_passive_sync(*o.config, s);
+  if (!lines && lines.status().code() == ErrorCode::busy) {
+    o.say(lines.status().message() + ": skipping to the next server");
+    return true;
+  }
+  if (!lines) {
+    o.complain(lines.status());
+    return false;
+  }
+  for (const auto& line : *lines) o.say(line);
+  return true;
+}
+
+// The server's cron lock around its pass; busy is a skip.
+bool cron_server(const CronOptions& o, const ServerConfig& s) {
+  if (!s.active()) {
+    o.say("Skipping inactive server '" + s.name + "'");
+    return true;
+  }
+  auto lock = locks::ServerCronLock::acquire(o.config->lock_directory(), s.name);
+  if (!lock && lock.status().code() == ErrorCode::busy) {
+    o.say(lock.status().message() + ": skipping to the next server");
+    return true;
+  }
+  if (!lock) {
+    o.complain(lock.status());
+    return false;
+  }
+  if (s.passive()) return sync_passive(o, s);
+  return ServerPass(o, s).run();
+}
+
+// --- detaching ---------------------------------------------------------------
+
+// The grandchild: set up its descriptors and exec; on failure report errno.
+[[noreturn]] void exec_detached(const DetachedCommand& c, char* const* argv, int devnull, int log_fd, int report_fd) {
+  [[maybe_unused]] int ignored_chdir = ::chdir("/");  // "/" is always there
+  ::dup2(devnull, 0);
+  if (log_fd >= 0) {
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+  }
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // report_fd is close-on-exec too
+  ::execv(c.exe.c_str(), argv);
+  int err = errno;
+  ssize_t ignored = ::write(report_fd, &err, sizeof err);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// The child: a new session, then the grandchild; reports its PID and exits.
+[[noreturn]] void fork_detached(const DetachedCommand& c, char* const* argv, int devnull, int log_fd, int report_fd) {
+  pid_t pid = ::setsid() < 0 ? -1 : ::fork();
+  if (pid == 0) exec_detached(c, argv, devnull, log_fd, report_fd);
+  int64_t word = pid > 0 ? pid : -static_cast<int64_t>(errno);
+  ssize_t ignored = ::write(report_fd, &word, sizeof word);
+  (void)ignored;
+  ::_exit(pid > 0 ? 0 : 1);
+}
+
+// Reads the grandchild's PID, then waits for EOF (exec done) or its errno.
+Result<pid_t> read_spawn_report(int fd, const std::string& exe) {
+  int64_t word = 0;
+  if (::read(fd, &word, sizeof word) != static_cast<ssize_t>(sizeof word))
+    return Status::failed("could not start \"" + exe + "\": the intermediate process died");
+  if (word <= 0) return Status::from_errno("could not start \"" + exe + "\"", static_cast<int>(-word));
+  int err = 0;
+  ssize_t n;
+  while ((n = ::read(fd, &err, sizeof err)) < 0 && errno == EINTR) {
+  }
+  if (n == static_cast<ssize_t>(sizeof err)) return Status::from_errno("could not execute \"" + exe + "\"", err);
+  return static_cast<pid_t>(word);
+}
+
+}  // namespace
+
+Result<pid_t> spawn_detached(const DetachedCommand& c) {
+  // Everything is prepared before fork: the children only make system calls.
+  std::vector<char*> argv;
+  for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!devnull.valid()) return Status::from_errno("could not open \"/dev/null\"", errno);
+  UniqueFd log;
+  if (!c.keep_descriptors) {
+    log.reset(::open(c.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!log.valid()) return Status::from_errno("could not open \"" + c.log_path + "\"", errno);
+  }
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
+  UniqueFd reader(pipe_fds[0]), writer(pipe_fds[1]);
+  pid_t child = ::fork();
+  if (child < 0) return Status::from_errno("could not fork", errno);
+  if (child == 0) fork_detached(c, argv.data(), devnull.get(), log.get(), writer.get());
+  writer.reset();
+  auto pid = read_spawn_report(reader.get(), c.exe);
+  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return pid;
+}
+
+Status run_cron(const CronOptions& o) {
+  // 1. One cron at a time: a busy global lock is a skip.
+  auto lock = locks::GlobalCronLock::acquire(o.config->lock_directory());
+  if (!lock && lock.status().code() == ErrorCode::busy) {
+    o.say(lock.status().message() + ": skipping this run");
+    return Status::ok();
+  }
+  if (!lock) return lock.status();
+  // 2. Every server, sorted by name, whatever happened to the previous ones.
+  std::string failed;
+  for (const ServerConfig& s : o.config->servers)
+    if (!cron_server(o, s)) failed += (failed.empty() ? "'" : ", '") + s.name + "'";
+  if (failed.empty()) return Status::ok();
+  return Status::failed("cron had errors on server(s) " + failed, "see the messages above and cellar's log file");
+}
+
+}  // namespace cellar::cron

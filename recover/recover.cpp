@@ -1,0 +1,248 @@
+#include "recover/recover.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+
+#include "catalog/catalogue.h"
+#include "common/progress.h"
+#include "recover/recover_config.h"
+#include "recover/recover_copy.h"
+#include "recover/recover_wal.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "locks/typed_lock.h"
+#include "wal/archive.h"
+
+namespace cellar::recover {
+namespace {
+
+const char* const kWalDir = "cellar_wal";
+
+// The backup to restore, re-read under its id lock.
+struct HeldBackup {
+  locks::BackupIdLock lock;
+  catalog::BackupInfo info;
+  std::string dir;
+};
+
+// A tablespace of the backup and where it is restored.
+struct Placement {
+  catalog::Tablespace space;
+  std::string location;
+};
+
+void say(const RecoverRequest& r, const std::string& line) {
+  if (r.say) r.say(line);
+}
+
+// Resolves BACKUP, takes its id lock (busy while it is deleted, verified,
+// written or restored by someone else) and checks that it is still DONE.
+Result<HeldBackup> hold_backup(const RecoverRequest& r) {
+  auto catalogue = catalog::load_catalogue(*r.config, r.server->name);
+  if (!catalogue) return catalogue.status();
+  auto entry = catalogue->resolve(r.backup);
+  if (!entry) return entry.status();
+  std::string id = (*entry)->info.id();
+  auto lock = locks::BackupIdLock::acquire(r.config->lock_directory(), r.server->name, id);
+  if (!lock) return lock.status();
+  auto info = catalog::load_backup_info((*entry)->dir);  // a delete may have won the race
+  if (!info) return Status::failed("backup " + id + " of server '" + r.server->name + "' is gone");
+  if (info->status() != catalog::status_name::done)
+    return Status::failed("backup " + id + " of server '" + r.server->name + "' is " + info->status() + ", not DONE",
+                          "only DONE backups can be recovered; run 'cellar list-backups " + r.server->name + "'");
+  return HeldBackup{std::move(*lock), std::move(*info), (*entry)->dir};
+}
+
+Result<std::vector<Placement>> place_tablespaces(const RecoverRequest& r, const catalog::BackupInfo& info) {
+  std::vector<Placement> out;
+  auto spaces = catalog::parse_tablespaces(info.get("tablespaces"));
+  std::string names;
+  for (const auto& s : spaces) {
+    out.push_back({s, s.location});
+    names += (names.empty() ? "" : ", ") + s.name;
+  }
+  for (const auto& rel : r.relocations) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const Placement& p) { return p.space.name == rel.name; });
+    if (it == out.end())
+      return Status::usage("invalid tablespace name '" + rel.name + "'",
+                           names.empty() ? "backup " + info.id() + " has no tablespace"
+                                         : "the tablespaces of backup " + info.id() + " are: " + names);
+    it->location = rel.location;
+  }
+  return out;
+}
+
+// DEST and every tablespace location must be absent or empty, and distinct.
+Status check_destinations(const std::string& dest, const std::vector<Placement>& spaces) {
+  std::vector<std::string> seen{dest};
+  auto check = [&](const std::string& path, const std::string& what) -> Status {
+    auto ok = usable_destination(path);
+    if (!ok) return ok.status();
+    if (!*ok)
+      return Status::usage(
+          what + " \"" + path + "\" is not empty",
+          "recover never overwrites anything: choose an empty or absent directory" +
+              std::string(what == "destination directory" ? "" : ", or relocate it with --tablespace"));
+    return Status::ok();
+  };
+  if (Status st = check(dest, "destination directory"); !st) return st;
+  for (const auto& p : spaces) {
+    if (std::find(seen.begin(), seen.end(), p.location) != seen.end())
+      return Status::usage(
+          "tablespace '" + p.space.name + "' would be restored into \"" + p.location + "\", which is already used",
+          "give each tablespace its own --tablespace location");
+    seen.push_back(p.location);
+    if (Status st = check(p.location, "location of tablespace '" + p.space.name + "'"); !st) return st;
+  }
+  return Status::ok();
+}
+
+// Archives whatever complete WAL waits in streaming/ and incoming/, as
+// Barman does, so that the newest WAL is available. Only a warning if not.
+void archive_pending_wal(const RecoverRequest& r, std::vector<std::string>& warnings) {
+  if (r.server->passive()) return;
+  auto options = wal::archive_options_for(*r.config, *r.server);
+  if (!options) return;
+  auto report = wal::archive_wal(*options);
+  if (!report && report.status().code() != ErrorCode::busy)
+    warnings.push_back("archive-wal failed before the recovery: " + report.status().message());
+}
+
+Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, const std::vector<Placement>& spaces) {
+  RestorePlan plan;
+  auto codec = codec::parse_codec(b.info.get("compression").empty() ? "none" : b.info.get("compression"));
+  if (!codec)
+    return Status::failed("backup " + b.info.id() + " has an unknown compression \"" + b.info.get("compression") +
+                          "\"");
+  if (Status st = plan_tree(join_path(b.dir, "data"), r.dest, *codec, plan); !st) return st;
+  plan.dirs.push_back(join_path(r.dest, "pg_tblspc"));
+  for (const auto& p : spaces) {
+    std::string src = join_path(b.dir, std::to_string(p.space.oid));
+    if (path_exists(src)) {
+      if (Status st = plan_tree(src, p.location, *codec, plan); !st) return st;
+    } else {
+      plan.dirs.push_back(p.location);
+    }
+    plan.symlinks.push_back({join_path(r.dest, "pg_tblspc/" + std::to_string(p.space.oid)), p.location});
+  }
+  return plan;
+}
+
+// Adds the WAL to copy into cellar_wal/ (none with --get-wal); returns how many.
+Result<size_t> add_wal_jobs(const RecoverRequest& r, const HeldBackup& b, const PreparedTarget& target,
+                            RestorePlan& plan) {
+  std::string server_dir = r.config->server_dir(r.server->name);
+  if (r.get_wal) {
+    if (Status st = check_backup_wal_archived(server_dir, b.info); !st) return st;
+    return size_t{0};
+  }
+  std::string dir = join_path(r.dest, kWalDir);
+  auto jobs = plan_wal(server_dir, b.info, target, dir);
+  if (!jobs) return jobs.status();
+  plan.dirs.push_back(dir);
+  plan.files.insert(plan.files.end(), jobs->begin(), jobs->end());
+  return jobs->size();
+}
+
+// Creates the roots (DEST and the tablespace locations) 0700, as PostgreSQL
+// requires, with their parents.
+Status make_roots(const std::vector<std::string>& roots) {
+  for (const auto& root : roots) {
+    if (Status st = make_dirs(root, 0700); !st) return st;
+    if (::chmod(root.c_str(), 0700) != 0) return Status::from_errno("could not chmod \"" + root + "\"", errno);
+  }
+  return Status::ok();
+}
+
+Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan) {
+  unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->integer("parallel_jobs")));
+  uint64_t total = b.info.number("cluster_size");
+  say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
+             std::to_string(jobs) + " job(s)");
+  ProgressMeter meter(r.progress);
+  auto stats = execute_plan(plan, jobs, [&](uint64_t done) { meter.update(done, std::max(total, done)); });
+  meter.finish();
+  return stats;
+}
+
+RecoveryConfig recovery_config(const RecoverRequest& r, const HeldBackup& b, const PreparedTarget& target) {
+  RecoveryConfig c;
+  c.header = "# written by cellar recover on " + catalog::format_time(std::time(nullptr)) + ": backup " + b.info.id() +
+             " of server '" + r.server->name + "'";
+  std::string wal_dir = join_path(r.dest, kWalDir);
+  if (r.get_wal) {
+    std::string config = std::filesystem::absolute(r.config->main_file).string();
+    c.restore_command = shell_quote(r.cellar_exe) + " -c " + shell_quote(config) + " get-wal " +
+                        shell_quote(r.server->name) + " %f > %p";
+  } else {
+    c.restore_command = "cp " + shell_quote(wal_dir + "/%f") + " %p";
+    if (!r.standby) c.recovery_end_command = "rm -rf " + shell_quote(wal_dir);
+  }
+  c.targets = target.settings;
+  c.standby = r.standby;
+  return c;
+}
+
+std::vector<std::string> roots_of(const RecoverRequest& r, const std::vector<Placement>& spaces) {
+  std::vector<std::string> roots{r.dest};
+  for (const auto& p : spaces) roots.push_back(p.location);
+  return roots;
+}
+
+}  // namespace
+
+Result<TablespaceRelocation> parse_relocation(const std::string& rule) {
+  size_t colon = rule.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= rule.size() || rule[colon + 1] != '/')
+    return Status::usage("invalid tablespace relocation rule '" + rule + "'",
+                         "use --tablespace NAME:LOCATION with an absolute LOCATION");
+  return TablespaceRelocation{rule.substr(0, colon), rule.substr(colon + 1)};
+}
+
+Result<RecoverOutcome> recover(const RecoverRequest& r) {
+  auto start = std::chrono::steady_clock::now();
+  if (r.dest.empty() || r.dest[0] != '/') return Status::usage("the destination directory must be an absolute path");
+  // 1. The backup, held under its id lock so that nobody deletes it meanwhile.
+  auto held = hold_backup(r);
+  if (!held) return held.status();
+  RecoverOutcome out;
+  out.id = held->info.id();
+  say(r, "Starting recovery of backup " + out.id + " of server '" + r.server->name + "' into \"" + r.dest + "\"");
+  // 2. Every refusal before anything is written: target, tablespaces, destinations.
+  auto target = prepare_target(r.target, held->info);
+  if (!target) return target.status();
+  out.warnings = target->warnings;
+  auto spaces = place_tablespaces(r, held->info);
+  if (!spaces) return spaces.status();
+  if (Status st = check_destinations(r.dest, *spaces); !st) return st;
+  // 3. The plan: directories, files, symlinks, and the WAL recovery needs.
+  archive_pending_wal(r, out.warnings);
+  auto plan = plan_restore(r, *held, *spaces);
+  if (!plan) return plan.status();
+  auto wal_files = add_wal_jobs(r, *held, *target, *plan);
+  if (!wal_files) return wal_files.status();
+  out.wal_files = *wal_files;
+  // 4. Decompress and copy with the worker threads.
+  out.owned = roots_of(r, *spaces);
+  if (Status st = make_roots(out.owned); !st) return st;
+  auto stats = copy_files(r, *held, *plan);
+  if (!stats) return stats.status();
+  out.bytes = stats->bytes;
+  // 5. The recovery settings, archive_command neutralised, the signal file.
+  auto warnings = write_recovery_config(r.dest, recovery_config(r, *held, *target));
+  if (!warnings) return warnings.status();
+  out.warnings.insert(out.warnings.end(), warnings->begin(), warnings->end());
+  // 6. Durable before success is reported.
+  for (const auto& root : out.owned)
+    if (Status st = fsync_tree(root); !st) return st;
+  out.files = stats->files - out.wal_files;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log::info("recovered backup " + out.id + " of server '" + r.server->name + "' into \"" + r.dest + "\"");
+  return out;
+}
+
+}  // namespace cellar::recover

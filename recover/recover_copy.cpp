@@ -1,0 +1,137 @@
+#include "recover/recover_copy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "common/fs.h"
+
+namespace cellar::recover {
+namespace fs = std::filesystem;
+namespace {
+
+std::string strip_suffix(const std::string& name, codec::Codec codec) {
+  std::string suffix = codec::codec_suffix(codec);
+  bool has = !suffix.empty() && name.size() > suffix.size() &&
+             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return has ? name.substr(0, name.size() - suffix.size()) : name;
+}
+
+// Decompresses one file into a new file, fsynced.
+Result<uint64_t> copy_one(const CopyJob& job) {
+  UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!out.valid()) return Status::from_errno("could not create file \"" + job.dest + "\"", errno);
+  auto stats = codec::decompress_file_to_fd(job.src, job.codec, out.get(), job.dest);
+  if (!stats) return stats.status();
+  if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
+  int fd = out.release();
+  if (::close(fd) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
+  return stats->bytes_out;
+}
+
+// Work shared by the copy threads: the next job to take, the first error.
+struct CopyWork {
+  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p) : jobs(j), progress(p) {}
+  const std::vector<CopyJob>& jobs;
+  const CopyProgress& progress;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  Status error;
+  CopyStats stats;
+
+  void run() {
+    for (size_t i; !stop && (i = next++) < jobs.size();) {
+      auto bytes = copy_one(jobs[i]);
+      std::lock_guard<std::mutex> g(mu);
+      if (!bytes) {
+        if (error.is_ok()) error = bytes.status();
+        stop = true;
+        return;
+      }
+      stats.bytes += *bytes;
+      ++stats.files;
+      if (progress) progress(stats.bytes);
+    }
+  }
+};
+
+Status make_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0 || (errno == EEXIST && fs::is_directory(dir))) return Status::ok();
+  return Status::from_errno("could not create directory \"" + dir + "\"", errno);
+}
+
+}  // namespace
+
+Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan) {
+  std::error_code ec;
+  plan.dirs.push_back(dest_root);
+  fs::recursive_directory_iterator it(src_root, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    std::string rel = fs::relative(it->path(), src_root, ec).string();
+    if (ec) break;
+    std::string dest = join_path(dest_root, rel);
+    if (it->is_directory(ec) && !it->is_symlink(ec))
+      plan.dirs.push_back(dest);
+    else if (it->is_regular_file(ec))
+      plan.files.push_back({it->path().string(), strip_suffix(dest, codec), codec});
+  }
+  if (ec) return Status::failed("could not read backup directory \"" + src_root + "\": " + ec.message());
+  return Status::ok();
+}
+
+Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress) {
+  for (const auto& d : plan.dirs)
+    if (Status st = make_dir(d); !st) return st;
+  CopyWork work(plan.files, progress);
+  std::vector<std::thread> threads;
+  unsigned n = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(plan.files.size())));
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([&work] { work.run(); });
+  work.run();
+  for (auto& t : threads) t.join();
+  if (!work.error.is_ok()) return work.error;
+  for (const auto& [link, target] : plan.symlinks)
+    if (::symlink(target.c_str(), link.c_str()) != 0)
+      return Status::from_errno("could not create symbolic link \"" + link + "\"", errno);
+  return work.stats;
+}
+
+Status fsync_tree(const std::string& root) {
+  std::error_code ec;
+  std::vector<std::string> dirs{root};
+  fs::recursive_directory_iterator it(root, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (it->is_symlink(ec)) continue;
+    if (it->is_directory(ec)) {
+      dirs.push_back(it->path().string());
+      continue;
+    }
+    UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid() || ::fsync(fd.get()) != 0)
+      return Status::from_errno("could not fsync file \"" + it->path().string() + "\"", errno);
+  }
+  if (ec) return Status::failed("could not read directory \"" + root + "\": " + ec.message());
+  // Children before parents: a directory's entries are durable before it is.
+  for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)
+    if (Status st = fsync_dir(*d); !st) return st;
+  return fsync_dir(dirname_of(root));
+}
+
+Result<bool> usable_destination(const std::string& path) {
+  struct stat sb {};
+  if (::lstat(path.c_str(), &sb) != 0) {
+    if (errno == ENOENT) return true;
+    return Status::from_errno("could not stat \"" + path + "\"", errno);
+  }
+  if (!S_ISDIR(sb.st_mode)) return false;
+  auto names = list_dir(path);
+  if (!names) return names.status();
+  return names->empty();
+}
+
+}  // namespace cellar::recover

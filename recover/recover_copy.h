@@ -1,0 +1,56 @@
+// The copying side of recover: the plan of what to create (directories,
+// files decompressed from the catalogue, symlinks), N worker threads that
+// decompress and write the files, and the final fsync of a restored tree.
+// Every file is created with O_EXCL (DEST was empty: nothing is ever
+// overwritten), 0600, and fsynced by the worker that wrote it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/codec.h"
+#include "common/status.h"
+
+namespace cellar::recover {
+
+struct CopyJob {
+  std::string src;   // stored file in the catalogue
+  std::string dest;  // restored file
+  codec::Codec codec = codec::Codec::none;
+};
+
+struct RestorePlan {
+  std::vector<std::string> dirs;  // created 0700, parents first
+  std::vector<CopyJob> files;
+  std::vector<std::pair<std::string, std::string>> symlinks;  // link path, target
+};
+
+// Adds the tree `src_root` (a backup's data/ or <oid>/ directory) restored at
+// `dest_root`: every directory (empty ones too) and every regular file, the
+// suffix of `codec` removed from file names. Fails on an unreadable tree.
+Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan);
+
+struct CopyStats {
+  uint64_t bytes = 0;  // written, decompressed
+  size_t files = 0;
+};
+
+// Called after each file with the bytes written so far (from any worker,
+// serialised).
+using CopyProgress = std::function<void(uint64_t bytes_done)>;
+
+// Creates the plan's directories, copies its files with `jobs` worker threads
+// and creates its symlinks. Stops at the first error (naming the file).
+Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress);
+
+// fsyncs every regular file and directory under `root` (symlinks are not
+// followed), then `root`'s parent, so the restored tree survives a crash.
+Status fsync_tree(const std::string& root);
+
+// True when `path` is absent or an empty directory; fails when it is
+// something else or unreadable.
+Result<bool> usable_destination(const std::string& path);
+
+}  // namespace cellar::recover

@@ -1,0 +1,246 @@
+// sync-wal and the passive cron step (backup/sync.h).
+#include "sync/sync.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <map>
+#include <optional>
+
+#include "catalog/catalogue.h"
+#include "common/tar_reader.h"
+#include "config/names.h"
+#include "common/fs.h"
+#include "pg/wal_names.h"
+#include "wal/wal_store.h"
+#include "wal/xlogdb.h"
+
+namespace cellar::sync {
+namespace {
+
+constexpr uint64_t kSmallestSegmentSize = 1024 * 1024;
+constexpr size_t kNamesPerRequest = 256;  // keeps the remote command line short
+
+struct Bookmark {
+  std::string last_name;
+  uint64_t last_position = 0;
+};
+
+std::string bookmark_path(const std::string& server_dir) { return join_path(wal::wals_dir(server_dir), "sync-wals.info"); }
+
+Bookmark load_bookmark(const std::string& server_dir) {
+  auto text = read_file(bookmark_path(server_dir));
+  if (!text) return {};
+  size_t tab = text->find('\t');
+  if (tab == std::string::npos) return {};
+  Bookmark b{text->substr(0, tab), 0};
+  try {
+    b.last_position = std::stoull(text->substr(tab + 1));
+  } catch (...) {
+    return {};
+  }
+  if (!pg::parse_wal_file_name(b.last_name, kSmallestSegmentSize)) return {};
+  return b;
+}
+
+// The primary's catalogue entries this node lacks, validated.
+Result<std::vector<wal::XlogEntry>> wanted_wal(const Json& info, const wal::XlogDb& local) {
+  std::vector<wal::XlogEntry> out;
+  for (const Json& w : info.find("wals")->as_array()) {
+    const Json* name = w.find("name");
+    const Json* size = w.find("size");
+    const Json* time = w.find("time");
+    const Json* comp = w.find("compression");
+    if (!name || !name->is_string() || !size || !size->is_int() || !time || !time->is_number() || !comp ||
+        !comp->is_string() || !pg::parse_wal_file_name(name->as_string(), kSmallestSegmentSize) ||
+        !codec::parse_codec(comp->as_string()))
+      return Status::failed("the primary sent an invalid WAL entry: " + w.dump(-1));
+    if (local.contains(name->as_string())) continue;
+    out.push_back({name->as_string(), static_cast<uint64_t>(size->as_int()), time->as_double(),
+                   *codec::parse_codec(comp->as_string())});
+  }
+  return out;
+}
+
+// Files each member of a sync stream under wals/ durably, checking that it
+// is one of the expected WAL files with the expected size.
+class WalReceiver : public TarHandler {
+ public:
+  WalReceiver(std::string wals, const std::vector<wal::XlogEntry>& expected) : wals_(std::move(wals)) {
+    for (const auto& e : expected) expected_[e.name] = e;
+  }
+  Status on_member(const TarMember& m) override {
+    size_t slash = m.name.rfind('/');
+    std::string base = slash == std::string::npos ? m.name : m.name.substr(slash + 1);
+    codec::Codec c = codec::codec_of_suffix(base);
+    std::string name = base.substr(0, base.size() - std::string(codec::codec_suffix(c)).size());
+    auto it = expected_.find(name);
+    if (m.type != TarType::file || it == expected_.end() || it->second.compression != c)
+      return Status::failed("the primary sent an unexpected file \"" + m.name + "\"");
+    if (m.size != it->second.size)
+      return Status::failed("size mismatch for WAL \"" + name + "\": the catalogue says " +
+                            std::to_string(it->second.size) + " bytes, the stream " + std::to_string(m.size));
+    current_ = name;
+    dir_ = wal::archive_dir_for(wals_, name);
+    final_ = join_path(dir_, base);
+    temp_ = final_ + ".sync-tmp";
+    if (Status s = make_dirs(dir_); !s) return s;
+    out_ = UniqueFd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out_.valid()) return Status::from_errno("could not create \"" + temp_ + "\"", errno);
+    written_ = 0;
+    return Status::ok();
+  }
+  Status on_member_data(std::string_view bytes) override {
+    written_ += bytes.size();
+    return write_all(out_.get(), bytes, temp_);
+  }
+  Status on_member_end() override {
+    if (written_ != expected_[current_].size) return Status::failed("short copy of \"" + current_ + "\"");
+    if (::fsync(out_.get()) != 0) return Status::from_errno("could not fsync \"" + temp_ + "\"", errno);
+    out_.reset();
+    if (::rename(temp_.c_str(), final_.c_str()) != 0)
+      return Status::from_errno("could not rename \"" + temp_ + "\"", errno);
+    if (Status s = fsync_dir(dir_); !s) return s;
+    received_.push_back(current_);
+    temp_.clear();
+    return Status::ok();
+  }
+  void discard_temp() {
+    out_.reset();
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+  }
+  size_t received() const { return received_.size(); }
+
+ private:
+  std::string wals_;
+  std::map<std::string, wal::XlogEntry> expected_;
+  std::string current_, dir_, final_, temp_;
+  UniqueFd out_;
+  uint64_t written_ = 0;
+  std::vector<std::string> received_;
+};
+
+// Fetches `batch` through one sync-send and files it.
+Status receive_batch(const ServerConfig& server, const std::string& wals, const std::vector<wal::XlogEntry>& batch) {
+  std::vector<std::string> words{"sync-send", server.name, "wal"};
+  for (const auto& e : batch) words.push_back(e.name);
+  WalReceiver receiver(wals, batch);
+  TarReader reader(receiver);
+  Status s = run_on_primary(server, words, [&](std::string_view d) { return reader.feed(d); });
+  if (s) s = reader.finish();
+  if (s && receiver.received() != batch.size())
+    s = Status::failed("the primary sent " + std::to_string(receiver.received()) + " of " +
+                       std::to_string(batch.size()) + " WAL files");
+  if (!s) receiver.discard_temp();
+  return s;
+}
+
+}  // namespace
+
+Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& config, const ServerConfig& server) {
+  (void)lock;
+  if (!server.passive())
+    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+  const std::string server_dir = config.server_dir(server.name);
+  const std::string wals = wal::wals_dir(server_dir);
+  if (Status s = make_dirs(wals); !s) return s;
+
+  // 1. Ask the primary what it has after our bookmark.
+  Bookmark mark = load_bookmark(server_dir);
+  auto info = fetch_primary_info(server, mark.last_name, mark.last_position);
+  if (!info) return info.status();
+  // 2. Keep what this node lacks.
+  auto local = wal::load_xlogdb(wal::xlogdb_path(server_dir));
+  if (!local) return local.status();
+  auto wanted = wanted_wal(*info, *local);
+  if (!wanted) return wanted.status();
+  // 3. Copy and catalogue by batches, so an interruption keeps what arrived.
+  for (size_t at = 0; at < wanted->size(); at += kNamesPerRequest) {
+    std::vector<wal::XlogEntry> batch(wanted->begin() + static_cast<long>(at),
+                                      wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
+    if (Status s = receive_batch(server, wals, batch); !s) return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
+    auto xlogdb_lock = locks::XlogdbLock::acquire(config.lock_directory(), server.name);
+    if (!xlogdb_lock) return xlogdb_lock.status();
+    if (Status s = wal::append_xlogdb(*xlogdb_lock, wal::xlogdb_path(server_dir), batch); !s) return s;
+  }
+  // 4. Remember where the primary's catalogue ended.
+  SyncWalResult result{wanted->size(), info->find("last_name")->is_string() ? info->find("last_name")->as_string() : ""};
+  if (!result.last_name.empty() && info->find("last_position")->is_int()) {
+    std::string text = result.last_name + "\t" + std::to_string(info->find("last_position")->as_int());
+    if (Status s = write_file_atomic(bookmark_path(server_dir), text); !s) return s;
+  }
+  return result;
+}
+
+namespace {
+
+// A lock of `name` is free right now (cron never waits): else ErrorCode::busy.
+Status probe_lock(const Config& config, const locks::LockName& name) {
+  auto probe = locks::acquire_lock(config.lock_directory(), name, false, std::nullopt);
+  return probe ? Status::ok() : probe.status();
+}
+
+// The oldest backup DONE on the primary and not copied here, or "".
+Result<std::string> next_backup_to_sync(const Config& config, const ServerConfig& server) {
+  auto primary = fetch_primary_info(server, "", 0);
+  if (!primary) return primary.status();
+  auto local = catalog::load_catalogue(config, server.name);
+  if (!local) return local.status();
+  std::string next;
+  for (const auto& [id, _] : primary->find("backups")->as_object()) {
+    bool here = false;
+    for (const auto& b : local->backups) here = here || (b.info.id() == id && b.copy_done());
+    if (!here && is_backup_id(id) && (next.empty() || id < next)) next = id;
+  }
+  return next;
+}
+
+// WAITING_FOR_WALS backups whose WAL sync-wal brought: DONE.
+Status settle_backups(const Config& config, const ServerConfig& server, std::vector<std::string>& lines) {
+  auto local = catalog::load_catalogue(config, server.name);
+  if (!local) return local.status();
+  for (const auto& b : local->backups) {
+    if (b.status != catalog::status_name::waiting_for_wals) continue;
+    auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+    if (!id_lock) continue;  // in use: the next cron settles it
+    auto now = catalog::check_backup_wals(*id_lock, config.server_dir(server.name), b.dir);
+    if (!now) return now.status();
+    if (*now != b.status) lines.push_back("backup " + b.info.id() + " of server \"" + server.name + "\" is " + *now);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> run_passive_sync(const Config& config, const ServerConfig& server) {
+  std::vector<std::string> lines;
+  Status backup_error = Status::ok();
+  // 1. At most one sync-backup per run, the oldest missing backup.
+  auto next = next_backup_to_sync(config, server);
+  if (!next) return next.status();
+  if (!next->empty()) {
+    Status free = probe_lock(config, {locks::LockKind::sync_backup, server.name, *next});
+    auto lock = free ? locks::SyncBackupLock::acquire(config.lock_directory(), server.name, *next)
+                     : Result<locks::SyncBackupLock>(free);
+    auto status = lock ? sync_backup(*lock, config, server, *next) : Result<std::string>(lock.status());
+    if (status) lines.push_back("backup " + *next + " of server \"" + server.name + "\" synchronised: " + *status);
+    else if (status.status().code() == ErrorCode::busy) lines.push_back(status.status().message());
+    else backup_error = status.status();
+  }
+  // 2. WAL, unless a sync-wal is already running.
+  if (Status free = probe_lock(config, {locks::LockKind::sync_wal, server.name, ""}); !free) {
+    lines.push_back(free.message());
+  } else {
+    auto lock = locks::SyncWalLock::acquire(config.lock_directory(), server.name);
+    if (!lock) return lock.status();
+    auto done = sync_wal(*lock, config, server);
+    if (!done) return done.status();
+    lines.push_back(std::to_string(done->copied) + " WAL file(s) synchronised for server \"" + server.name + "\"");
+  }
+  // 3. Backups whose WAL has now arrived.
+  if (Status s = settle_backups(config, server, lines); !s) return s;
+  if (!backup_error) return backup_error;
+  return lines;
+}
+
+}  // namespace cellar::sync

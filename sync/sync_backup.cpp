@@ -1,0 +1,144 @@
+// sync-backup and the passive cron step (backup/sync.h).
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <set>
+
+#include "catalog/catalogue.h"
+#include "sync/sync.h"
+#include "common/tar_reader.h"
+#include "catalog/verify.h"
+#include "common/fs.h"
+#include "config/names.h"
+
+namespace cellar::sync {
+namespace {
+
+constexpr const char* kSyncing = "SYNCING";
+
+// Files a backup's sync stream under its directory: directories created,
+// files through a temp name, renamed once complete; directories fsynced by
+// finish(), before the backup can be marked anything but SYNCING.
+class BackupReceiver : public TarHandler {
+ public:
+  explicit BackupReceiver(std::string dir) : dir_(std::move(dir)) {}
+  Status on_member(const TarMember& m) override {
+    if (m.name == "backup.info" || m.name.find("//") != std::string::npos || m.name.back() == '/')
+      return Status::failed("the primary sent an unexpected member \"" + m.name + "\"");
+    final_ = join_path(dir_, m.name);
+    if (m.type == TarType::directory) {
+      dirs_.insert(final_);
+      is_file_ = false;
+      return make_dirs(final_);
+    }
+    if (m.type != TarType::file) return Status::failed("the primary sent a non-file member \"" + m.name + "\"");
+    is_file_ = true;
+    dirs_.insert(dirname_of(final_));
+    if (Status s = make_dirs(dirname_of(final_)); !s) return s;
+    temp_ = final_ + ".sync-tmp";
+    out_ = UniqueFd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!out_.valid()) return Status::from_errno("could not create \"" + temp_ + "\"", errno);
+    return Status::ok();
+  }
+  Status on_member_data(std::string_view bytes) override { return write_all(out_.get(), bytes, temp_); }
+  Status on_member_end() override {
+    if (!is_file_) return Status::ok();
+    if (::fsync(out_.get()) != 0) return Status::from_errno("could not fsync \"" + temp_ + "\"", errno);
+    out_.reset();
+    if (::rename(temp_.c_str(), final_.c_str()) != 0)
+      return Status::from_errno("could not rename \"" + temp_ + "\"", errno);
+    return Status::ok();
+  }
+  Status finish() {
+    for (const auto& d : dirs_)
+      if (Status s = fsync_dir(d); !s) return s;
+    return fsync_dir(dir_);
+  }
+
+ private:
+  std::string dir_, final_, temp_;
+  bool is_file_ = false;
+  UniqueFd out_;
+  std::set<std::string> dirs_;
+};
+
+// backup.info of the copy: the primary's fields, status SYNCING.
+Result<catalog::BackupInfo> info_from_primary(const Json& remote, const std::string& server) {
+  catalog::BackupInfo info = catalog::BackupInfo::empty();
+  if (!remote.is_object()) return Status::failed("the primary sent an invalid backup description");
+  for (const auto& [key, value] : remote.as_object()) {
+    if (key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") != std::string::npos ||
+        !(value.is_string() || value.is_null()))
+      return Status::failed("the primary sent an invalid backup.info key \"" + key + "\"");
+    std::string v = value.is_null() ? "" : value.as_string();
+    if (v.find('\n') != std::string::npos) return Status::failed("the primary sent a multi-line value for \"" + key + "\"");
+    info.set(key, v);
+  }
+  info.set("server_name", server);
+  info.set("status", kSyncing);
+  info.set("error", "");
+  return info;
+}
+
+// Copies and verifies; the caller turns an error into FAILED.
+Status copy_and_verify(const locks::BackupIdLock& id_lock, const ServerConfig& server, const std::string& id,
+                       catalog::BackupEntry& entry) {
+  BackupReceiver receiver(entry.dir);
+  TarReader reader(receiver);
+  Status s = run_on_primary(server, {"sync-send", server.name, "backup", id},
+                            [&](std::string_view d) { return reader.feed(d); });
+  if (s) s = reader.finish();
+  if (s) s = receiver.finish();
+  if (!s) return s;
+  auto report = catalog::verify_backup(id_lock, entry);
+  if (!report) return report.status();
+  if (!report->ok())
+    return Status::failed("the copy does not match its manifest: " + report->problems.front() +
+                          (report->problems.size() > 1 ? " (and " + std::to_string(report->problems.size() - 1) + " more)" : ""));
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config& config, const ServerConfig& server,
+                                const std::string& backup_id) {
+  (void)lock;
+  if (!server.passive())
+    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+  if (!is_backup_id(backup_id)) return Status::usage("\"" + backup_id + "\" is not a backup id");
+  auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, backup_id);
+  if (!id_lock) return id_lock.status();
+
+  // 1. The primary must have it DONE.
+  auto primary = fetch_primary_info(server, "", 0);
+  if (!primary) return primary.status();
+  const Json* remote = primary->find("backups")->find(backup_id);
+  if (!remote) return Status::failed("backup " + backup_id + " is not DONE on the primary node of server \"" + server.name + "\"");
+  // 2. Already here: nothing to do; a failed or interrupted copy starts over.
+  const std::string server_dir = config.server_dir(server.name);
+  catalog::BackupEntry entry{catalog::BackupInfo::empty(), join_path(catalog::base_dir(server_dir), backup_id), kSyncing};
+  if (auto local = catalog::load_backup_info(entry.dir); local && local->copy_done()) return local->status();
+  std::error_code ec;
+  std::filesystem::remove_all(entry.dir, ec);
+  if (ec) return Status::failed("could not remove \"" + entry.dir + "\": " + ec.message());
+  // 3. backup.info first, SYNCING, so a crash leaves a visible non-DONE backup.
+  auto info = info_from_primary(*remote, server.name);
+  if (!info) return info.status();
+  entry.info = *info;
+  if (Status s = make_dirs(entry.dir); !s) return s;
+  if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
+  // 4. Copy and verify every file; any error → FAILED.
+  if (Status s = copy_and_verify(*id_lock, server, backup_id, entry); !s) {
+    entry.info.set("status", catalog::status_name::failed);
+    entry.info.set("error", "failure syncing server " + server.name + " backup " + backup_id + ": " + s.message());
+    (void)catalog::save_backup_info(entry.dir, entry.info);
+    return s.prefix("failure syncing server \"" + server.name + "\" backup " + backup_id);
+  }
+  // 5. DONE once its WAL is here too (else WAITING_FOR_WALS until sync-wal brings it).
+  entry.info.set("status", catalog::status_name::waiting_for_wals);
+  if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
+  return catalog::check_backup_wals(*id_lock, server_dir, entry.dir);
+}
+
+}  // namespace cellar::sync

@@ -1,0 +1,116 @@
+// The transport half of backup/sync.h: running the primary's cellar through
+// the server's command prefix and reading its answers.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "sync/sync.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/redact.h"
+
+namespace cellar::sync {
+namespace {
+
+std::string shell_quote(const std::string& word) {
+  std::string out = "'";
+  for (char c : word) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  ::lseek(fd, 0, SEEK_SET);
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// Runs `command` with sh -c: stdout into a pipe we read, stderr into an
+// anonymous temp file (so a chatty stderr can never block the child).
+pid_t start_shell(const std::string& command, int stdout_w, int stderr_fd) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::dup2(stdout_w, 1);
+  ::dup2(stderr_fd, 2);
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+  ::_exit(127);
+}
+
+}  // namespace
+
+Status run_on_primary(const ServerConfig& server, const std::vector<std::string>& words,
+                      const std::function<Status(std::string_view)>& on_stdout, int* exit_code) {
+  std::string command = server.str("primary_ssh_command");
+  for (const auto& w : words) command += " " + shell_quote(w);
+  const std::string shown = redact_secrets(command);
+  log::debug("running on the primary of \"" + server.name + "\": " + shown);
+
+  FILE* err = std::tmpfile();
+  if (!err) return Status::from_errno("could not create a temp file", errno);
+  UniqueFd err_fd(::dup(::fileno(err)));
+  std::fclose(err);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
+  UniqueFd out_r(pipe_fds[0]), out_w(pipe_fds[1]);
+  pid_t pid = start_shell(command, out_w.get(), err_fd.get());
+  if (pid < 0) return Status::from_errno("could not fork", errno);
+  out_w.reset();
+
+  Status consumer = Status::ok();
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (consumer) consumer = on_stdout(std::string_view(buf, static_cast<size_t>(n)));
+    if (!consumer) {
+      ::kill(pid, SIGTERM);  // stop a stream we no longer want
+      break;
+    }
+  }
+  out_r.reset();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (exit_code) *exit_code = code;
+  if (!consumer) return consumer;
+  if (code != 0)
+    return Status::failed("command on the primary node of server \"" + server.name + "\" failed with exit code " +
+                              std::to_string(code) + ": " + shown,
+                          "check primary_ssh_command and the primary's cellar")
+        .with_detail(redact_secrets(read_all(err_fd.get())));
+  return Status::ok();
+}
+
+Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& last_wal, uint64_t last_position) {
+  std::vector<std::string> words{"sync-info", server.name};
+  if (!last_wal.empty()) {
+    words.push_back(last_wal);
+    words.push_back(std::to_string(last_position));
+  }
+  std::string text;
+  int code = 0;
+  Status ran = run_on_primary(server, words, [&](std::string_view d) { text.append(d); return Status::ok(); }, &code);
+  if (!ran && code == 1 && !last_wal.empty()) {
+    log::warning("sync-info of server \"" + server.name + "\" is out of sync (" + ran.detail() +
+                 "): asking the primary for a full synchronisation");
+    return fetch_primary_info(server, "", 0);
+  }
+  if (!ran) return ran;
+  auto doc = Json::parse(text);
+  if (!doc || !doc->is_object() || !doc->find("wals") || !doc->find("wals")->is_array() || !doc->find("backups") ||
+      !doc->find("last_name") || !doc->find("last_position"))
+    return Status::failed("the primary node of server \"" + server.name + "\" sent an invalid sync-info answer",
+                          "check that primary_ssh_command runs the primary's cellar");
+  return doc;
+}
+
+}  // namespace cellar::sync

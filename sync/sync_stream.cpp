@@ -1,0 +1,150 @@
+#include "sync/sync_stream.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "catalog/catalogue.h"
+#include "common/fs.h"
+#include "config/names.h"
+#include "locks/typed_lock.h"
+#include "pg/wal_names.h"
+#include "wal/wal_store.h"
+
+namespace cellar::sync {
+namespace {
+
+constexpr uint64_t kSmallestSegmentSize = 1024 * 1024;
+
+// Zero-padded octal in width-1 digits plus NUL, as ustar wants.
+void put_octal(std::string& block, size_t at, size_t width, uint64_t value) {
+  for (size_t i = width - 1; i-- > 0; value >>= 3) block[at + i] = static_cast<char>('0' + (value & 7));
+  block[at + width - 1] = '\0';
+}
+
+struct Member {
+  std::string name;  // path under wals/
+  std::string path;  // the stored file
+};
+
+// Copies the whole file at `path` (already opened as `in`) to `out`; its size
+// must stay `size` (a file that changed under us is an error, not a short member).
+Status copy_exact(int in, int out, uint64_t size, const std::string& path) {
+  char buf[1 << 16];
+  uint64_t left = size;
+  while (left > 0) {
+    ssize_t n = ::read(in, buf, std::min<uint64_t>(sizeof buf, left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno("could not read \"" + path + "\"", errno);
+    if (n == 0) return Status::failed("\"" + path + "\" shrank while being sent");
+    if (Status s = write_all(out, std::string_view(buf, static_cast<size_t>(n)), "the sync stream"); !s) return s;
+    left -= static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
+Status send_member(const Member& m, int fd) {
+  UniqueFd in(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in.valid()) return Status::from_errno("could not open \"" + m.path + "\"", errno);
+  struct stat st {};
+  if (::fstat(in.get(), &st) != 0) return Status::from_errno("could not stat \"" + m.path + "\"", errno);
+  const auto size = static_cast<uint64_t>(st.st_size);
+  auto header = make_tar_header(m.name, '0', size, 0600, st.st_mtime);
+  if (!header) return header.status();
+  if (Status s = write_all(fd, *header, "the sync stream"); !s) return s;
+  if (Status s = copy_exact(in.get(), fd, size, m.path); !s) return s;
+  return write_all(fd, std::string((512 - size % 512) % 512, '\0'), "the sync stream");
+}
+
+// Every directory and file under `dir` but backup.info, parents first.
+Result<std::vector<Member>> backup_members(const std::string& dir) {
+  std::vector<Member> out;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string rel = it->path().string().substr(dir.size() + 1);
+    if (rel == "backup.info") continue;
+    if (it->is_symlink() || (!it->is_directory() && !it->is_regular_file()))
+      return Status::failed("\"" + it->path().string() + "\" is neither a directory nor a regular file");
+    out.push_back({rel + (it->is_directory() ? "/" : ""), it->path().string()});
+  }
+  if (ec) return Status::failed("could not list \"" + dir + "\": " + ec.message());
+  std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
+  return out;
+}
+
+Status send_directory(const Member& m, int fd) {
+  auto header = make_tar_header(m.name, '5', 0, 0700, 0);
+  if (!header) return header.status();
+  return write_all(fd, *header, "the sync stream");
+}
+
+}  // namespace
+
+Result<std::string> make_tar_header(const std::string& name, char type, uint64_t size, unsigned mode, int64_t mtime) {
+  std::string prefix, base = name;
+  if (base.size() > 100) {
+    size_t cut = name.rfind('/', 155);
+    if (cut == std::string::npos || name.size() - cut - 1 > 100)
+      return Status::usage("path \"" + name + "\" is too long for the sync stream");
+    prefix = name.substr(0, cut);
+    base = name.substr(cut + 1);
+  }
+  std::string block(512, '\0');
+  std::memcpy(block.data(), base.data(), base.size());
+  put_octal(block, 100, 8, mode);
+  put_octal(block, 108, 8, 0);
+  put_octal(block, 116, 8, 0);
+  put_octal(block, 124, 12, size);
+  put_octal(block, 136, 12, static_cast<uint64_t>(mtime < 0 ? 0 : mtime));
+  block[156] = type;
+  std::memcpy(block.data() + 257, "ustar", 6);
+  std::memcpy(block.data() + 263, "00", 2);
+  std::memcpy(block.data() + 345, prefix.data(), prefix.size());
+  std::memset(block.data() + 148, ' ', 8);
+  uint64_t sum = 0;
+  for (char c : block) sum += static_cast<unsigned char>(c);
+  put_octal(block, 148, 7, sum);  // six digits, NUL, and the space already there
+  return block;
+}
+
+Status send_wal_stream(const Config& config, const std::string& server, const std::vector<std::string>& names, int fd) {
+  const std::string wals = wal::wals_dir(config.server_dir(server));
+  std::vector<Member> members;
+  for (const std::string& name : names) {
+    if (!pg::parse_wal_file_name(name, kSmallestSegmentSize))
+      return Status::usage("\"" + name + "\" is not a WAL file name");
+    auto found = wal::find_archived(wals, name);
+    if (!found) return Status::failed("WAL file \"" + name + "\" is not archived for server \"" + server + "\"");
+    members.push_back({found->path.substr(wals.size() + 1), found->path});
+  }
+  for (const Member& m : members)
+    if (Status s = send_member(m, fd); !s) return s;
+  return write_all(fd, std::string(1024, '\0'), "the sync stream");
+}
+
+Status send_backup_stream(const Config& config, const std::string& server, const std::string& backup_id, int fd) {
+  if (!is_backup_id(backup_id)) return Status::usage("\"" + backup_id + "\" is not a backup id");
+  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server, backup_id);
+  if (!lock) return lock.status();
+  auto catalogue = catalog::load_catalogue(config, server);
+  if (!catalogue) return catalogue.status();
+  const catalog::BackupEntry* found = nullptr;
+  for (const auto& b : catalogue->backups)
+    if (b.info.id() == backup_id) found = &b;
+  if (!found || found->status != catalog::status_name::done)
+    return Status::failed("backup " + backup_id + " of server \"" + server + "\" is not DONE on this node");
+  auto members = backup_members(found->dir);
+  if (!members) return members.status();
+  for (const Member& m : *members) {
+    Status s = m.name.back() == '/' ? send_directory(m, fd) : send_member(m, fd);
+    if (!s) return s;
+  }
+  return write_all(fd, std::string(1024, '\0'), "the sync stream");
+}
+
+}  // namespace cellar::sync
