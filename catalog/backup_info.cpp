@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "common/fs.h"
+#include "common/storage.h"
 
 namespace cellar::catalog {
 namespace {
@@ -78,7 +79,7 @@ Result<BackupInfo> load_backup_info(const std::string& backup_dir) {
 }
 
 Status save_backup_info(const std::string& backup_dir, const BackupInfo& info) {
-  return write_file_atomic(backup_info_path(backup_dir), format_backup_info(info));
+  return storage::write_file(storage::local(), backup_info_path(backup_dir), format_backup_info(info));
 }
 
 std::string format_time(std::time_t t) {

@@ -62,13 +62,13 @@ Result<std::vector<std::string>> remove_wals(const Config& config, const Catalog
   std::string path = wal::xlogdb_path(cat.server_dir);
   auto db = wal::load_xlogdb(path);
   if (!db) return db.status();
-  std::string kept;
+  std::vector<wal::XlogEntry> kept;
   for (const auto& e : db->entries) {
     if (removable(e.name, cutoff)) removed.push_back(e.name);
-    else kept += wal::format_xlog_entry(e);
+    else kept.push_back(e);
   }
   if (removed.empty()) return removed;
-  if (Status st = write_file_atomic(path, kept); !st) return st;
+  if (Status st = wal::save_xlogdb(*lock, path, kept); !st) return st;
   std::string wals = wal::wals_dir(cat.server_dir);
   for (const auto& name : removed)
     if (auto f = wal::find_archived(wals, name)) ::unlink(f->path.c_str());

@@ -9,23 +9,25 @@
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
+#include "common/storage_filter.h"
 
 namespace cellar::catalog {
 namespace {
 
 std::string check_file(const std::string& stored, codec::Codec codec, const ManifestFile& mf) {
-  UniqueFd fd(::open(stored.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return "\"" + mf.path + "\" is missing (" + stored + ")";
-  auto dec = codec::Decompressor::create(codec);
-  if (!dec) return dec.status().message();
+  if (!path_exists(stored)) return "\"" + mf.path + "\" is missing (" + stored + ")";
+  auto in = storage::open_decompressed(storage::local(), stored, codec);
+  if (!in) return "\"" + mf.path + "\" is unreadable: " + in.status().message();
   Crc32c crc;
   uint64_t size = 0;
-  auto stats = codec::decompress_fd(fd.get(), stored, *dec, [&](std::string_view piece) {
-    crc.update(piece);
-    size += piece.size();
-    return Status::ok();
-  });
-  if (!stats) return "\"" + mf.path + "\" is unreadable: " + stats.status().message();
+  std::string buf(256 * 1024, '\0');
+  for (;;) {
+    auto n = (*in)->read(buf.data(), buf.size());
+    if (!n) return "\"" + mf.path + "\" is unreadable: " + n.status().message();
+    if (*n == 0) break;
+    crc.update({buf.data(), *n});
+    size += *n;
+  }
   if (size != mf.size)
     return "\"" + mf.path + "\" has size " + std::to_string(size) + " instead of " + std::to_string(mf.size);
   if (mf.checksum_algorithm == "CRC32C" && crc32c_manifest_hex(crc.value()) != mf.checksum)

@@ -8,6 +8,7 @@
 
 #include "cli/handlers.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "common/json.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
@@ -86,7 +87,7 @@ int reset_receiver(const Invocation& inv, const Config& config, const ServerConf
   for (const auto& n : *names)
     if (n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0) ::unlink(join_path(streaming, n).c_str());
   std::string current = pg::make_segment_name(id->timeline, pg::segno_of(id->xlogpos, *seg_size), *seg_size);
-  if (Status st = write_file_atomic(join_path(streaming, current + ".partial"), ""); !st) return report(st);
+  if (Status st = storage::write_file(storage::local(), join_path(streaming, current + ".partial"), ""); !st) return report(st);
   info(inv, "Reset receive-wal of server '" + s.name + "': streaming resumes at " + current);
   return 0;
 }

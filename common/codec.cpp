@@ -420,7 +420,7 @@ Status Decompressor::update(std::string_view input, const Sink& sink) { return i
 Status Decompressor::finish(const Sink& sink) { return impl_->finish(sink); }
 Codec Decompressor::codec() const { return impl_->codec; }
 
-// ---- one-shot and fd/file helpers -----------------------------------------------
+// ---- one-shot helpers -----------------------------------------------
 
 Result<std::string> compress_buffer(std::string_view input, Codec codec, int level) {
   auto c = Compressor::create(codec, level);
@@ -446,128 +446,6 @@ Result<std::string> decompress_buffer(std::string_view input, Codec codec) {
   if (Status st = d->update(input, append); !st) return st;
   if (Status st = d->finish(append); !st) return st;
   return out;
-}
-
-Sink fd_sink(int fd, const std::string& name) {
-  return [fd, name](std::string_view piece) { return write_all(fd, piece, name); };
-}
-
-namespace {
-
-// Reads fd to the end, feeding `feed`; `end` closes the stream. Codec errors are
-// prefixed with `verb` and the file name; sink errors (the output's) are not.
-template <typename Codecer>
-Result<StreamStats> stream_fd(int in_fd, const std::string& in_name, Codecer& codecer, const Sink& sink,
-                              const char* verb) {
-  StreamStats stats;
-  bool sink_failed = false;
-  Sink counting = [&](std::string_view piece) {
-    stats.bytes_out += piece.size();
-    Status st = sink(piece);
-    sink_failed = !st;
-    return st;
-  };
-  auto fail = [&](Status st) -> Status {
-    return sink_failed ? st : st.prefix(std::string("could not ") + verb + " \"" + in_name + "\"");
-  };
-  std::string buf(kReadChunk, '\0');
-  for (;;) {
-    ssize_t n = ::read(in_fd, buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::from_errno("could not read \"" + in_name + "\"", errno);
-    if (n == 0) break;
-    stats.bytes_in += static_cast<uint64_t>(n);
-    if (Status st = codecer.update({buf.data(), static_cast<size_t>(n)}, counting); !st) return fail(st);
-  }
-  if (Status st = codecer.finish(counting); !st) return fail(st);
-  return stats;
-}
-
-Result<UniqueFd> open_for_read(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return Status::from_errno("could not open \"" + path + "\"", errno);
-  return fd;
-}
-
-Result<UniqueFd> create_temp(const std::string& temp) {
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Status::from_errno("could not create \"" + temp + "\"", errno);
-  return fd;
-}
-
-Status sync_and_close(UniqueFd& fd, const std::string& path) {
-  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + path + "\"", errno);
-  if (::close(fd.release()) != 0) return Status::from_errno("could not close \"" + path + "\"", errno);
-  return Status::ok();
-}
-
-Status rename_durably(const std::string& temp, const std::string& dest) {
-  if (::rename(temp.c_str(), dest.c_str()) != 0) {
-    Status st = Status::from_errno("could not rename \"" + temp + "\" to \"" + dest + "\"", errno);
-    ::unlink(temp.c_str());
-    return st;
-  }
-  return fsync_dir(dirname_of(dest));
-}
-
-}  // namespace
-
-Result<StreamStats> compress_fd(int in_fd, const std::string& in_name, Compressor& compressor, const Sink& sink) {
-  return stream_fd(in_fd, in_name, compressor, sink, "compress");
-}
-
-Result<StreamStats> decompress_fd(int in_fd, const std::string& in_name, Decompressor& decompressor,
-                                  const Sink& sink) {
-  return stream_fd(in_fd, in_name, decompressor, sink, "decompress");
-}
-
-std::string temp_path_for(const std::string& dest) { return dest + ".tmp"; }
-
-Result<StreamStats> compress_file_to_temp(const std::string& src, const std::string& temp, Codec codec, int level) {
-  auto compressor = Compressor::create(codec, level);
-  if (!compressor) return compressor.status();
-  auto in = open_for_read(src);
-  if (!in) return in.status();
-  auto out = create_temp(temp);
-  if (!out) return out.status();
-  auto stats = compress_fd(in->get(), src, *compressor, fd_sink(out->get(), temp));
-  Status st = stats ? sync_and_close(*out, temp) : stats.status();
-  if (!st) {
-    ::unlink(temp.c_str());
-    return st;
-  }
-  return stats;
-}
-
-Result<StreamStats> compress_file(const std::string& src, const std::string& dest, Codec codec, int level) {
-  const std::string temp = temp_path_for(dest);
-  auto stats = compress_file_to_temp(src, temp, codec, level);
-  if (!stats) return stats;
-  if (Status st = rename_durably(temp, dest); !st) return st;
-  return stats;
-}
-
-Result<StreamStats> decompress_file_to_fd(const std::string& src, Codec codec, int out_fd,
-                                          const std::string& out_name) {
-  auto decompressor = Decompressor::create(codec);
-  if (!decompressor) return decompressor.status();
-  auto in = open_for_read(src);
-  if (!in) return in.status();
-  return decompress_fd(in->get(), src, *decompressor, fd_sink(out_fd, out_name));
-}
-
-Result<StreamStats> decompress_file(const std::string& src, const std::string& dest, Codec codec) {
-  const std::string temp = temp_path_for(dest);
-  auto out = create_temp(temp);
-  if (!out) return out.status();
-  auto stats = decompress_file_to_fd(src, codec, out->get(), temp);
-  Status st = stats ? sync_and_close(*out, temp) : stats.status();
-  if (st) st = rename_durably(temp, dest);
-  if (!st) {
-    ::unlink(temp.c_str());
-    return st;
-  }
-  return stats;
 }
 
 }  // namespace cellar::codec

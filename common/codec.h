@@ -4,9 +4,9 @@
 // create, and fed in chunks of any size; output goes to a Sink in bounded
 // pieces, so multi-GB files never sit in memory. Each object is used by one
 // thread at a time; different objects may run on different threads.
-// On top: one-shot buffer helpers, fd and file helpers (durable output: temp
-// file, fsync, rename, fsync the directory), codec names, file suffixes
-// (.zst .lz4 .gz), magic-byte detection and level ranges.
+// On top: one-shot buffer helpers, codec names, file suffixes (.zst .lz4
+// .gz), magic-byte detection and level ranges. Files are not written here:
+// codecs are stream filters on the storage layer (common/storage_filter.h).
 // This module knows nothing about WAL or backups.
 #pragma once
 
@@ -92,36 +92,5 @@ class Decompressor {
 // One-shot helpers.
 Result<std::string> compress_buffer(std::string_view input, Codec codec, int level = 0);
 Result<std::string> decompress_buffer(std::string_view input, Codec codec);
-
-struct StreamStats {
-  uint64_t bytes_in = 0;   // read from the source
-  uint64_t bytes_out = 0;  // given to the sink / written
-};
-
-// Streams all of fd `in_fd` (named `in_name` in errors) through the codec into
-// `sink`. Errors name the file.
-Result<StreamStats> compress_fd(int in_fd, const std::string& in_name, Compressor& compressor, const Sink& sink);
-Result<StreamStats> decompress_fd(int in_fd, const std::string& in_name, Decompressor& decompressor,
-                                  const Sink& sink);
-
-// A sink that writes to fd `fd` (named `name` in errors), counting nothing.
-Sink fd_sink(int fd, const std::string& name);
-
-// Compresses file `src` into `temp` (created 0600; a stale one from a crash is
-// truncated, so the caller must own that name, e.g. under a lock), fsyncs it
-// and stops: the caller renames it (archive-wal renames inside a critical
-// section). Removes `temp` on failure.
-Result<StreamStats> compress_file_to_temp(const std::string& src, const std::string& temp, Codec codec, int level);
-// Compresses `src` into `dest` durably (temp in dest's directory, fsync,
-// rename, fsync the directory); never leaves a partial `dest`.
-Result<StreamStats> compress_file(const std::string& src, const std::string& dest, Codec codec, int level = 0);
-// Decompresses file `src` with `codec` into fd `out_fd` (named `out_name`).
-Result<StreamStats> decompress_file_to_fd(const std::string& src, Codec codec, int out_fd,
-                                          const std::string& out_name);
-// Decompresses file `src` into `dest` durably, as compress_file.
-Result<StreamStats> decompress_file(const std::string& src, const std::string& dest, Codec codec);
-
-// The temp name the file helpers use for `dest`: "<dest>.tmp".
-std::string temp_path_for(const std::string& dest);
 
 }  // namespace cellar::codec

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <random>
 
 namespace cellar {
 
@@ -46,30 +45,6 @@ Status fsync_dir(const std::string& dir) {
   if (!fd.valid()) return Status::from_errno("could not open directory \"" + dir + "\"", errno);
   if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync directory \"" + dir + "\"", errno);
   return Status::ok();
-}
-
-static std::string temp_name_for(const std::string& path) {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng() % 1000000);
-}
-
-Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
-  const std::string tmp = temp_name_for(path);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (!fd.valid()) return Status::from_errno("could not create \"" + tmp + "\"", errno);
-  // The umask must not decide a catalogue file's mode.
-  Status st = ::fchmod(fd.get(), static_cast<mode_t>(mode)) == 0
-                  ? write_all(fd.get(), data, tmp)
-                  : Status::from_errno("could not set the mode of \"" + tmp + "\"", errno);
-  if (st && ::fsync(fd.get()) != 0) st = Status::from_errno("could not fsync \"" + tmp + "\"", errno);
-  if (st && ::close(fd.release()) != 0) st = Status::from_errno("could not close \"" + tmp + "\"", errno);
-  if (st && ::rename(tmp.c_str(), path.c_str()) != 0)
-    st = Status::from_errno("could not rename \"" + tmp + "\" to \"" + path + "\"", errno);
-  if (!st) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  return fsync_dir(dirname_of(path));
 }
 
 Status make_dirs(const std::string& path, unsigned mode) {

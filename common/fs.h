@@ -1,7 +1,8 @@
-// File-system mechanism: an owning fd, the one durable-write routine every
-// catalogue file goes through (temp file in the same directory, write, fsync,
-// rename, fsync the directory; the temp is removed on failure), and small
-// helpers for directories. Knows nothing about what the files mean.
+// File-system mechanism: an owning fd and small helpers for files and
+// directories of the local disk. Durable writes (temp, fsync, rename, fsync
+// the directory) are not here: they are the storage layer's
+// (common/storage.h, common/storage_posix.h). Knows nothing about what the
+// files mean.
 #pragma once
 
 #include <string>
@@ -38,10 +39,6 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
-
-// Writes `data` durably under `path` (mode `mode`): never leaves a partial file
-// under the final name. Fails with the path and errno text.
-Status write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0600);
 
 // fsync of a directory, so that a rename or unlink inside it is durable.
 Status fsync_dir(const std::string& dir);

@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "common/fs.h"
+#include "common/storage.h"
 #include "common/json.h"
 #include "config/names.h"
 
@@ -128,8 +129,8 @@ Status check_loads(const Config& config, const std::string& auto_text) {
   std::ostringstream main_text;
   main_text << main << "\n";
   const std::string scratch_main = join_path(scratch, "main.toml");
-  if (Status s = write_file_atomic(scratch_main, main_text.str()); !s) return s;
-  if (Status s = write_file_atomic(join_path(scratch, ".cellar.auto.toml"), auto_text); !s) return s;
+  if (Status s = storage::write_file(storage::local(), scratch_main, main_text.str()); !s) return s;
+  if (Status s = storage::write_file(storage::local(), join_path(scratch, ".cellar.auto.toml"), auto_text); !s) return s;
   auto loaded = load_config(scratch_main);
   if (loaded) return Status::ok();
   std::string msg = loaded.status().message();
@@ -197,7 +198,7 @@ Status apply_config_update(const Config& config, const std::vector<ConfigChange>
   if (!merged) return Status(merged.status()).prefix("\"" + path + "\"");
   remove_stale_scratch(config);
   if (Status s = check_loads(config, *merged); !s) return s;
-  return write_file_atomic(path, *merged, 0600);
+  return storage::write_file(storage::local(), path, *merged);
 }
 
 }  // namespace cellar

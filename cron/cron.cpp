@@ -13,6 +13,7 @@
 
 #include "cron/maintenance.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "common/log.h"
 #include "locks/typed_lock.h"
 #include "wal/archive.h"
@@ -71,7 +72,7 @@ std::optional<CronRecord> load_record(const std::string& path) {
 }
 
 void save_record(const std::string& path, const CronRecord& r) {
-  Status st = write_file_atomic(path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
+  Status st = storage::write_file(storage::local(), path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
   if (!st) log::warning(st.message());
 }
 

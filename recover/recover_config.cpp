@@ -5,6 +5,7 @@
 #include <set>
 
 #include "common/fs.h"
+#include "common/storage.h"
 
 namespace cellar::recover {
 namespace {
@@ -66,9 +67,9 @@ Result<std::string> edit_file(const std::string& path, std::vector<std::string>&
   if (!text) return text.status();
   Edited e = neutralise(*text, path.substr(path.rfind('/') + 1), warnings);
   if (e.changed || always_origin)
-    if (Status st = write_file_atomic(path + ".origin", *text); !st) return st;
+    if (Status st = storage::write_file(storage::local(), path + ".origin", *text); !st) return st;
   if (e.changed)
-    if (Status st = write_file_atomic(path, e.text); !st) return st;
+    if (Status st = storage::write_file(storage::local(), path, e.text); !st) return st;
   return e.text;
 }
 
@@ -90,9 +91,9 @@ Result<std::vector<std::string>> write_recovery_config(const std::string& pgdata
   std::string auto_path = join_path(pgdata, "postgresql.auto.conf");
   auto text = edit_file(auto_path, warnings, true);
   if (!text) return text.status();
-  if (Status st = write_file_atomic(auto_path, *text + cellar_block(config)); !st) return st;
+  if (Status st = storage::write_file(storage::local(), auto_path, *text + cellar_block(config)); !st) return st;
   std::string signal = join_path(pgdata, config.standby ? "standby.signal" : "recovery.signal");
-  if (Status st = write_file_atomic(signal, ""); !st) return st;
+  if (Status st = storage::write_file(storage::local(), signal, ""); !st) return st;
   return warnings;
 }
 

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/storage_filter.h"
 
 namespace cellar::recover {
 namespace fs = std::filesystem;
@@ -22,16 +23,27 @@ std::string strip_suffix(const std::string& name, codec::Codec codec) {
   return has ? name.substr(0, name.size() - suffix.size()) : name;
 }
 
-// Decompresses one file into a new file, fsynced.
+// Decompresses one file of the repository into a new file of DEST, fsynced.
+// DEST is not the archive: files are written in place under their final names
+// (DEST was empty, and a failed recover clears it again).
 Result<uint64_t> copy_one(const CopyJob& job) {
+  auto in = storage::open_decompressed(storage::local(), job.src, job.codec);
+  if (!in) return in.status();
   UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::from_errno("could not create file \"" + job.dest + "\"", errno);
-  auto stats = codec::decompress_file_to_fd(job.src, job.codec, out.get(), job.dest);
-  if (!stats) return stats.status();
+  std::string buf(256 * 1024, '\0');
+  uint64_t bytes = 0;
+  for (;;) {
+    auto n = (*in)->read(buf.data(), buf.size());
+    if (!n) return n.status();
+    if (*n == 0) break;
+    if (Status st = write_all(out.get(), {buf.data(), *n}, job.dest); !st) return st;
+    bytes += *n;
+  }
   if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int fd = out.release();
   if (::close(fd) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
-  return stats->bytes_out;
+  return bytes;
 }
 
 // Work shared by the copy threads: the next job to take, the first error.

@@ -11,6 +11,7 @@
 #include "common/tar_reader.h"
 #include "config/names.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -167,7 +168,7 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
   SyncWalResult result{wanted->size(), info->find("last_name")->is_string() ? info->find("last_name")->as_string() : ""};
   if (!result.last_name.empty() && info->find("last_position")->is_int()) {
     std::string text = result.last_name + "\t" + std::to_string(info->find("last_position")->as_int());
-    if (Status s = write_file_atomic(bookmark_path(server_dir), text); !s) return s;
+    if (Status s = storage::write_file(storage::local(), bookmark_path(server_dir), text); !s) return s;
   }
   return result;
 }

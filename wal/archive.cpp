@@ -12,6 +12,8 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/storage_filter.h"
+#include "common/storage_posix.h"
 #include "wal/identity.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -70,14 +72,14 @@ Result<std::vector<Source>> list_sources(const std::string& server_dir) {
   return out;
 }
 
-Result<size_t> read_full(int fd, char* buf, size_t count, const std::string& name) {
+// Up to `count` bytes, fewer only at the end of `reader`.
+Result<size_t> read_full(storage::Reader& reader, char* buf, size_t count) {
   size_t got = 0;
   while (got < count) {
-    ssize_t n = ::read(fd, buf + got, count - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::from_errno("could not read \"" + name + "\"", errno);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+    auto n = reader.read(buf + got, count - got);
+    if (!n) return n.status();
+    if (*n == 0) break;
+    got += *n;
   }
   return got;
 }
@@ -85,28 +87,19 @@ Result<size_t> read_full(int fd, char* buf, size_t count, const std::string& nam
 // Whether `src` holds exactly the decompressed content of `stored`. Streams
 // both; stops at the first difference. A corrupt stored file is an error.
 Result<bool> same_content(const std::string& src, const ArchivedFile& stored) {
-  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return Status::from_errno("could not open \"" + src + "\"", errno);
-  UniqueFd archived(::open(stored.path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!archived.valid()) return Status::from_errno("could not open \"" + stored.path + "\"", errno);
-  auto decompressor = codec::Decompressor::create(stored.codec);
-  if (!decompressor) return decompressor.status();
-  bool differs = false;
-  std::string buf;
-  codec::Sink compare = [&](std::string_view piece) -> Status {
-    buf.resize(piece.size());
-    auto n = read_full(in.get(), buf.data(), piece.size(), src);
-    if (!n) return n.status();
-    differs = *n != piece.size() || std::memcmp(buf.data(), piece.data(), piece.size()) != 0;
-    return differs ? Status::failed("contents differ") : Status::ok();
-  };
-  auto streamed = codec::decompress_fd(archived.get(), stored.path, *decompressor, compare);
-  if (differs) return false;
-  if (!streamed) return streamed.status();
-  char extra;
-  auto n = read_full(in.get(), &extra, 1, src);
-  if (!n) return n.status();
-  return *n == 0;
+  auto in = storage::local().open_read(src);
+  if (!in) return in.status();
+  auto archived = storage::open_decompressed(storage::local(), stored.path, stored.codec);
+  if (!archived) return archived.status();
+  std::string a(128 * 1024, '\0'), b(a.size(), '\0');
+  for (;;) {
+    auto got = read_full(**archived, a.data(), a.size());
+    if (!got) return got.status();
+    auto have = read_full(**in, b.data(), *got + (*got < a.size() ? 1 : 0));
+    if (!have) return have.status();
+    if (*have != *got || std::memcmp(a.data(), b.data(), *got) != 0) return false;
+    if (*got < a.size()) return true;
+  }
 }
 
 // One run of archive-wal over a server's sources.
@@ -164,29 +157,27 @@ class Archiver {
   Status store_new(const Source& s, const std::string& dir, const struct stat& sb) {
     remove_stale_temps(dir, s.name);
     const std::string final_path = join_path(dir, s.name + codec::codec_suffix(o_.compression));
-    const std::string temp = codec::temp_path_for(final_path);
-    auto stats = codec::compress_file_to_temp(s.path(), temp, o_.compression, o_.level);
-    if (!stats) return stats.status();
-    XlogEntry entry{s.name, stats->bytes_out, mtime_of(sb), o_.compression};
-    if (Status st = commit(temp, final_path, entry); !st) {
-      ::unlink(temp.c_str());
-      return st;
-    }
+    auto out = storage::open_compressed(storage::local(), final_path, o_.compression, o_.level);
+    if (!out) return out.status();
+    auto in = storage::local().open_read(s.path());
+    if (!in) return in.status();
+    if (auto copied = storage::copy(**in, **out); !copied) return copied.status();
+    if (Status st = commit(**out, mtime_of(sb), s.name); !st) return st;
     if (Status st = drop_source(s); !st) return st;
     report.archived++;
-    report.bytes += stats->bytes_in;
-    report.stored_bytes += stats->bytes_out;
-    log::info("archived \"" + s.shown() + "\" as \"" + final_path + "\" (" + human_size(stats->bytes_out) + ")");
+    report.bytes += (*out)->written();
+    report.stored_bytes += (*out)->stored();
+    log::info("archived \"" + s.shown() + "\" as \"" + final_path + "\" (" + human_size((*out)->stored()) + ")");
     return Status::ok();
   }
 
-  Status commit(const std::string& temp, const std::string& final_path, const XlogEntry& entry) {
+  // The file's commit and its xlog.db line in one critical section, so a
+  // reader of xlog.db never sees a name whose file is not there.
+  Status commit(storage::CompressWriter& out, double mtime, const std::string& name) {
     auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
     if (!lock) return lock.status();
-    if (::rename(temp.c_str(), final_path.c_str()) != 0)
-      return Status::from_errno("could not rename \"" + temp + "\" to \"" + final_path + "\"", errno);
-    if (Status st = fsync_dir(dirname_of(final_path)); !st) return st;
-    return catalogue(*lock, entry);
+    if (Status st = out.commit(); !st) return st;
+    return catalogue(*lock, XlogEntry{name, out.stored(), mtime, o_.compression});
   }
 
   // Adds `entry` unless xlog.db has it already (never a second line for a name).
@@ -224,11 +215,7 @@ class Archiver {
     return drop_source(s);
   }
 
-  Status drop_source(const Source& s) {
-    if (::unlink(s.path().c_str()) != 0 && errno != ENOENT)
-      return Status::from_errno("could not remove \"" + s.path() + "\"", errno);
-    return fsync_dir(s.dir);
-  }
+  Status drop_source(const Source& s) { return storage::local().remove(s.path()); }
 
   // errors/<name>.<UTC stamp>.<reason>, as Barman names them; never overwrites.
   Status move_to_errors(const Source& s, const char* reason, const std::string& why) {
@@ -237,20 +224,21 @@ class Archiver {
     const std::string stem = join_path(errors, s.name + "." + utc_stamp());
     std::string target = stem + "." + reason;
     for (int i = 1; path_exists(target); ++i) target = stem + "-" + std::to_string(i) + "." + reason;
-    if (::rename(s.path().c_str(), target.c_str()) != 0)
-      return Status::from_errno("could not move \"" + s.path() + "\" to \"" + target + "\"", errno);
-    if (Status st = fsync_dir(errors); !st) return st;
-    if (Status st = fsync_dir(s.dir); !st) return st;
+    if (Status st = storage::durable_rename(-1, s.path(), target); !st) return st;
     report.moved_to_errors.push_back(target);
     log::warning("moved \"" + s.path() + "\" to \"" + target + "\": " + why);
     return Status::ok();
   }
 
-  // A crash while compressing leaves "<name><suffix>.tmp"; no one else writes these.
+  // A crash while compressing leaves the storage's temp files of `name`;
+  // no one else writes these (archive-wal holds its lock).
   void remove_stale_temps(const std::string& dir, const std::string& name) {
-    for (codec::Codec c : {codec::Codec::none, codec::Codec::gzip, codec::Codec::lz4, codec::Codec::zstd}) {
-      std::string temp = codec::temp_path_for(join_path(dir, name + codec::codec_suffix(c)));
-      if (::unlink(temp.c_str()) == 0) log::info("removed stale temp file \"" + temp + "\"");
+    auto entries = storage::local().list(dir);
+    if (!entries) return;
+    for (const storage::Entry& e : *entries) {
+      if (e.name.rfind(name, 0) != 0 || !storage::is_temp_name(e.name)) continue;
+      if (storage::local().remove(join_path(dir, e.name), false))
+        log::info("removed stale temp file \"" + join_path(dir, e.name) + "\"");
     }
   }
 

@@ -4,6 +4,7 @@
 
 #include "common/codec.h"
 #include "common/fs.h"
+#include "common/storage_filter.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 
@@ -13,6 +14,17 @@ namespace {
 // The smallest segment size accepts every segment name any size allows; only
 // the shape matters here (the name never reaches a path unless it is hex).
 constexpr uint64_t kSmallestSegmentSize = 1u << 20;
+
+// restore_command's "> %p": PostgreSQL checks the exit code and the size.
+Status copy_to_stdout(storage::Reader& in) {
+  std::string buf(256 * 1024, '\0');
+  for (;;) {
+    auto n = in.read(buf.data(), buf.size());
+    if (!n) return n.status();
+    if (*n == 0) return Status::ok();
+    if (Status st = write_all(STDOUT_FILENO, {buf.data(), *n}, "standard output"); !st) return st;
+  }
+}
 
 }  // namespace
 
@@ -26,13 +38,14 @@ Status get_wal(const GetWalRequest& r) {
     return Status::failed("WAL file \"" + r.name + "\" is not in the archive of server '" + r.server + "'",
                           "it may not be archived yet: see 'cellar status " + r.server + "' and run 'cellar archive-wal " +
                               r.server + "'");
-  if (r.output_dir.empty()) {
-    auto copied = codec::decompress_file_to_fd(stored->path, stored->codec, STDOUT_FILENO, "standard output");
-    return copied ? Status::ok() : copied.status();
-  }
+  auto in = storage::open_decompressed(storage::local(), stored->path, stored->codec);
+  if (!in) return in.status();
+  if (r.output_dir.empty()) return copy_to_stdout(**in);
   if (Status st = make_dirs(r.output_dir, 0700); !st) return st;
-  auto copied = codec::decompress_file(stored->path, join_path(r.output_dir, r.name), stored->codec);
-  return copied ? Status::ok() : copied.status();
+  auto out = storage::local().open_write(join_path(r.output_dir, r.name));
+  if (!out) return out.status();
+  if (auto copied = storage::copy(**in, **out); !copied) return copied.status();
+  return (*out)->commit();
 }
 
 }  // namespace cellar::wal

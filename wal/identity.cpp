@@ -1,6 +1,7 @@
 #include "wal/identity.h"
 
 #include "common/fs.h"
+#include "common/storage.h"
 #include "common/json.h"
 
 namespace cellar::wal {
@@ -30,7 +31,7 @@ Status save_identity(const std::string& server_dir, const Identity& id) {
   doc.set("server_version", id.server_version);
   doc.set("xlog_segment_size", static_cast<int64_t>(id.xlog_segment_size));
   doc.set("first_seen", id.first_seen);
-  return write_file_atomic(identity_path(server_dir), doc.dump() + "\n", 0600);
+  return storage::write_file(storage::local(), identity_path(server_dir), doc.dump() + "\n");
 }
 
 Status check_or_record_identity(const std::string& server_dir, const std::string& server, const Identity& seen) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "common/storage.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "pg/connection.h"
@@ -155,7 +156,7 @@ class Receiver {
       return Status::ok();
     auto h = pg::timeline_history(conn, tli);
     if (!h) return h.status();
-    return write_file_atomic(join_path(streaming, name), h->content, 0600);
+    return storage::write_file(storage::local(), join_path(streaming, name), h->content);
   }
 
   // Streams one timeline; returns the next timeline's start, or none when the
@@ -254,7 +255,7 @@ class Receiver {
     doc.set("server_lsn", state_.server_lsn);
     doc.set("timeline", static_cast<int64_t>(state_.timeline));
     doc.set("last_error", state_.last_error);
-    Status st = write_file_atomic(state_path(o_.server_dir), doc.dump() + "\n", 0600);
+    Status st = storage::write_file(storage::local(), state_path(o_.server_dir), doc.dump() + "\n");
     if (!st) log::warning(st.message());
   }
 

@@ -12,6 +12,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/storage.h"
 
 namespace cellar::wal {
 namespace {
@@ -35,26 +36,28 @@ std::optional<double> parse_time(const std::string& s) {
   return t;
 }
 
-// Cuts a torn last line (no '\n') off the open catalogue, so that the next
+// Cuts a torn last line (no '\n') off the catalogue, so that the next
 // append starts on a line of its own. The torn line's file is still in wals/
-// and archive-wal catalogues it again (its source was not yet removed).
-Status cut_torn_tail(int fd, const std::string& path) {
-  struct stat sb {};
-  if (::fstat(fd, &sb) != 0) return Status::from_errno("could not stat \"" + path + "\"", errno);
-  if (sb.st_size == 0) return Status::ok();
-  const off_t window = std::min<off_t>(sb.st_size, 4096);
-  std::string tail(static_cast<size_t>(window), '\0');
-  if (::pread(fd, tail.data(), tail.size(), sb.st_size - window) != window)
-    return Status::from_errno("could not read \"" + path + "\"", errno);
-  if (tail.back() == '\n') return Status::ok();
-  auto nl = tail.find_last_of('\n');
-  if (nl == std::string::npos && window < sb.st_size)
+// and archive-wal catalogues it again (its source was not yet removed). Rare:
+// the file is rewritten whole, through the same durable write as any other.
+Status cut_torn_tail(storage::Storage& store, const std::string& path) {
+  auto info = store.info(path);
+  if (!info) return info.status();
+  if (!*info || (*info)->size == 0) return Status::ok();
+  const uint64_t size = (*info)->size;
+  const uint64_t window = std::min<uint64_t>(size, 4096);
+  auto tail = storage::read_file(store, path, size - window, window);
+  if (!tail) return tail.status();
+  if (tail->empty() || tail->back() == '\n') return Status::ok();
+  auto nl = tail->find_last_of('\n');
+  if (nl == std::string::npos && window < size)
     return Status::failed("\"" + path + "\" ends with a line longer than 4096 bytes",
                           "the catalogue is damaged; move it aside and rebuild it from wals/");
-  off_t keep = nl == std::string::npos ? 0 : sb.st_size - window + static_cast<off_t>(nl) + 1;
-  log::warning("removing a torn last line from \"" + path + "\": \"" + tail.substr(tail.size() - static_cast<size_t>(sb.st_size - keep)) + "\"");
-  if (::ftruncate(fd, keep) != 0) return Status::from_errno("could not truncate \"" + path + "\"", errno);
-  return Status::ok();
+  const uint64_t keep = nl == std::string::npos ? 0 : size - window + nl + 1;
+  log::warning("removing a torn last line from \"" + path + "\": \"" + tail->substr(tail->size() - (size - keep)) + "\"");
+  auto kept = storage::read_file(store, path, 0, keep);
+  if (!kept) return kept.status();
+  return storage::write_file(store, path, *kept);
 }
 
 }  // namespace
@@ -125,23 +128,17 @@ Result<XlogDb> load_xlogdb(const std::string& path) {
 
 Status append_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
   if (entries.empty()) return Status::ok();
-  const bool created = !path_exists(path);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Status::from_errno("could not open \"" + path + "\"", errno);
-  if (Status st = cut_torn_tail(fd.get(), path); !st) return st;
+  storage::Storage& store = storage::local();
+  if (Status st = cut_torn_tail(store, path); !st) return st;
   std::string text;
   for (const auto& e : entries) text += format_xlog_entry(e);
-  if (::lseek(fd.get(), 0, SEEK_END) < 0) return Status::from_errno("could not seek in \"" + path + "\"", errno);
-  if (Status st = write_all(fd.get(), text, path); !st) return st;
-  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + path + "\"", errno);
-  if (created) return fsync_dir(dirname_of(path));
-  return Status::ok();
+  return store.append(path, text);
 }
 
 Status save_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
   std::string text;
   for (const auto& e : entries) text += format_xlog_entry(e);
-  return write_file_atomic(path, text, 0600);
+  return storage::write_file(storage::local(), path, text);
 }
 
 }  // namespace cellar::wal

@@ -201,39 +201,6 @@ TEST_CASE("independent codec objects run concurrently on worker threads", "[comm
   for (int i = 0; i < 8; ++i) CHECK(ok[i] == 1);
 }
 
-TEST_CASE("file helpers compress and decompress durably and leave no temp file", "[common]") {
-  test::TempDir dir;
-  std::string data = random_bytes(3 * 1024 * 1024 + 17, 3);
-  test::write_text(dir / "src", data);
-  for (Codec codec : kAll) {
-    std::string packed = dir / (std::string("packed") + codec_suffix(codec));
-    auto stats = compress_file(dir / "src", packed, codec);
-    REQUIRE(stats);
-    CHECK(stats->bytes_in == data.size());
-    CHECK_FALSE(path_exists(temp_path_for(packed)));
-    auto back = decompress_file(packed, dir / "back", codec);
-    REQUIRE(back);
-    CHECK(back->bytes_out == data.size());
-    CHECK(test::read_text(dir / "back") == data);
-    CHECK_FALSE(path_exists(temp_path_for(dir / "back")));
-  }
-}
-
-TEST_CASE("file helpers name the file that could not be read or decoded", "[common]") {
-  test::TempDir dir;
-  auto missing = compress_file(dir / "absent", dir / "out.zst", Codec::zstd);
-  REQUIRE_FALSE(missing);
-  CHECK(missing.status().message().find("\"" + dir / "absent" + "\"") != std::string::npos);
-  CHECK_FALSE(path_exists(dir / "out.zst"));
-
-  test::write_text(dir / "junk.gz", "not gzip");
-  auto junk = decompress_file(dir / "junk.gz", dir / "junk", Codec::gzip);
-  REQUIRE_FALSE(junk);
-  CHECK(junk.status().message().find("could not decompress \"" + dir / "junk.gz" + "\"") != std::string::npos);
-  CHECK_FALSE(path_exists(dir / "junk"));
-  CHECK_FALSE(path_exists(temp_path_for(dir / "junk")));
-}
-
 TEST_CASE("multi-threaded zstd writes one ordinary frame that any zstd reader decodes", "[common]") {
   std::string input = random_bytes(12 * 1024 * 1024, 11) + compressible_bytes(12 * 1024 * 1024);
   auto comp = Compressor::create(Codec::zstd, 3, 2);

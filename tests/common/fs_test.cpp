@@ -1,6 +1,7 @@
-// File-system mechanism (common/fs.h): the durable write routine, directory
-// creation and listing.
+// File-system mechanism (common/fs.h): directory creation and listing, and
+// the durable whole-file write of the posix storage on absolute paths.
 #include "common/fs.h"
+#include "common/storage.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -42,54 +43,54 @@ class UmaskGuard {
 
 }  // namespace
 
-TEST_CASE("write_file_atomic writes the content with the given mode", "[common]") {
+TEST_CASE("a whole-file storage write writes the content with the given mode", "[common]") {
   TempDir dir;
   const std::string path = dir / "backup.info";
-  REQUIRE(write_file_atomic(path, "status=DONE\n"));
+  REQUIRE(storage::write_file(storage::local(), path, "status=DONE\n"));
   CHECK(test::read_text(path) == "status=DONE\n");
   CHECK(mode_of(path) == 0600);
 
   const std::string binary("a\0b\xff", 4);
-  REQUIRE(write_file_atomic(dir / "bin", binary, 0640));
+  REQUIRE(storage::write_file(storage::local(), dir / "bin", binary, storage::WriteOptions{0640}));
   CHECK(test::read_text(dir / "bin") == binary);
   CHECK(mode_of(dir / "bin") == 0640);
 
-  REQUIRE(write_file_atomic(dir / "empty", ""));
+  REQUIRE(storage::write_file(storage::local(), dir / "empty", ""));
   CHECK(test::read_text(dir / "empty").empty());
   CHECK(names_in(dir.path()) == std::vector<std::string>{"backup.info", "bin", "empty"});
 }
 
-TEST_CASE("write_file_atomic sets the mode whatever the umask", "[common]") {
+TEST_CASE("a whole-file storage write sets the mode whatever the umask", "[common]") {
   TempDir dir;
   UmaskGuard mask(077);
-  REQUIRE(write_file_atomic(dir / "shared", "x", 0644));
+  REQUIRE(storage::write_file(storage::local(), dir / "shared", "x", storage::WriteOptions{0644}));
   CHECK(mode_of(dir / "shared") == 0644);
 }
 
-TEST_CASE("write_file_atomic replaces an existing file whole", "[common]") {
+TEST_CASE("a whole-file storage write replaces an existing file whole", "[common]") {
   TempDir dir;
   const std::string path = dir / "xlog.db";
-  REQUIRE(write_file_atomic(path, std::string(10000, 'a')));
-  REQUIRE(write_file_atomic(path, "short"));
+  REQUIRE(storage::write_file(storage::local(), path, std::string(10000, 'a')));
+  REQUIRE(storage::write_file(storage::local(), path, "short"));
   CHECK(test::read_text(path) == "short");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"xlog.db"});
 }
 
-TEST_CASE("write_file_atomic into a missing directory fails and leaves nothing", "[common]") {
+TEST_CASE("a whole-file storage write into a missing directory fails and leaves nothing", "[common]") {
   TempDir dir;
   const std::string path = dir / "missing/file";
-  Status st = write_file_atomic(path, "data");
+  Status st = storage::write_file(storage::local(), path, "data");
   REQUIRE_FALSE(st.is_ok());
   CHECK(st.code() == ErrorCode::failed);
   CHECK_THAT(st.message(), Contains(dir / "missing/file") && Contains("No such file or directory"));
   CHECK(names_in(dir.path()).empty());
 }
 
-TEST_CASE("write_file_atomic onto a directory fails and removes its temp file", "[common]") {
+TEST_CASE("a whole-file storage write onto a directory fails and removes its temp file", "[common]") {
   TempDir dir;
   REQUIRE(make_dirs(dir / "target"));
-  REQUIRE(write_file_atomic(dir / "target/inside", "keep"));
-  Status st = write_file_atomic(dir / "target", "data");
+  REQUIRE(storage::write_file(storage::local(), dir / "target/inside", "keep"));
+  Status st = storage::write_file(storage::local(), dir / "target", "data");
   REQUIRE_FALSE(st.is_ok());
   CHECK_THAT(st.message(), Contains("could not rename"));
   // Only the directory is left: no temp file beside it, and its content is intact.
@@ -135,7 +136,7 @@ TEST_CASE("list_dir returns the names sorted, without . and ..", "[common]") {
 TEST_CASE("read_file returns the whole content or names the path", "[common]") {
   TempDir dir;
   const std::string big(200000, 'z');
-  REQUIRE(write_file_atomic(dir / "big", big));
+  REQUIRE(storage::write_file(storage::local(), dir / "big", big));
   auto r = read_file(dir / "big");
   REQUIRE(r.is_ok());
   CHECK(*r == big);
