@@ -6,6 +6,7 @@
 
 #include "common/crc32c.h"
 #include "common/fs.h"
+#include "common/storage_filter.h"
 
 namespace cellar::backup {
 
@@ -19,19 +20,18 @@ struct FilePipeline::Job {
 
 namespace {
 
-// Temp name of a file being written; never a name PostgreSQL uses.
-std::string temp_name(const std::string& path) { return path + ".cellar-tmp"; }
-
 bool reuse_matches(const ReuseEntry& e, const FileOutcome& out) {
-  return e.size == out.size && e.checksum == crc32c_manifest_hex(out.crc) && path_exists(e.stored_path);
+  return e.size == out.size && e.checksum == crc32c_manifest_hex(out.crc);
 }
 
-// Replaces the freshly written temp by a hard link to the previous backup's file.
-bool link_instead(const std::string& temp, const ReuseEntry& e, FileOutcome& out) {
-  if (::link(e.stored_path.c_str(), out.stored_path.c_str()) != 0) return false;
-  ::unlink(temp.c_str());
-  struct stat sb {};
-  if (::stat(out.stored_path.c_str(), &sb) == 0) out.stored_size = static_cast<uint64_t>(sb.st_size);
+// Gives the new file a second name of the previous backup's instead of
+// committing what was written (and not yet compressed to its end).
+bool link_instead(storage::Storage& store, storage::Writer& written, const ReuseEntry& e, FileOutcome& out) {
+  auto old = store.info(e.stored_path);
+  if (!old || !*old) return false;
+  if (!store.link(e.stored_path, out.stored_path)) return false;
+  written.abandon();
+  out.stored_size = (*old)->size;
   out.linked = true;
   return true;
 }
@@ -117,43 +117,36 @@ Result<std::string> FilePipeline::pop_chunk(Job& job, bool& end) {
   return chunk;
 }
 
-// Compresses one file into its temp name, fsyncs and renames it (or links it).
+// Compresses one file through a storage write and commits it (or links it).
 Status FilePipeline::process(Job& job, FileOutcome& out) {
   out.manifest_path = job.manifest_path;
   out.stored_path = job.stored_path;
-  std::string temp = temp_name(job.stored_path);
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Status::from_errno("could not create \"" + temp + "\"", errno);
+  storage::Storage& store = options_.storage ? *options_.storage : storage::local();
   // One big relation file (up to 1 GB) would otherwise keep one core busy
   // while the others idle at the end of the stream.
   constexpr uint64_t kLargeFile = 64ULL << 20;
   unsigned threads = job.size_hint >= kLargeFile ? options_.jobs : 1;
-  auto comp = codec::Compressor::create(options_.codec, options_.level, threads);
-  if (!comp) return comp.status();
-  codec::Sink sink = [&](std::string_view piece) {
-    out.stored_size += piece.size();
-    return write_all(fd.get(), piece, temp);
-  };
+  storage::WriteOptions wo;
+  wo.sync_dir = false;  // the StreamWriter fsyncs each directory once, at the end
+  auto w = storage::open_compressed(store, job.stored_path, options_.codec, options_.level, threads, wo);
+  if (!w) return w.status();
   Crc32c crc;
   for (bool end = false;;) {
     auto chunk = pop_chunk(job, end);
     if (!chunk) return chunk.status();
     if (end) break;
     crc.update(*chunk);
-    out.size += chunk->size();
-    if (Status st = comp->update(*chunk, sink); !st) return st;
+    if (Status st = (*w)->write(*chunk); !st) return st;
   }
-  if (Status st = comp->finish(sink); !st) return st;
+  out.size = (*w)->written();
   out.crc = crc.value();
-  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + temp + "\"", errno);
-  fd.reset();
   if (options_.reuse) {
     auto it = options_.reuse->find(job.manifest_path);
-    if (it != options_.reuse->end() && reuse_matches(it->second, out) && link_instead(temp, it->second, out))
+    if (it != options_.reuse->end() && reuse_matches(it->second, out) && link_instead(store, **w, it->second, out))
       return Status::ok();
   }
-  if (::rename(temp.c_str(), job.stored_path.c_str()) != 0)
-    return Status::from_errno("could not rename \"" + temp + "\"", errno);
+  if (Status st = (*w)->commit(); !st) return st;
+  out.stored_size = (*w)->stored();
   return Status::ok();
 }
 
@@ -171,8 +164,7 @@ void FilePipeline::worker() {
     FileOutcome out;
     Status st = process(*job, out);
     if (!st) {
-      ::unlink(temp_name(job->stored_path).c_str());
-      fail(st);
+      fail(st);  // the writer was abandoned when process() returned
       return;
     }
     std::lock_guard lk(mu_);

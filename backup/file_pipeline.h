@@ -1,5 +1,6 @@
 // The writing side of a backup: files of the archive stream, compressed by N
-// worker threads and written durably (temp name, fsync, rename). The protocol
+// worker threads and written through the storage layer (committed durably,
+// the directory fsyncs left to the caller). The protocol
 // reader is one thread producing one file at a time; it hands the bytes over
 // in chunks through bounded queues (at most `queued_files` files waiting, each
 // holding at most `chunks_per_file` chunks), so memory stays bounded whatever
@@ -8,8 +9,9 @@
 // Dedup (reuse_backup = link): the CRC-32C of each file is computed while it
 // is written; when the previous backup's manifest lists the same path with the
 // same size and checksum, and its stored file uses the same codec, the new
-// file is replaced by a hard link to the old one. Comparing after writing
-// costs the write but is always right: the checksum is only known at the end.
+// write is abandoned and the file becomes a second name (a hard link) of the
+// old one. Comparing after streaming costs the compression but is always
+// right: the checksum is only known at the end.
 #pragma once
 
 #include <condition_variable>
@@ -25,6 +27,7 @@
 
 #include "common/codec.h"
 #include "common/status.h"
+#include "common/storage.h"
 
 namespace cellar::backup {
 
@@ -53,6 +56,7 @@ struct PipelineOptions {
   size_t chunk_size = 256 * 1024;           // bytes per queued chunk
   size_t chunks_per_file = 4;               // queued chunks per file
   size_t queued_files = 0;                  // files waiting for a worker; 0 = 2 × jobs
+  storage::Storage* storage = nullptr;      // where stored paths live; null = the local disk
 };
 
 class FilePipeline {

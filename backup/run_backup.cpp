@@ -1,4 +1,5 @@
 #include "backup/run_backup.h"
+#include "config/layout.h"
 
 #include <ctime>
 #include <filesystem>
@@ -136,7 +137,7 @@ ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat,
   const catalog::BackupEntry* prev = cat.previous_done(b.id);
   if (req.server->str("reuse_backup") != "link" || !prev) return map;
   if (prev->info.get("compression") != codec::codec_name(b.codec)) return map;
-  auto text = read_file(join_path(prev->dir, "backup_manifest"));
+  auto text = read_file(layout::backup_manifest_file(prev->dir));
   auto manifest = text ? catalog::parse_manifest(*text) : Result<catalog::Manifest>(text.status());
   if (!manifest) {
     log::warning("not reusing backup " + prev->info.id() + ": " + manifest.status().message());
@@ -232,7 +233,7 @@ void remove_partial_files(const NewBackup& b) {
   auto names = list_dir(b.dir);
   if (!names) return;
   for (const auto& n : *names) {
-    if (n == "backup.info") continue;
+    if (n == layout::kBackupInfoName) continue;
     std::error_code ec;
     std::filesystem::remove_all(join_path(b.dir, n), ec);
     if (ec) log::warning("could not remove \"" + join_path(b.dir, n) + "\": " + ec.message());

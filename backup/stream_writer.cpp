@@ -1,14 +1,10 @@
 #include "backup/stream_writer.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "config/layout.h"
 
 #include "catalog/manifest.h"
 #include "common/crc32c.h"
 
 namespace cellar::backup {
-
-std::string manifest_temp_name() { return "backup_manifest.cellar-tmp"; }
 
 StreamWriter::StreamWriter(std::string backup_dir, const PipelineOptions& pipeline, ProgressFn progress)
     : dir_(std::move(backup_dir)), pipeline_(pipeline), progress_(std::move(progress)) {}
@@ -37,7 +33,7 @@ Status StreamWriter::on_archive(const std::string& name, const std::string&) {
   if (Status st = end_archive(); !st) return st;
   main_archive_ = name == "base.tar";
   if (main_archive_) {
-    root_ = join_path(dir_, "data");
+    root_ = layout::backup_data_dir(dir_);
     manifest_prefix_.clear();
   } else {
     std::string oid = name.substr(0, name.find('.'));
@@ -53,7 +49,10 @@ Status StreamWriter::on_archive(const std::string& name, const std::string&) {
 }
 
 Status StreamWriter::on_data(std::string_view bytes) {
-  if (manifest_fd_.valid()) return write_all(manifest_fd_.get(), bytes, manifest_temp_name());
+  if (manifest_out_) {
+    manifest_text_.append(bytes);
+    return manifest_out_->write(bytes);
+  }
   if (!tar_) return Status::failed("BASE_BACKUP sent data before any archive");
   return tar_->feed(bytes);
 }
@@ -65,9 +64,9 @@ Status StreamWriter::on_progress(uint64_t done) {
 
 Status StreamWriter::on_manifest() {
   if (Status st = end_archive(); !st) return st;
-  std::string path = join_path(dir_, manifest_temp_name());
-  manifest_fd_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!manifest_fd_.valid()) return Status::from_errno("could not create \"" + path + "\"", errno);
+  auto out = storage::local().open_write(layout::backup_manifest_file(dir_));
+  if (!out) return out.status();
+  manifest_out_ = std::move(*out);
   return Status::ok();
 }
 
@@ -103,10 +102,8 @@ Status StreamWriter::on_member_end() {
 }
 
 Status StreamWriter::check_against_manifest(const std::vector<FileOutcome>& files) {
-  auto text = read_file(join_path(dir_, manifest_temp_name()));
-  if (!text) return text.status();
-  if (Status st = catalog::check_manifest_checksum(*text); !st) return st;
-  auto manifest = catalog::parse_manifest(*text);
+  if (Status st = catalog::check_manifest_checksum(manifest_text_); !st) return st;
+  auto manifest = catalog::parse_manifest(manifest_text_);
   if (!manifest) return manifest.status();
   std::unordered_map<std::string, const catalog::ManifestFile*> by_path;
   for (const auto& f : manifest->files) by_path[f.path] = &f;
@@ -129,17 +126,12 @@ Result<CopyResult> StreamWriter::complete() {
   if (Status st = end_archive(); !st) return st;
   auto files = pipeline_.finish();
   if (!files) return files.status();
-  if (!manifest_fd_.valid()) return Status::failed("BASE_BACKUP sent no backup manifest");
-  if (::fsync(manifest_fd_.get()) != 0) return Status::from_errno("could not fsync the backup manifest", errno);
-  manifest_fd_.reset();
+  if (!manifest_out_) return Status::failed("BASE_BACKUP sent no backup manifest");
   if (Status st = check_against_manifest(*files); !st) return st;
-  // Files are fsynced by the workers; their renames need the directories.
+  // Files were committed by the workers without a directory fsync each.
   for (const auto& d : dirs_)
-    if (Status st = fsync_dir(d); !st) return st;
-  std::string tmp = join_path(dir_, manifest_temp_name());
-  if (::rename(tmp.c_str(), join_path(dir_, "backup_manifest").c_str()) != 0)
-    return Status::from_errno("could not rename \"" + tmp + "\"", errno);
-  if (Status st = fsync_dir(dir_); !st) return st;
+    if (Status st = storage::local().sync_dir(d); !st) return st;
+  if (Status st = manifest_out_->commit(); !st) return st;
   for (const auto& f : *files) {
     result_.size += f.stored_size;
     result_.cluster_size += f.size;

@@ -1,10 +1,11 @@
 // Turns the BASE_BACKUP event stream into a backup directory (SPEC §3):
 // base.tar → data/, <oid>.tar → <oid>/, regular files through the
-// FilePipeline (compressed, temp name, fsync, rename), directories created as
-// they come, pg_tblspc/<oid> symlinks recorded, the manifest streamed into
-// "backup_manifest.cellar-tmp". complete() makes it all durable and puts the
-// manifest under its final name last, so a directory with backup_manifest
-// holds a complete copy (pg_basebackup's rule).
+// FilePipeline (compressed, committed through the storage layer without a
+// directory fsync each), directories created as they come, pg_tblspc/<oid>
+// symlinks recorded, the manifest streamed into an uncommitted storage write
+// (and kept in memory, where it is parsed anyway). complete() fsyncs every
+// directory once and commits the manifest last, so a directory with
+// backup_manifest holds a complete copy (pg_basebackup's rule).
 #pragma once
 
 #include <functional>
@@ -17,6 +18,7 @@
 #include "backup/file_pipeline.h"
 #include "common/tar_reader.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "pg/base_backup.h"
 
 namespace cellar::backup {
@@ -67,11 +69,9 @@ class StreamWriter final : public pg::BaseBackupSink, private TarHandler {
   std::string manifest_prefix_;  // "" for base.tar, "pg_tblspc/<oid>/" otherwise
   bool main_archive_ = false;
   bool in_file_ = false;
-  UniqueFd manifest_fd_;
+  std::unique_ptr<storage::Writer> manifest_out_;
+  std::string manifest_text_;
   std::set<std::string> dirs_;
 };
-
-// "backup_manifest.cellar-tmp": the manifest while it is being received.
-std::string manifest_temp_name();
 
 }  // namespace cellar::backup

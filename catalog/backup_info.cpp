@@ -1,4 +1,5 @@
 #include "catalog/backup_info.h"
+#include "config/layout.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -69,7 +70,7 @@ Result<BackupInfo> parse_backup_info(const std::string& text, const std::string&
   return info;
 }
 
-std::string backup_info_path(const std::string& backup_dir) { return join_path(backup_dir, "backup.info"); }
+std::string backup_info_path(const std::string& backup_dir) { return layout::backup_info_file(backup_dir); }
 
 Result<BackupInfo> load_backup_info(const std::string& backup_dir) {
   std::string path = backup_info_path(backup_dir);

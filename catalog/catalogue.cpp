@@ -1,4 +1,5 @@
 #include "catalog/catalogue.h"
+#include "config/layout.h"
 
 #include <algorithm>
 
@@ -23,7 +24,7 @@ Status unknown_backup(const std::string& arg, const std::string& server) {
 
 }  // namespace
 
-std::string base_dir(const std::string& server_dir) { return join_path(server_dir, "base"); }
+std::string base_dir(const std::string& server_dir) { return layout::base_dir(server_dir); }
 
 bool backup_in_use(const std::string& lock_dir, const std::string& server, const std::string& id) {
   std::string path = join_path(lock_dir, locks::make_lock_file_name({locks::LockKind::backup_id, server, id}));

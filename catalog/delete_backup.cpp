@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "common/fs.h"
+#include "common/storage_posix.h"
 #include "common/log.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
@@ -106,9 +107,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   if (!lock) return lock.status();
   // 3. One durable rename hides it from every reader.
   std::string doomed = b.dir + ".deleting";
-  if (::rename(b.dir.c_str(), doomed.c_str()) != 0)
-    return Status::from_errno("could not rename \"" + b.dir + "\"", errno);
-  if (Status st = fsync_dir(base_dir(cat->server_dir)); !st) return st;
+  if (Status st = storage::durable_rename(-1, b.dir, doomed); !st) return st;
   // 4. WAL that no remaining backup needs.
   auto wals = remove_wals(config, *cat, wal_cutoff(*cat, b));
   if (!wals) return wals.status();

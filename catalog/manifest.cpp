@@ -1,4 +1,5 @@
 #include "catalog/manifest.h"
+#include "config/layout.h"
 
 #include "common/fs.h"
 #include "common/json.h"
@@ -87,7 +88,7 @@ std::string stored_path_of(const std::string& backup_dir, const std::string& pat
       return join_path(join_path(backup_dir, path.substr(spc.size(), slash - spc.size())), path.substr(slash + 1)) +
              codec::codec_suffix(codec);
   }
-  return join_path(join_path(backup_dir, "data"), path) + codec::codec_suffix(codec);
+  return join_path(layout::backup_data_dir(backup_dir), path) + codec::codec_suffix(codec);
 }
 
 }  // namespace cellar::catalog

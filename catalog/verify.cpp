@@ -1,4 +1,5 @@
 #include "catalog/verify.h"
+#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -64,7 +65,7 @@ void find_extra_files(const std::string& backup_dir, const std::set<std::string>
 }  // namespace
 
 Result<VerifyReport> verify_backup(const locks::BackupIdLock&, const BackupEntry& backup) {
-  auto text = read_file(join_path(backup.dir, "backup_manifest"));
+  auto text = read_file(layout::backup_manifest_file(backup.dir));
   if (!text) return Status(text.status()).with_hint("a backup without backup_manifest is incomplete");
   VerifyReport report;
   if (Status st = check_manifest_checksum(*text); !st) report.problems.push_back(st.message());

@@ -1,4 +1,5 @@
 #include "check/check.h"
+#include "config/layout.h"
 
 #include <unistd.h>
 
@@ -150,8 +151,7 @@ std::string usable_dir(const std::string& dir) {
 std::optional<CheckResult> check_directories(CheckContext& ctx) {
   std::string server_dir = ctx.config.server_dir(ctx.server.name);
   std::vector<std::string> dirs{server_dir};
-  for (const char* sub : {"base", "wals", "streaming", "incoming", "errors"})
-    dirs.push_back(join_path(server_dir, sub));
+  for (const std::string& dir : layout::server_subdirs(server_dir)) dirs.push_back(dir);
   for (const auto& dir : dirs)
     if (std::string problem = usable_dir(dir); !problem.empty())
       return fail(problem + "; make \"" + ctx.config.home() + "\" writable by the user running cellar");

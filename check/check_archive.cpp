@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "check/check.h"
+#include "config/layout.h"
 #include "common/progress.h"
 #include "catalog/retention.h"
 #include "common/fs.h"
@@ -209,7 +210,7 @@ std::optional<CheckResult> receive_wal_running(CheckContext& ctx) {
   if (locks::LockFile(receive_lock_path(ctx)).owner_pid()) return pass();
   std::string hint = "no receive-wal process is running for server '" + ctx.server.name +
                      "'; 'cellar cron' (run every minute) starts it; see \"" +
-                     join_path(ctx.server_dir(), "receive-wal.log") + "\"";
+                     layout::receive_wal_log_file(ctx.server_dir()) + "\"";
   if (auto st = wal::load_receiver_state(ctx.server_dir()); st && *st && !(*st)->last_error.empty())
     hint += "; its last error: " + (*st)->last_error;
   return fail(hint);
@@ -235,7 +236,7 @@ std::optional<CheckResult> wal_continuity(CheckContext& ctx) {
 }
 
 std::optional<CheckResult> archiver_errors(CheckContext& ctx) {
-  std::string dir = join_path(ctx.server_dir(), "errors");
+  std::string dir = layout::errors_dir(ctx.server_dir());
   auto names = list_dir(dir);
   if (!names) return path_exists(dir) ? std::optional(fail(names.status().message())) : std::optional(pass());
   int duplicates = 0, unknown = 0;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/handlers.h"
+#include "config/layout.h"
 #include "common/fs.h"
 #include "common/storage.h"
 #include "common/json.h"
@@ -80,14 +81,14 @@ int reset_receiver(const Invocation& inv, const Config& config, const ServerConf
   if (!id) return report(id.status());
   auto seg_size = pg::show_wal_segment_size(*conn);
   if (!seg_size) return report(seg_size.status());
-  std::string streaming = join_path(config.server_dir(s.name), "streaming");
+  std::string streaming = layout::streaming_dir(config.server_dir(s.name));
   if (Status st = make_dirs(streaming); !st) return report(st);
   auto names = list_dir(streaming);
   if (!names) return report(names.status());
   for (const auto& n : *names)
     if (n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0) ::unlink(join_path(streaming, n).c_str());
   std::string current = pg::make_segment_name(id->timeline, pg::segno_of(id->xlogpos, *seg_size), *seg_size);
-  if (Status st = storage::write_file(storage::local(), join_path(streaming, current + ".partial"), ""); !st) return report(st);
+  if (Status st = storage::write_file(storage::local(), join_path(streaming, layout::partial_name(current)), ""); !st) return report(st);
   info(inv, "Reset receive-wal of server '" + s.name + "': streaming resumes at " + current);
   return 0;
 }

@@ -1,4 +1,5 @@
 #include "config/auto_config.h"
+#include "config/layout.h"
 
 #include <sys/stat.h>
 
@@ -130,11 +131,11 @@ Status check_loads(const Config& config, const std::string& auto_text) {
   main_text << main << "\n";
   const std::string scratch_main = join_path(scratch, "main.toml");
   if (Status s = storage::write_file(storage::local(), scratch_main, main_text.str()); !s) return s;
-  if (Status s = storage::write_file(storage::local(), join_path(scratch, ".cellar.auto.toml"), auto_text); !s) return s;
+  if (Status s = storage::write_file(storage::local(), layout::auto_config_file(scratch), auto_text); !s) return s;
   auto loaded = load_config(scratch_main);
   if (loaded) return Status::ok();
   std::string msg = loaded.status().message();
-  replace_all(msg, join_path(scratch, ".cellar.auto.toml"), auto_config_path(config));
+  replace_all(msg, layout::auto_config_file(scratch), auto_config_path(config));
   replace_all(msg, scratch_main, config.main_file);
   return Status::usage("the configuration would not load after this update: " + msg,
                        "nothing was changed; a new server needs conninfo or primary_ssh_command in the same update");
@@ -167,7 +168,7 @@ Result<std::vector<ConfigChange>> parse_config_changes(const std::string& json_t
   return changes;
 }
 
-std::string auto_config_path(const Config& config) { return join_path(config.home(), ".cellar.auto.toml"); }
+std::string auto_config_path(const Config& config) { return layout::auto_config_file(config.home()); }
 
 Result<std::string> merge_auto_config(const std::string& existing, const std::vector<ConfigChange>& changes) {
   toml::table root;

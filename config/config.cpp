@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/layout.h"
 
 #include <sys/stat.h>
 
@@ -393,7 +394,7 @@ Result<Config> load_config(const std::string& main_file) {
 
   // <home>/.cellar.auto.toml, written by config-update, overrides both.
   std::string home = value_to_string(resolve_global(layers, *find_key("home")).value);
-  std::string auto_file = join_path(home, ".cellar.auto.toml");
+  std::string auto_file = layout::auto_config_file(home);
   if (path_exists(auto_file)) {
     if (auto layer = read_layer(auto_file, true, problems)) {
       for (const char* k : {"home", "config_dir"})
@@ -409,7 +410,7 @@ Result<Config> load_config(const std::string& main_file) {
   // Defaults that derive from other keys are shown as such by show-servers.
   if (!config.global["lock_directory"].is_set) config.global["lock_directory"] = config.global["home"];
   if (!config.global["log_file"].is_set)
-    config.global["log_file"] = Setting{join_path(config.home(), "cellar.log"), config.global["home"].source, true};
+    config.global["log_file"] = Setting{layout::default_log_file(config.home()), config.global["home"].source, true};
   std::vector<std::string> names;
   for (const auto& layer : layers)
     for (const auto& [name, _] : layer.servers) names.push_back(name);

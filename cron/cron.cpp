@@ -1,4 +1,5 @@
 #include "cron/cron.h"
+#include "config/layout.h"
 #include "sync/sync.h"
 
 #include <fcntl.h>
@@ -112,9 +113,9 @@ class ServerPass {
     o_.complain(st.prefix("cron of server '" + s_.name + "'"));
   }
 
-  Result<pid_t> spawn(const std::string& command, const std::string& log_name) {
+  Result<pid_t> spawn(const std::string& command, const std::string& log_path) {
     if (Status st = make_dirs(dir_); !st) return st;
-    DetachedCommand c{o_.exe, {o_.exe, "-c", o_.config_path, command, s_.name}, join_path(dir_, log_name),
+    DetachedCommand c{o_.exe, {o_.exe, "-c", o_.config_path, command, s_.name}, log_path,
                       o_.keep_descriptors};
     return spawn_detached(c);
   }
@@ -123,7 +124,7 @@ class ServerPass {
     auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
     if (!s_.flag("streaming_archiver")) return owner ? stop_receiver(*owner, "streaming_archiver is off") : Status::ok();
     if (owner) {
-      auto rec = load_record(join_path(dir_, "receive-wal.cron"));
+      auto rec = load_record(layout::receive_wal_cron_file(dir_));
       bool ours = rec && rec->pid == *owner;
       if (!ours || rec->value == receiver_fingerprint(s_)) {
         log::debug("receive-wal of server '" + s_.name + "' is running (PID " + std::to_string(*owner) + ")");
@@ -135,7 +136,7 @@ class ServerPass {
   }
 
   Status start_receiver() {
-    auto pid = spawn("receive-wal", "receive-wal.log");
+    auto pid = spawn("receive-wal", layout::receive_wal_log_file(dir_));
     if (!pid) return pid.status();
     o_.say("Starting receive-wal for server '" + s_.name + "' (PID " + std::to_string(*pid) + ")");
     // Hold our cron lock until the child holds its lock (or died): the next
@@ -147,7 +148,7 @@ class ServerPass {
         },
         std::chrono::milliseconds(2000));
     if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name) == *pid)
-      save_record(join_path(dir_, "receive-wal.cron"), {*pid, receiver_fingerprint(s_)});
+      save_record(layout::receive_wal_cron_file(dir_), {*pid, receiver_fingerprint(s_)});
     return Status::ok();
   }
 
@@ -159,7 +160,7 @@ class ServerPass {
                               std::chrono::milliseconds(10000));
     if (!stopped)
       return Status::failed("receive-wal (PID " + std::to_string(pid) + ") did not stop within 10 s",
-                            "the next cron retries; see \"" + join_path(dir_, "receive-wal.log") + "\"");
+                            "the next cron retries; see \"" + layout::receive_wal_log_file(dir_) + "\"");
     return Status::ok();
   }
 
@@ -186,13 +187,13 @@ class ServerPass {
     if (!cat) return cat.status();
     // The last attempt counts too, so a backup that fails at once is retried
     // at the next slot, not every minute.
-    std::string attempt_path = join_path(dir_, "backup.cron");
+    std::string attempt_path = layout::backup_cron_file(dir_);
     std::optional<std::time_t> last = last_backup_begin(*cat);
     if (auto rec = load_record(attempt_path); rec && (!last || static_cast<std::time_t>(rec->value) > *last))
       last = static_cast<std::time_t>(rec->value);
     std::time_t now = std::time(nullptr);
     if (!backup_due(*schedule, last, now)) return Status::ok();
-    auto pid = spawn("backup", "backup.log");
+    auto pid = spawn("backup", layout::backup_log_file(dir_));
     if (!pid) return pid.status();
     save_record(attempt_path, {*pid, static_cast<uint64_t>(now)});
     o_.say("Starting scheduled backup for server '" + s_.name + "' (PID " + std::to_string(*pid) + ")");

@@ -1,4 +1,5 @@
 #include "recover/recover.h"
+#include "config/layout.h"
 
 #include <sys/stat.h>
 
@@ -118,7 +119,7 @@ Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, c
   if (!codec)
     return Status::failed("backup " + b.info.id() + " has an unknown compression \"" + b.info.get("compression") +
                           "\"");
-  if (Status st = plan_tree(join_path(b.dir, "data"), r.dest, *codec, plan); !st) return st;
+  if (Status st = plan_tree(layout::backup_data_dir(b.dir), r.dest, *codec, plan); !st) return st;
   plan.dirs.push_back(join_path(r.dest, "pg_tblspc"));
   for (const auto& p : spaces) {
     std::string src = join_path(b.dir, std::to_string(p.space.oid));

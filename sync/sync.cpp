@@ -1,5 +1,6 @@
 // sync-wal and the passive cron step (backup/sync.h).
 #include "sync/sync.h"
+#include "config/layout.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -27,7 +28,7 @@ struct Bookmark {
   uint64_t last_position = 0;
 };
 
-std::string bookmark_path(const std::string& server_dir) { return join_path(wal::wals_dir(server_dir), "sync-wals.info"); }
+std::string bookmark_path(const std::string& server_dir) { return layout::sync_bookmark_file(server_dir); }
 
 Bookmark load_bookmark(const std::string& server_dir) {
   auto text = read_file(bookmark_path(server_dir));
@@ -83,41 +84,29 @@ class WalReceiver : public TarHandler {
                             std::to_string(it->second.size) + " bytes, the stream " + std::to_string(m.size));
     current_ = name;
     dir_ = wal::archive_dir_for(wals_, name);
-    final_ = join_path(dir_, base);
-    temp_ = final_ + ".sync-tmp";
-    if (Status s = make_dirs(dir_); !s) return s;
-    out_ = UniqueFd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!out_.valid()) return Status::from_errno("could not create \"" + temp_ + "\"", errno);
-    written_ = 0;
+    storage::WriteOptions wo;
+    wo.make_parents = true;
+    auto out = storage::local().open_write(join_path(dir_, base), wo);
+    if (!out) return out.status();
+    out_ = std::move(*out);
     return Status::ok();
   }
-  Status on_member_data(std::string_view bytes) override {
-    written_ += bytes.size();
-    return write_all(out_.get(), bytes, temp_);
-  }
+  Status on_member_data(std::string_view bytes) override { return out_->write(bytes); }
   Status on_member_end() override {
-    if (written_ != expected_[current_].size) return Status::failed("short copy of \"" + current_ + "\"");
-    if (::fsync(out_.get()) != 0) return Status::from_errno("could not fsync \"" + temp_ + "\"", errno);
+    if (out_->written() != expected_[current_].size) return Status::failed("short copy of \"" + current_ + "\"");
+    if (Status s = out_->commit(); !s) return s;
     out_.reset();
-    if (::rename(temp_.c_str(), final_.c_str()) != 0)
-      return Status::from_errno("could not rename \"" + temp_ + "\"", errno);
-    if (Status s = fsync_dir(dir_); !s) return s;
     received_.push_back(current_);
-    temp_.clear();
     return Status::ok();
   }
-  void discard_temp() {
-    out_.reset();
-    if (!temp_.empty()) ::unlink(temp_.c_str());
-  }
+  void discard_temp() { out_.reset(); }
   size_t received() const { return received_.size(); }
 
  private:
   std::string wals_;
   std::map<std::string, wal::XlogEntry> expected_;
-  std::string current_, dir_, final_, temp_;
-  UniqueFd out_;
-  uint64_t written_ = 0;
+  std::string current_, dir_;
+  std::unique_ptr<storage::Writer> out_;  // abandoned unless committed
   std::vector<std::string> received_;
 };
 

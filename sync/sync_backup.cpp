@@ -6,10 +6,12 @@
 #include <set>
 
 #include "catalog/catalogue.h"
+#include "config/layout.h"
 #include "sync/sync.h"
 #include "common/tar_reader.h"
 #include "catalog/verify.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "config/names.h"
 
 namespace cellar::sync {
@@ -18,48 +20,46 @@ namespace {
 constexpr const char* kSyncing = "SYNCING";
 
 // Files a backup's sync stream under its directory: directories created,
-// files through a temp name, renamed once complete; directories fsynced by
-// finish(), before the backup can be marked anything but SYNCING.
+// files through storage writes committed once complete (their directory
+// fsyncs batched in finish(), before the backup can be marked anything but
+// SYNCING); an unfinished file is abandoned with the receiver.
 class BackupReceiver : public TarHandler {
  public:
   explicit BackupReceiver(std::string dir) : dir_(std::move(dir)) {}
   Status on_member(const TarMember& m) override {
-    if (m.name == "backup.info" || m.name.find("//") != std::string::npos || m.name.back() == '/')
+    if (m.name == layout::kBackupInfoName || m.name.find("//") != std::string::npos || m.name.back() == '/')
       return Status::failed("the primary sent an unexpected member \"" + m.name + "\"");
-    final_ = join_path(dir_, m.name);
+    const std::string path = join_path(dir_, m.name);
     if (m.type == TarType::directory) {
-      dirs_.insert(final_);
-      is_file_ = false;
-      return make_dirs(final_);
+      dirs_.insert(path);
+      return make_dirs(path);
     }
     if (m.type != TarType::file) return Status::failed("the primary sent a non-file member \"" + m.name + "\"");
-    is_file_ = true;
-    dirs_.insert(dirname_of(final_));
-    if (Status s = make_dirs(dirname_of(final_)); !s) return s;
-    temp_ = final_ + ".sync-tmp";
-    out_ = UniqueFd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!out_.valid()) return Status::from_errno("could not create \"" + temp_ + "\"", errno);
+    dirs_.insert(dirname_of(path));
+    if (Status s = make_dirs(dirname_of(path)); !s) return s;
+    storage::WriteOptions wo;
+    wo.sync_dir = false;
+    auto out = storage::local().open_write(path, wo);
+    if (!out) return out.status();
+    out_ = std::move(*out);
     return Status::ok();
   }
-  Status on_member_data(std::string_view bytes) override { return write_all(out_.get(), bytes, temp_); }
+  Status on_member_data(std::string_view bytes) override { return out_ ? out_->write(bytes) : Status::ok(); }
   Status on_member_end() override {
-    if (!is_file_) return Status::ok();
-    if (::fsync(out_.get()) != 0) return Status::from_errno("could not fsync \"" + temp_ + "\"", errno);
+    if (!out_) return Status::ok();
+    Status s = out_->commit();
     out_.reset();
-    if (::rename(temp_.c_str(), final_.c_str()) != 0)
-      return Status::from_errno("could not rename \"" + temp_ + "\"", errno);
-    return Status::ok();
+    return s;
   }
   Status finish() {
     for (const auto& d : dirs_)
-      if (Status s = fsync_dir(d); !s) return s;
-    return fsync_dir(dir_);
+      if (Status s = storage::local().sync_dir(d); !s) return s;
+    return storage::local().sync_dir(dir_);
   }
 
  private:
-  std::string dir_, final_, temp_;
-  bool is_file_ = false;
-  UniqueFd out_;
+  std::string dir_;
+  std::unique_ptr<storage::Writer> out_;
   std::set<std::string> dirs_;
 };
 

@@ -1,4 +1,5 @@
 #include "sync/sync_stream.h"
+#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -67,7 +68,7 @@ Result<std::vector<Member>> backup_members(const std::string& dir) {
   std::error_code ec;
   for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::string rel = it->path().string().substr(dir.size() + 1);
-    if (rel == "backup.info") continue;
+    if (rel == layout::kBackupInfoName) continue;
     if (it->is_symlink() || (!it->is_directory() && !it->is_regular_file()))
       return Status::failed("\"" + it->path().string() + "\" is neither a directory nor a regular file");
     out.push_back({rel + (it->is_directory() ? "/" : ""), it->path().string()});

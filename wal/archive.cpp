@@ -1,4 +1,5 @@
 #include "wal/archive.h"
+#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -57,16 +58,16 @@ Status ensure_dir(const std::string& dir) {
 }
 
 // Files waiting in streaming/ and incoming/, in WAL (name) order. `.partial`
-// (being received), `*.tmp` (being written) and dot files are not ours to move.
+// (being received), the storage's temp files and `*.tmp` (being written) and
+// dot files are not ours to move.
 Result<std::vector<Source>> list_sources(const std::string& server_dir) {
   std::vector<Source> out;
-  for (const char* sub : {"streaming", "incoming"}) {
-    const std::string dir = join_path(server_dir, sub);
+  for (const std::string& dir : {layout::streaming_dir(server_dir), layout::incoming_dir(server_dir)}) {
     if (!path_exists(dir)) continue;
     auto names = list_dir(dir);
     if (!names) return names.status();
     for (auto& n : *names)
-      if (n[0] != '.' && !ends_with(n, ".partial") && !ends_with(n, ".tmp")) out.push_back({n, dir});
+      if (n[0] != '.' && !ends_with(n, ".partial") && !ends_with(n, ".tmp") && !storage::is_temp_name(n)) out.push_back({n, dir});
   }
   std::stable_sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.name < b.name; });
   return out;
@@ -219,11 +220,12 @@ class Archiver {
 
   // errors/<name>.<UTC stamp>.<reason>, as Barman names them; never overwrites.
   Status move_to_errors(const Source& s, const char* reason, const std::string& why) {
-    const std::string errors = join_path(o_.server_dir, "errors");
+    const std::string errors = layout::errors_dir(o_.server_dir);
     if (Status st = ensure_dir(errors); !st) return st;
-    const std::string stem = join_path(errors, s.name + "." + utc_stamp());
-    std::string target = stem + "." + reason;
-    for (int i = 1; path_exists(target); ++i) target = stem + "-" + std::to_string(i) + "." + reason;
+    const std::string stamp = utc_stamp();
+    std::string target = join_path(errors, layout::error_name(s.name, stamp, reason));
+    for (int i = 1; path_exists(target); ++i)
+      target = join_path(errors, layout::error_name(s.name, stamp + "-" + std::to_string(i), reason));
     if (Status st = storage::durable_rename(-1, s.path(), target); !st) return st;
     report.moved_to_errors.push_back(target);
     log::warning("moved \"" + s.path() + "\" to \"" + target + "\": " + why);

@@ -1,4 +1,5 @@
 #include "wal/identity.h"
+#include "config/layout.h"
 
 #include "common/fs.h"
 #include "common/storage.h"
@@ -6,7 +7,7 @@
 
 namespace cellar::wal {
 
-std::string identity_path(const std::string& server_dir) { return join_path(server_dir, "identity.json"); }
+std::string identity_path(const std::string& server_dir) { return layout::identity_file(server_dir); }
 
 Result<std::optional<Identity>> load_identity(const std::string& server_dir) {
   std::string path = identity_path(server_dir);

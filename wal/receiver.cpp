@@ -1,4 +1,5 @@
 #include "wal/receiver.h"
+#include "config/layout.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 
 #include "common/fs.h"
 #include "common/storage.h"
+#include "common/storage_posix.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "pg/connection.h"
@@ -39,7 +41,7 @@ void install_signals() {
 
 int64_t now_secs() { return static_cast<int64_t>(std::time(nullptr)); }
 
-std::string state_path(const std::string& server_dir) { return join_path(server_dir, "receive-wal.state"); }
+std::string state_path(const std::string& server_dir) { return layout::receive_wal_state_file(server_dir); }
 
 // Sleeps up to `secs`, waking early on a stop request.
 void interruptible_sleep(int secs) {
@@ -151,8 +153,8 @@ class Receiver {
   Status fetch_history(pg::Connection& conn, pg::TimeLineId tli) {
     if (tli <= 1) return Status::ok();
     std::string name = pg::make_history_name(tli);
-    std::string streaming = join_path(o_.server_dir, "streaming");
-    if (path_exists(join_path(streaming, name)) || path_exists(join_path(join_path(o_.server_dir, "wals"), name)))
+    std::string streaming = layout::streaming_dir(o_.server_dir);
+    if (path_exists(join_path(streaming, name)) || path_exists(layout::archived_wal_file(o_.server_dir, name, codec::Codec::none)))
       return Status::ok();
     auto h = pg::timeline_history(conn, tli);
     if (!h) return h.status();
@@ -164,7 +166,7 @@ class Receiver {
   Result<std::optional<ResumePoint>> stream_timeline(pg::Connection& conn, ResumePoint at, bool& got_data) {
     auto stream = pg::WalStream::start(conn, o_.slot_name, at.lsn, at.tli);
     if (!stream) return stream.status();
-    SegmentWriter writer(join_path(o_.server_dir, "streaming"), at.tli, seg_size_, at.lsn);
+    SegmentWriter writer(layout::streaming_dir(o_.server_dir), at.tli, seg_size_, at.lsn);
     state_.timeline = at.tli;
     auto last_status = std::chrono::steady_clock::now();
     auto last_heard = last_status;  // the server's last message: silence means a dead link
@@ -284,10 +286,10 @@ ReceiverOptions receiver_options(const Config& config, const ServerConfig& serve
 std::optional<ResumePoint> find_resume_point(const std::string& server_dir, uint64_t seg_size) {
   std::optional<ResumePoint> best;
   bool best_complete = false;
-  if (auto names = list_dir(join_path(server_dir, "streaming")))
+  if (auto names = list_dir(layout::streaming_dir(server_dir)))
     for (const auto& n : *names) note_segment_name(n, seg_size, true, best, best_complete);
   // The archive: only the newest hash directory can hold the newest segment.
-  std::string wals = join_path(server_dir, "wals");
+  std::string wals = layout::wals_dir(server_dir);
   if (auto dirs = list_dir(wals)) {
     for (auto it = dirs->rbegin(); it != dirs->rend(); ++it) {
       if (it->size() != 16) continue;
@@ -322,13 +324,13 @@ Result<std::optional<ReceiverState>> load_receiver_state(const std::string& serv
 
 Status run_receiver(const locks::ReceiveWalLock&, const ReceiverOptions& options) {
   install_signals();
-  for (const char* sub : {"streaming", "wals", "errors", "incoming"})
-    if (Status st = make_dirs(join_path(options.server_dir, sub), 0700); !st) return st;
+  for (const std::string& dir : layout::server_subdirs(options.server_dir))
+    if (Status st = make_dirs(dir, 0700); !st) return st;
   // Zero-filled segments a killed receiver was still preparing.
-  std::string streaming = join_path(options.server_dir, "streaming");
+  std::string streaming = layout::streaming_dir(options.server_dir);
   if (auto names = list_dir(streaming))
     for (const auto& n : *names)
-      if (n.size() > 12 && n.compare(n.size() - 12, 12, ".partial.tmp") == 0) ::unlink(join_path(streaming, n).c_str());
+      if (storage::is_temp_name(n)) ::unlink(join_path(streaming, n).c_str());
   Receiver receiver(options);
   return receiver.run();
 }

@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/storage.h"
+#include "common/storage_posix.h"
+
 namespace cellar::wal {
 
 SegmentWriter::SegmentWriter(std::string dir, pg::TimeLineId tli, uint64_t segment_size, pg::Lsn start)
@@ -28,17 +31,16 @@ Status SegmentWriter::open_segment(pg::SegNo segno) {
     segno_ = segno;
     return Status::ok();
   }
-  std::string tmp = path + ".tmp";  // archive-wal leaves *.tmp alone
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!fd.valid()) return Status::from_errno("could not create \"" + tmp + "\"", errno);
-  std::vector<char> zeros(1 << 20, 0);
-  for (uint64_t done = 0; done < seg_size_; done += zeros.size()) {
-    Status st = write_all(fd.get(), std::string_view(zeros.data(), zeros.size()), tmp);
-    if (!st) return st;
-  }
-  if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + tmp + "\"", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::from_errno("could not rename \"" + tmp + "\"", errno);
-  if (Status st = fsync_dir(dir_); !st) return st;
+  // The zero-filled file appears whole under its .partial name or not at all
+  // (archive-wal leaves the storage's temp names alone).
+  auto zeroed = storage::local().open_write(path);
+  if (!zeroed) return zeroed.status();
+  const std::string zeros(1 << 20, '\0');
+  for (uint64_t done = 0; done < seg_size_; done += zeros.size())
+    if (Status st = (*zeroed)->write(zeros); !st) return st;
+  if (Status st = (*zeroed)->commit(); !st) return st;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::from_errno("could not open \"" + path + "\"", errno);
   fd_ = std::move(fd);
   segno_ = segno;
   return Status::ok();
@@ -47,12 +49,9 @@ Status SegmentWriter::open_segment(pg::SegNo segno) {
 Status SegmentWriter::complete_segment() {
   std::string name = pg::make_segment_name(tli_, segno_, seg_size_);
   std::string partial = join_path(dir_, name + ".partial");
-  if (::fsync(fd_.get()) != 0) return Status::from_errno("could not fsync \"" + partial + "\"", errno);
+  Status st = storage::durable_rename(fd_.get(), partial, join_path(dir_, name));
   fd_.reset();
-  std::string final_path = join_path(dir_, name);
-  if (::rename(partial.c_str(), final_path.c_str()) != 0)
-    return Status::from_errno("could not rename \"" + partial + "\" to \"" + final_path + "\"", errno);
-  if (Status st = fsync_dir(dir_); !st) return st;
+  if (!st) return st;
   flushed_ = written_;
   ++completed_;
   return Status::ok();

@@ -1,4 +1,5 @@
 #include "wal/wal_store.h"
+#include "config/layout.h"
 
 #include <sys/stat.h>
 
@@ -7,12 +8,11 @@
 
 namespace cellar::wal {
 
-std::string wals_dir(const std::string& server_dir) { return join_path(server_dir, "wals"); }
+std::string wals_dir(const std::string& server_dir) { return layout::wals_dir(server_dir); }
 
 std::string archive_dir_for(const std::string& wals, const std::string& name) {
-  const std::string history = ".history";
-  bool is_history = name.size() > history.size() && name.compare(name.size() - history.size(), history.size(), history) == 0;
-  return is_history ? wals : join_path(wals, pg::wal_hash_dir(name));
+  const std::string sub = layout::archived_wal_subdir(name);
+  return sub.empty() ? wals : join_path(wals, sub);
 }
 
 std::optional<ArchivedFile> find_archived(const std::string& wals, const std::string& name) {

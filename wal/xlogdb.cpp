@@ -1,4 +1,5 @@
 #include "wal/xlogdb.h"
+#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -98,7 +99,7 @@ std::vector<XlogEntry> XlogDb::from(const std::string& name) const {
   return out;
 }
 
-std::string xlogdb_path(const std::string& server_dir) { return join_path(join_path(server_dir, "wals"), "xlog.db"); }
+std::string xlogdb_path(const std::string& server_dir) { return layout::xlogdb_file(server_dir); }
 
 Result<XlogDb> load_xlogdb(const std::string& path) {
   XlogDb db;
