@@ -14,6 +14,7 @@
 #include "recover/recover_wal.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pause_point.h"
 #include "locks/typed_lock.h"
 #include "wal/archive.h"
 
@@ -164,7 +165,10 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
   say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
              std::to_string(jobs) + " job(s)");
   ProgressMeter meter(r.progress);
-  auto stats = execute_plan(plan, jobs, [&](uint64_t done) { meter.update(done, std::max(total, done)); });
+  auto stats = execute_plan(plan, jobs, [&](uint64_t done) {
+    meter.update(done, std::max(total, done));
+    pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
+  });
   meter.finish();
   return stats;
 }

@@ -19,6 +19,7 @@
 #include "locks/lock_names.h"
 #include "pg/connection.h"
 #include "support/cellar_env.h"
+#include "support/pause_listener.h"
 #include "support/pg_server.h"
 
 using namespace cellar;
@@ -322,22 +323,17 @@ TEST_CASE("recover with --get-wal and --standby-mode writes a get-wal restore_co
 TEST_CASE("delete of a backup is refused as busy while recover holds it", "[recover][pg]") {
   Fixture& f = fixture();
   TempDir tmp;
+  // Held still while it copies: the delete meets a held lock.
+  PauseListener paused("recover-copying");
   Child child = f.env->spawn_cellar(
-      {"recover", "main", f.id, tmp / "dest", "--tablespace", "tbs1:" + tmp / "tbs", "--no-progress"});
-  std::string first = child.read_line();
-  REQUIRE(first.find("Starting recovery of backup " + f.id) == 0);
-  // Frozen right after it took the lock: the delete meets a held lock.
-  child.kill(SIGSTOP);
+      {"recover", "main", f.id, tmp / "dest", "--tablespace", "tbs1:" + tmp / "tbs", "--no-progress"}, {paused.env()});
+  auto pid = paused.wait_reached();
+  REQUIRE(pid);
+  REQUIRE(*pid == child.pid());
   std::string lock = f.env->home() + "/" + locks::make_lock_file_name({locks::LockKind::backup_id, "main", f.id});
-  auto owner = locks::LockFile(lock).owner_pid();
-  if (!owner || *owner != child.pid()) {
-    child.kill(SIGCONT);
-    CHECK(child.wait() == 0);
-    WARN("recover finished before it could be frozen; the busy delete was not exercised");
-    return;
-  }
+  CHECK(locks::LockFile(lock).owner_pid() == child.pid());
   auto del = f.run({"delete", "main", f.id});
-  child.kill(SIGCONT);
+  paused.release();
   CHECK(child.wait() == 0);
   INFO(del.out << del.err);
   CHECK(del.exit_code == 3);
