@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "pg/connection.h"
 #include "pg/wal_names.h"
+#include "wal/wal_store.h"
 
 namespace cellar::wal {
 
@@ -33,13 +34,6 @@ Result<SwitchResult> switch_wal(const std::string& conninfo, bool force) {
   out.switched = end_lsn && before_lsn && *end_lsn > *before_lsn;
   if (out.switched) out.closed_segment = row.at(1).value_or("");
   return out;
-}
-
-bool is_archived(const std::string& server_dir, const std::string& segment) {
-  std::string dir = join_path(join_path(server_dir, "wals"), pg::wal_hash_dir(segment));
-  for (const char* suffix : {"", ".zst", ".lz4", ".gz"})
-    if (path_exists(join_path(dir, segment + suffix))) return true;
-  return false;
 }
 
 Status wait_archived(const std::string& server_dir, const std::string& server, const std::string& segment,

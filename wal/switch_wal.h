@@ -19,9 +19,6 @@ struct SwitchResult {
 // Connects with `conninfo` (a normal connection). Fails with the server's message.
 Result<SwitchResult> switch_wal(const std::string& conninfo, bool force);
 
-// True once `segment` is in <server_dir>/wals (any codec suffix).
-bool is_archived(const std::string& server_dir, const std::string& segment);
-
 // Waits until is_archived or the timeout; a timeout is a failure with a hint.
 Status wait_archived(const std::string& server_dir, const std::string& server, const std::string& segment,
                      std::chrono::seconds timeout);

@@ -12,7 +12,7 @@
 #include "pg/wal_names.h"
 #include "support/pause_listener.h"
 #include "support/pg_server.h"
-#include "wal/switch_wal.h"
+#include "wal/wal_store.h"
 
 using namespace cellar;
 using namespace cellar::test;
