@@ -296,6 +296,48 @@ TEST_CASE("recover refuses bad requests before writing anything", "[recover][pg]
   }
 }
 
+// Replaces one stored file of the backup with garbage, and puts it back.
+struct CorruptedFile {
+  std::string path;
+  std::string saved = read_text(path);
+  explicit CorruptedFile(std::string p) : path(std::move(p)) { write_text(path, "this is not lz4 data"); }
+  ~CorruptedFile() { write_text(path, saved); }
+};
+
+TEST_CASE("a recover that fails while copying leaves DEST and the tablespace location as it found them",
+          "[recover][pg]") {
+  Fixture& f = fixture();
+  std::string stored = f.env->server_dir("main") + "/base/" + f.id + "/data/PG_VERSION.lz4";
+  REQUIRE(path_exists(stored));
+  CorruptedFile corrupt(stored);
+  TempDir tmp;
+  auto recover = [&](const std::string& dest, const std::string& tbs) {
+    auto r = f.run({"recover", "main", f.id, dest, "--tablespace", "tbs1:" + tbs, "--no-progress", "--jobs", "2"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("PG_VERSION") != std::string::npos);
+    CHECK(r.err.find("\nDETAIL: \"" + dest + "\" and \"" + tbs + "\" were left as they were found\n") !=
+          std::string::npos);
+  };
+
+  SECTION("absent ones are removed again, with the parent recover created") {
+    recover(tmp / "new/data", tmp / "tbs");
+    CHECK_FALSE(path_exists(tmp / "new"));
+    CHECK_FALSE(path_exists(tmp / "tbs"));
+  }
+  SECTION("empty ones are emptied again and keep their mode") {
+    REQUIRE(make_dirs(tmp / "data"));
+    REQUIRE(make_dirs(tmp / "tbs"));
+    REQUIRE(::chmod((tmp / "data").c_str(), 0750) == 0);
+    recover(tmp / "data", tmp / "tbs");
+    CHECK(list_dir(tmp / "data")->empty());
+    CHECK(list_dir(tmp / "tbs")->empty());
+    struct stat sb {};
+    REQUIRE(::stat((tmp / "data").c_str(), &sb) == 0);
+    CHECK((sb.st_mode & 0777) == 0750);
+  }
+}
+
 TEST_CASE("recover with --get-wal and --standby-mode writes a get-wal restore_command and standby.signal",
           "[recover][pg]") {
   Fixture& f = fixture();
