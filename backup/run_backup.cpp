@@ -12,6 +12,7 @@
 #include "backup/stream_writer.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pause_point.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
 #include "pg/base_backup.h"
@@ -311,6 +312,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   if (Status st = make_dirs(b->dir); !st) return st;
   if (Status st = catalog::save_backup_info(b->dir, b->info); !st) return st;
   say(req, "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
+  pause_point("backup-started");
   // 5-7. Copy, mark the end in WAL, wait for the WAL.
   return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b));
 }

@@ -7,7 +7,7 @@
 #include "common/log.h"
 #include "config/names.h"
 #include "pg/wal_names.h"
-#include "wal/switch_wal.h"
+#include "wal/wal_store.h"
 #include "wal/xlogdb.h"
 
 namespace cellar::catalog {

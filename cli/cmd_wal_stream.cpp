@@ -171,7 +171,7 @@ int run_receive_wal(Invocation& inv) {
 void declare_switch_wal(po::options_description& d) {
   d.add_options()
       ("force", "run a CHECKPOINT first, so that there is WAL to switch")
-      ("archive", "wait until the closed segment is in the archive")
+      ("archive", "wait until the closed segment is in the archive, running archive-wal meanwhile")
       ("archive-timeout", po::value<int>()->default_value(30), "seconds to wait with --archive");
 }
 
@@ -192,7 +192,9 @@ int run_switch_wal(Invocation& inv) {
   }
   info(inv, "The WAL file " + r->closed_segment + " has been closed on server '" + s.name + "'");
   if (!inv.has("archive")) return 0;
-  Status st = wal::wait_archived(inv.config->server_dir(s.name), s.name, r->closed_segment, std::chrono::seconds(timeout));
+  auto options = wal::archive_options_for(*inv.config, s);
+  if (!options) return report(options.status());
+  Status st = wal::wait_archived(*options, r->closed_segment, std::chrono::seconds(timeout));
   if (!st) return report(st);
   info(inv, "The WAL file " + r->closed_segment + " has been archived for server '" + s.name + "'");
   return 0;

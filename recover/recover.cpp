@@ -15,6 +15,7 @@
 #include "recover/recover_wal.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pause_point.h"
 #include "locks/typed_lock.h"
 #include "wal/archive.h"
 
@@ -165,7 +166,10 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
   say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
              std::to_string(jobs) + " job(s)");
   ProgressMeter meter(r.progress);
-  auto stats = execute_plan(plan, jobs, [&](uint64_t done) { meter.update(done, std::max(total, done)); });
+  auto stats = execute_plan(plan, jobs, [&](uint64_t done) {
+    meter.update(done, std::max(total, done));
+    pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
+  });
   meter.finish();
   return stats;
 }
@@ -227,19 +231,23 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   auto wal_files = add_wal_jobs(r, *held, *target, *plan);
   if (!wal_files) return wal_files.status();
   out.wal_files = *wal_files;
-  // 4. Decompress and copy with the worker threads.
+  // 4. Decompress and copy with the worker threads. From here on a failure
+  //    puts DEST and the tablespace locations back as they were found.
   out.owned = roots_of(r, *spaces);
-  if (Status st = make_roots(out.owned); !st) return st;
+  auto found = inspect_destinations(out.owned);
+  if (!found) return found.status();
+  auto undo = [&found](const Status& why) { return put_back(*found, why); };
+  if (Status st = make_roots(out.owned); !st) return undo(st);
   auto stats = copy_files(r, *held, *plan);
-  if (!stats) return stats.status();
+  if (!stats) return undo(stats.status());
   out.bytes = stats->bytes;
   // 5. The recovery settings, archive_command neutralised, the signal file.
   auto warnings = write_recovery_config(r.dest, recovery_config(r, *held, *target));
-  if (!warnings) return warnings.status();
+  if (!warnings) return undo(warnings.status());
   out.warnings.insert(out.warnings.end(), warnings->begin(), warnings->end());
   // 6. Durable before success is reported.
   for (const auto& root : out.owned)
-    if (Status st = fsync_tree(root); !st) return st;
+    if (Status st = fsync_tree(root); !st) return undo(st);
   out.files = stats->files - out.wal_files;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log::info("recovered backup " + out.id + " of server '" + r.server->name + "' into \"" + r.dest + "\"");

@@ -14,7 +14,13 @@
 //
 // Owns: the order of the steps and the refusals. Refusals (non-empty DEST or
 // tablespace location, a target before the backup's end, a backup that is not
-// DONE, missing WAL) all happen before anything is written. Not here: file
+// DONE, missing WAL) all happen before anything is written. A failure after
+// writing started puts DEST and every tablespace location back as they were
+// found: one that was absent is removed again (with the parents recover
+// created for it), one that was an empty directory is emptied and gets its
+// mode back. A kill -9, SIGINT or SIGTERM (not caught) ends recover before it
+// can undo anything: the DBA finds a non-empty DEST, which the next recover
+// refuses. Not here: file
 // copy mechanics (recover_copy.h), WAL selection (recover_wal.h), target
 // parsing (recover_target.h), configuration edits (recover_config.h).
 #pragma once
@@ -70,7 +76,8 @@ struct RecoverOutcome {
 // conflicting options; busy (exit 3) when the backup's id lock is held
 // (being deleted, verified...); failed (exit 1) for a backup that is not
 // DONE, missing WAL and I/O errors. On a failure after writing started, DEST
-// is left as it is for inspection (it was empty before).
+// and the tablespace locations are put back as they were found, and the
+// error's detail says so (or names what could not be removed).
 Result<RecoverOutcome> recover(const RecoverRequest& request);
 
 }  // namespace cellar::recover

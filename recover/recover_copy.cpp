@@ -78,6 +78,44 @@ Status make_dir(const std::string& dir) {
   return Status::from_errno("could not create directory \"" + dir + "\"", errno);
 }
 
+Result<FoundDestination> inspect_one(const std::string& path) {
+  struct stat sb {};
+  if (::lstat(path.c_str(), &sb) == 0) return FoundDestination{path, "", sb.st_mode & 07777};
+  // Absent, and so may be its parents: make_dirs creates them too.
+  std::string created = path;
+  for (;;) {
+    if (errno != ENOENT) return Status::from_errno("could not stat \"" + created + "\"", errno);
+    std::string parent = dirname_of(created);
+    if (parent == created || ::lstat(parent.c_str(), &sb) == 0) return FoundDestination{path, created, 0};
+    created = parent;
+  }
+}
+
+Status put_back_one(const FoundDestination& found) {
+  std::error_code ec;
+  if (!found.created.empty()) {
+    fs::remove_all(found.created, ec);
+    if (ec) return Status::failed("could not remove \"" + found.created + "\": " + ec.message());
+    return Status::ok();
+  }
+  for (fs::directory_iterator it(found.path, ec), end; !ec && it != end; it.increment(ec)) {
+    fs::remove_all(it->path(), ec);
+    if (ec) return Status::failed("could not remove \"" + it->path().string() + "\": " + ec.message());
+  }
+  if (ec) return Status::failed("could not read directory \"" + found.path + "\": " + ec.message());
+  if (::chmod(found.path.c_str(), found.mode) != 0)
+    return Status::from_errno("could not chmod \"" + found.path + "\"", errno);
+  return Status::ok();
+}
+
+// "\"a\"", "\"a\" and \"b\"", "\"a\", \"b\" and \"c\"".
+std::string quoted_list(const std::vector<FoundDestination>& found) {
+  std::string out;
+  for (size_t i = 0; i < found.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == found.size() ? " and " : ", ") + ("\"" + found[i].path + "\"");
+  return out;
+}
+
 }  // namespace
 
 Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan) {
@@ -132,6 +170,27 @@ Status fsync_tree(const std::string& root) {
   for (auto d = dirs.rbegin(); d != dirs.rend(); ++d)
     if (Status st = fsync_dir(*d); !st) return st;
   return fsync_dir(dirname_of(root));
+}
+
+Result<std::vector<FoundDestination>> inspect_destinations(const std::vector<std::string>& paths) {
+  std::vector<FoundDestination> out;
+  for (const auto& path : paths) {
+    auto found = inspect_one(path);
+    if (!found) return found.status();
+    out.push_back(std::move(*found));
+  }
+  return out;
+}
+
+Status put_back(const std::vector<FoundDestination>& found, Status why) {
+  std::string detail = why.detail().empty() ? "" : why.detail() + "; ";
+  for (auto it = found.rbegin(); it != found.rend(); ++it)
+    if (Status st = put_back_one(*it); !st)
+      return why.with_detail(detail + "\"" + it->path + "\" could not be put back as it was found: " + st.message())
+          .with_hint("remove what recover wrote there before trying again");
+  bool one = found.size() == 1;
+  return why.with_detail(detail + quoted_list(found) +
+                         (one ? " was left as it was found" : " were left as they were found"));
 }
 
 Result<bool> usable_destination(const std::string& path) {

@@ -1,6 +1,7 @@
 // The copying side of recover: the plan of what to create (directories,
 // files decompressed from the catalogue, symlinks), N worker threads that
-// decompress and write the files, and the final fsync of a restored tree.
+// decompress and write the files, the final fsync of a restored tree, and
+// putting the destinations back as they were found after a failure.
 // Every file is created with O_EXCL (DEST was empty: nothing is ever
 // overwritten), 0600, and fsynced by the worker that wrote it.
 #pragma once
@@ -52,5 +53,26 @@ Status fsync_tree(const std::string& root);
 // True when `path` is absent or an empty directory; fails when it is
 // something else or unreadable.
 Result<bool> usable_destination(const std::string& path);
+
+// What a destination (DEST or a tablespace location) was before recover
+// wrote into it, so that a failure can put it back.
+struct FoundDestination {
+  std::string path;
+  std::string created;  // absent: the topmost directory recover creates for it (`path` or a parent); "" when empty
+  unsigned mode = 0;    // empty: the directory's permission bits
+};
+
+// Records what each of `paths` is now: absent, or an empty directory (as
+// usable_destination checked). Fails when one cannot be examined.
+Result<std::vector<FoundDestination>> inspect_destinations(const std::vector<std::string>& paths);
+
+// Puts every destination back as it was found, the last one first: removes
+// `created` with everything under it, or removes every entry of the
+// directory and gives it its mode back (symlinks are removed, never
+// followed). Returns `why` with a detail saying so ("\"a\" and \"b\" were left
+// as they were found"), or naming the one that could not be put back and the
+// reason, with a hint to remove what recover wrote there. A detail `why`
+// already had comes first.
+Status put_back(const std::vector<FoundDestination>& found, Status why);
 
 }  // namespace cellar::recover

@@ -3,8 +3,11 @@
 #include <thread>
 
 #include "common/fs.h"
+#include "locks/lock_file.h"
+#include "locks/lock_names.h"
 #include "pg/connection.h"
 #include "pg/wal_names.h"
+#include "wal/wal_store.h"
 
 namespace cellar::wal {
 
@@ -35,25 +38,39 @@ Result<SwitchResult> switch_wal(const std::string& conninfo, bool force) {
   return out;
 }
 
-bool is_archived(const std::string& server_dir, const std::string& segment) {
-  std::string dir = join_path(join_path(server_dir, "wals"), pg::wal_hash_dir(segment));
-  for (const char* suffix : {"", ".zst", ".lz4", ".gz"})
-    if (path_exists(join_path(dir, segment + suffix))) return true;
-  return false;
+namespace {
+
+// One archive-wal run; a busy lock is no failure, its holder archives.
+Status archive_once(const ArchiveOptions& options, const std::string& segment) {
+  auto report = archive_wal(options);
+  if (report || report.status().code() == ErrorCode::busy) return Status::ok();
+  return Status(report.status()).prefix("archive-wal failed while waiting for WAL file " + segment);
 }
 
-Status wait_archived(const std::string& server_dir, const std::string& server, const std::string& segment,
-                     std::chrono::seconds timeout) {
+Status not_archived(const ArchiveOptions& o, const std::string& segment, std::chrono::seconds timeout) {
+  std::string lock = join_path(o.lock_dir, locks::make_lock_file_name({locks::LockKind::receive_wal, o.server, ""}));
+  auto receiver = locks::LockFile(lock).owner_pid();
+  std::string hint =
+      receiver ? "receive-wal runs (PID " + std::to_string(*receiver) +
+                     ") but the segment did not reach streaming/; see 'cellar receive-wal --status " + o.server + "'"
+               : "no receive-wal is running for server '" + o.server + "': start it ('cellar receive-wal " + o.server +
+                     "', or let cron start it), or check that archive_command copies WAL into incoming/";
+  return Status::failed("WAL file " + segment + " of server '" + o.server + "' was not archived within " +
+                            std::to_string(timeout.count()) + " s",
+                        hint);
+}
+
+}  // namespace
+
+Status wait_archived(const ArchiveOptions& options, const std::string& segment, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!is_archived(server_dir, segment)) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return Status::failed("WAL file " + segment + " of server '" + server + "' was not archived within " +
-                                std::to_string(timeout.count()) + " s",
-                            "check that receive-wal is running ('cellar receive-wal --status " + server +
-                                "') and that cron runs archive-wal");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (;;) {
+    if (Status st = archive_once(options, segment); !st) return st;
+    if (is_archived(options.server_dir, segment)) return Status::ok();
+    if (std::chrono::steady_clock::now() >= deadline) return not_archived(options, segment, timeout);
+    // Each run reads xlog.db: look again five times a second, not more.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return Status::ok();
 }
 
 }  // namespace cellar::wal

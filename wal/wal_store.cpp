@@ -25,4 +25,8 @@ std::optional<ArchivedFile> find_archived(const std::string& wals, const std::st
   return std::nullopt;
 }
 
+bool is_archived(const std::string& server_dir, const std::string& name) {
+  return find_archived(wals_dir(server_dir), name).has_value();
+}
+
 }  // namespace cellar::wal

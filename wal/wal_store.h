@@ -26,4 +26,7 @@ struct ArchivedFile {
 // The stored file of `name` under any codec suffix, or nothing.
 std::optional<ArchivedFile> find_archived(const std::string& wals, const std::string& name);
 
+// True once `name` is stored in <server_dir>/wals (find_archived).
+bool is_archived(const std::string& server_dir, const std::string& name);
+
 }  // namespace cellar::wal

@@ -16,6 +16,7 @@
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
 #include "support/cellar_env.h"
+#include "support/pause_listener.h"
 #include "support/pg_server.h"
 
 using namespace cellar;
@@ -186,33 +187,27 @@ TEST_CASE("three concurrent backups of a server: one runs, the others exit 3 nam
 TEST_CASE("a backup killed with kill -9 is never DONE: shown FAILED, then marked FAILED by the next backup",
           "[backup][pg]") {
   Site site("cellar_b3", "compression = \"gzip\"\ncompression_level = 9", false);
-  Child child = site.env->spawn_cellar({"backup", "main", "--no-progress"});
-  std::string id;
-  REQUIRE(wait_until(
-      [&] {
-        auto names = list_dir(site.base());
-        if (!names || names->empty()) return false;
-        id = names->front();
-        return path_exists(site.base() + "/" + id + "/backup.info");
-      },
-      30));
+  // Held still right after it wrote STARTED, then killed there.
+  PauseListener paused("backup-started");
+  Child child = site.env->spawn_cellar({"backup", "main", "--no-progress"}, {paused.env()});
+  auto pid = paused.wait_reached();
+  REQUIRE(pid);
+  REQUIRE(*pid == child.pid());
+  auto names = list_dir(site.base());
+  REQUIRE(names);
+  REQUIRE(names->size() == 1);
+  std::string id = names->front();
   child.kill(SIGKILL);
-  child.wait();
-  std::string status = site.info(id).status();
-  INFO("status on disk after the kill: " << status);
-  CHECK(status != "DONE");
-  if (status == "STARTED") {
-    auto list = site.run({"list-backups", "main"});
-    CHECK(list.out.find(id + " - FAILED") != std::string::npos);
-    auto next = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
-    INFO(next.err);
-    CHECK(next.exit_code == 0);
-    catalog::BackupInfo after = site.info(id);
-    CHECK(after.status() == "FAILED");
-    CHECK_FALSE(after.get("error").empty());
-  } else {
-    WARN("the backup finished before the kill; only the never-DONE property was checked");
-  }
+  CHECK(child.wait() == 128 + SIGKILL);
+  CHECK(site.info(id).status() == "STARTED");
+  auto list = site.run({"list-backups", "main"});
+  CHECK(list.out.find(id + " - FAILED") != std::string::npos);
+  auto next = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
+  INFO(next.err);
+  CHECK(next.exit_code == 0);
+  catalog::BackupInfo after = site.info(id);
+  CHECK(after.status() == "FAILED");
+  CHECK_FALSE(after.get("error").empty());
 }
 
 TEST_CASE("retention statuses, keep, and delete with minimum_redundancy and WAL cleanup", "[backup][pg]") {

@@ -12,7 +12,6 @@
 #include "locks/lock_names.h"
 #include "pg/wal_names.h"
 #include "support/pg_server.h"
-#include "wal/switch_wal.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
 

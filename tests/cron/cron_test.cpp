@@ -10,8 +10,9 @@
 #include "cron/cron_support.h"
 #include "locks/lock_names.h"
 #include "pg/wal_names.h"
+#include "support/pause_listener.h"
 #include "support/pg_server.h"
-#include "wal/switch_wal.h"
+#include "wal/wal_store.h"
 
 using namespace cellar;
 using namespace cellar::test;
@@ -248,25 +249,17 @@ TEST_CASE("a real backup killed with SIGKILL while STARTED is marked FAILED by t
   PgServer& pg = shared_pg();
   CellarEnv env;
   env.add_server("main", pg.conninfo(), "streaming_archiver = false\ncompression = \"gzip\"");
-  Child backup = env.spawn_cellar({"backup", "main", "--no-progress"});
-  std::string base = env.server_dir("main") + "/base";
-  std::string id;
-  // Freeze the backup as soon as its backup.info says STARTED, then kill it.
-  bool started = wait_until(
-      [&] {
-        auto names = list_dir(base);
-        if (!names || names->empty()) return false;
-        id = names->front();
-        return status_of(env, "main", id) == "STARTED";
-      },
-      30);
-  backup.kill(SIGSTOP);
-  if (!started || status_of(env, "main", id) != "STARTED") {
-    backup.kill(SIGKILL);
-    backup.wait();
-    WARN("the backup got past STARTED before it could be stopped; nothing to test this time");
-    return;
-  }
+  // Held still right after it wrote STARTED, then killed there.
+  PauseListener paused("backup-started");
+  Child backup = env.spawn_cellar({"backup", "main", "--no-progress"}, {paused.env()});
+  auto pid = paused.wait_reached();
+  REQUIRE(pid);
+  REQUIRE(*pid == backup.pid());
+  auto names = list_dir(env.server_dir("main") + "/base");
+  REQUIRE(names);
+  REQUIRE(names->size() == 1);
+  std::string id = names->front();
+  REQUIRE(status_of(env, "main", id) == "STARTED");
   backup.kill(SIGKILL);
   CHECK(backup.wait() == 128 + SIGKILL);
   auto r = env.run({"cron"});

@@ -19,6 +19,7 @@
 #include "locks/lock_names.h"
 #include "pg/connection.h"
 #include "support/cellar_env.h"
+#include "support/pause_listener.h"
 #include "support/pg_server.h"
 
 using namespace cellar;
@@ -295,6 +296,48 @@ TEST_CASE("recover refuses bad requests before writing anything", "[recover][pg]
   }
 }
 
+// Replaces one stored file of the backup with garbage, and puts it back.
+struct CorruptedFile {
+  std::string path;
+  std::string saved = read_text(path);
+  explicit CorruptedFile(std::string p) : path(std::move(p)) { write_text(path, "this is not lz4 data"); }
+  ~CorruptedFile() { write_text(path, saved); }
+};
+
+TEST_CASE("a recover that fails while copying leaves DEST and the tablespace location as it found them",
+          "[recover][pg]") {
+  Fixture& f = fixture();
+  std::string stored = f.env->server_dir("main") + "/base/" + f.id + "/data/PG_VERSION.lz4";
+  REQUIRE(path_exists(stored));
+  CorruptedFile corrupt(stored);
+  TempDir tmp;
+  auto recover = [&](const std::string& dest, const std::string& tbs) {
+    auto r = f.run({"recover", "main", f.id, dest, "--tablespace", "tbs1:" + tbs, "--no-progress", "--jobs", "2"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("PG_VERSION") != std::string::npos);
+    CHECK(r.err.find("\nDETAIL: \"" + dest + "\" and \"" + tbs + "\" were left as they were found\n") !=
+          std::string::npos);
+  };
+
+  SECTION("absent ones are removed again, with the parent recover created") {
+    recover(tmp / "new/data", tmp / "tbs");
+    CHECK_FALSE(path_exists(tmp / "new"));
+    CHECK_FALSE(path_exists(tmp / "tbs"));
+  }
+  SECTION("empty ones are emptied again and keep their mode") {
+    REQUIRE(make_dirs(tmp / "data"));
+    REQUIRE(make_dirs(tmp / "tbs"));
+    REQUIRE(::chmod((tmp / "data").c_str(), 0750) == 0);
+    recover(tmp / "data", tmp / "tbs");
+    CHECK(list_dir(tmp / "data")->empty());
+    CHECK(list_dir(tmp / "tbs")->empty());
+    struct stat sb {};
+    REQUIRE(::stat((tmp / "data").c_str(), &sb) == 0);
+    CHECK((sb.st_mode & 0777) == 0750);
+  }
+}
+
 TEST_CASE("recover with --get-wal and --standby-mode writes a get-wal restore_command and standby.signal",
           "[recover][pg]") {
   Fixture& f = fixture();
@@ -322,22 +365,17 @@ TEST_CASE("recover with --get-wal and --standby-mode writes a get-wal restore_co
 TEST_CASE("delete of a backup is refused as busy while recover holds it", "[recover][pg]") {
   Fixture& f = fixture();
   TempDir tmp;
+  // Held still while it copies: the delete meets a held lock.
+  PauseListener paused("recover-copying");
   Child child = f.env->spawn_cellar(
-      {"recover", "main", f.id, tmp / "dest", "--tablespace", "tbs1:" + tmp / "tbs", "--no-progress"});
-  std::string first = child.read_line();
-  REQUIRE(first.find("Starting recovery of backup " + f.id) == 0);
-  // Frozen right after it took the lock: the delete meets a held lock.
-  child.kill(SIGSTOP);
+      {"recover", "main", f.id, tmp / "dest", "--tablespace", "tbs1:" + tmp / "tbs", "--no-progress"}, {paused.env()});
+  auto pid = paused.wait_reached();
+  REQUIRE(pid);
+  REQUIRE(*pid == child.pid());
   std::string lock = f.env->home() + "/" + locks::make_lock_file_name({locks::LockKind::backup_id, "main", f.id});
-  auto owner = locks::LockFile(lock).owner_pid();
-  if (!owner || *owner != child.pid()) {
-    child.kill(SIGCONT);
-    CHECK(child.wait() == 0);
-    WARN("recover finished before it could be frozen; the busy delete was not exercised");
-    return;
-  }
+  CHECK(locks::LockFile(lock).owner_pid() == child.pid());
   auto del = f.run({"delete", "main", f.id});
-  child.kill(SIGCONT);
+  paused.release();
   CHECK(child.wait() == 0);
   INFO(del.out << del.err);
   CHECK(del.exit_code == 3);

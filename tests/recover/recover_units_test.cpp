@@ -1,9 +1,13 @@
 // recover's pieces without PostgreSQL: target parsing and checks, quoting,
-// the configuration edits, relocation rules.
+// the configuration edits, relocation rules, putting a destination back.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "recover/recover.h"
 #include "recover/recover_config.h"
+#include "recover/recover_copy.h"
 #include "recover/recover_target.h"
 #include "common/fs.h"
 #include "support/run.h"
@@ -113,4 +117,70 @@ TEST_CASE("tablespace relocation rules need a name and an absolute location", "[
   CHECK(ok->name == "tbs1");
   CHECK(ok->location == "/srv/tbs1");
   for (const char* bad : {"tbs1", ":/x", "tbs1:", "tbs1:relative"}) CHECK_FALSE(parse_relocation(bad));
+}
+
+TEST_CASE("a destination found absent is put back by removing it with the parents created for it", "[recover]") {
+  TempDir tmp;
+  std::string dest = tmp / "a/b/dest";
+  auto found = inspect_destinations({dest});
+  REQUIRE(found);
+  CHECK(found->at(0).created == tmp / "a");
+  REQUIRE(make_dirs(dest + "/base/1"));
+  write_text(dest + "/base/1/1234", "restored");
+  Status st = put_back(*found, Status::failed("could not write"));
+  CHECK(st.code() == ErrorCode::failed);
+  CHECK(st.message() == "could not write");
+  CHECK(st.detail() == "\"" + dest + "\" was left as it was found");
+  CHECK(list_dir(tmp.path())->empty());
+}
+
+TEST_CASE("a destination found empty is emptied, keeps its mode, and symlinks in it are not followed", "[recover]") {
+  TempDir tmp;
+  std::string dest = tmp / "dest";
+  std::string tbs = tmp / "tbs";
+  REQUIRE(make_dirs(dest));
+  REQUIRE(::chmod(dest.c_str(), 0750) == 0);
+  auto found = inspect_destinations({dest, tbs});
+  REQUIRE(found);
+  CHECK(found->at(0).created.empty());
+  REQUIRE(::chmod(dest.c_str(), 0700) == 0);
+  REQUIRE(make_dirs(dest + "/pg_tblspc"));
+  REQUIRE(make_dirs(tbs));
+  write_text(tbs + "/PG_15", "a tablespace file");
+  write_text(dest + "/PG_VERSION", "15\n");
+  TempDir elsewhere;  // a link out of DEST: its target is not recover's to remove
+  write_text(elsewhere / "keep", "keep");
+  REQUIRE(::symlink(elsewhere.path().c_str(), (dest + "/pg_tblspc/16384").c_str()) == 0);
+  Status st = put_back(*found, Status::failed("could not write").with_detail("disk full"));
+  CHECK(st.detail() == "disk full; \"" + dest + "\" and \"" + tbs + "\" were left as they were found");
+  CHECK(list_dir(dest)->empty());
+  CHECK_FALSE(path_exists(tbs));
+  struct stat sb {};
+  REQUIRE(::stat(dest.c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 0777) == 0750);
+  CHECK(read_text(elsewhere / "keep") == "keep");
+}
+
+TEST_CASE("a destination that cannot be put back is named in the detail, with the reason and a hint", "[recover]") {
+  TempDir tmp;
+  std::string dest = tmp / "dest";
+  auto found = inspect_destinations({dest});
+  REQUIRE(found);
+  REQUIRE(make_dirs(dest + "/global"));
+  std::string stuck = dest + "/global/pg_control";
+  write_text(stuck, "restored");
+  // Root may remove anything but an immutable file; anyone else no entry of
+  // a read-only directory.
+  bool root = ::geteuid() == 0;
+  std::string why = root ? "Operation not permitted" : "Permission denied";
+  if (root) REQUIRE(run_program({"chattr", "+i", stuck}).exit_code == 0);
+  if (!root) REQUIRE(::chmod((dest + "/global").c_str(), 0555) == 0);
+  Status st = put_back(*found, Status::failed("could not write"));
+  if (root) run_program({"chattr", "-i", stuck});
+  if (!root) ::chmod((dest + "/global").c_str(), 0755);
+  CHECK(st.message() == "could not write");
+  CHECK(st.detail() ==
+        "\"" + dest + "\" could not be put back as it was found: could not remove \"" + dest + "\": " + why);
+  CHECK(st.hint() == "remove what recover wrote there before trying again");
+  CHECK(path_exists(stuck));
 }

@@ -36,10 +36,10 @@ RunResult CellarEnv::run(const std::vector<std::string>& args) const {
   return run_cellar(full);
 }
 
-Child CellarEnv::spawn_cellar(const std::vector<std::string>& args) const {
+Child CellarEnv::spawn_cellar(const std::vector<std::string>& args, const std::vector<std::string>& env_extra) const {
   std::vector<std::string> argv{CELLAR_BINARY, "-c", config_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return spawn(argv);
+  return spawn(argv, env_extra);
 }
 
 std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {

@@ -26,8 +26,9 @@ class CellarEnv {
   void add_global(const std::string& toml_lines);
   // Runs `cellar -c <config> args...`.
   RunResult run(const std::vector<std::string>& args) const;
-  // Starts `cellar -c <config> args...` as a child (stdout piped, stderr inherited).
-  Child spawn_cellar(const std::vector<std::string>& args) const;
+  // Starts `cellar -c <config> args...` as a child (stdout piped, stderr
+  // inherited); env_extra adds "K=V" entries (e.g. PauseListener::env()).
+  Child spawn_cellar(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {}) const;
 
  private:
   void write();
