@@ -11,6 +11,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "locks/lock_names.h"
 
 namespace cellar::cli {
 
@@ -56,14 +57,17 @@ struct Command {
   const char* summary;
   std::vector<Positional> positionals;
   ConfigNeed config;
-  std::vector<const char*> locks;  // lock kinds held, for help and docs
+  std::vector<locks::LockKind> locks;         // lock kinds held, in the order taken (help and docs)
   void (*declare)(po::options_description&);  // command-specific options; may be null
   int (*run)(Invocation&);                      // returns the process exit code
   bool takes_trailing_command = false;          // accepts "-- COMMAND [ARGS]"
+  bool lock_named_by_kind = false;              // holds the lock its KIND argument names (`lock`)
 };
 
 const std::vector<Command>& command_table();
 const Command* find_command(const std::string& name);
+// "backup, backup-id", "the lock KIND names" or "none": the Locks line of help.
+std::string locks_held(const Command& c);
 
 // Prints `status` as ERROR/HINT lines on stderr and returns its exit code.
 int report(const Status& status);

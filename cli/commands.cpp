@@ -9,6 +9,7 @@ namespace cellar::cli {
 // The one table of commands. Order here is the order of `cellar --help` and
 // docs/commands.md.
 const std::vector<Command>& command_table() {
+  using enum locks::LockKind;
   static const std::vector<Command> table = {
       {"list-servers", "list configured servers: name, description, active", {}, ConfigNeed::required, {}, nullptr,
        run_list_servers},
@@ -21,41 +22,41 @@ const std::vector<Command>& command_table() {
       {"switch-wal", "close the current WAL segment (pg_switch_wal), optionally waiting until it is archived",
        {{"server", "SERVER", true, false}}, ConfigNeed::required, {}, declare_switch_wal, run_switch_wal},
       {"backup", "full base backup over the replication protocol (BASE_BACKUP), compressed by parallel workers",
-       {{"server", "SERVER", true, true}}, ConfigNeed::required, {"backup", "backup-id"}, declare_backup, run_backup},
+       {{"server", "SERVER", true, true}}, ConfigNeed::required, {backup, backup_id}, declare_backup, run_backup},
       {"list-backups", "backups of servers: id, name, end time, size, WAL size, status, retention",
        {{"server", "SERVER", true, true}}, ConfigNeed::required, {}, nullptr, run_list_backups},
       {"show-backup", "every field of a backup's backup.info, its WAL since, and its retention status",
        {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {}, nullptr,
        run_show_backup},
       {"verify-backup", "check every file of a backup against its manifest (sizes and CRC32C checksums)",
-       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {backup_id},
        nullptr, run_verify_backup},
       {"delete", "remove a backup and the WAL no backup needs any more",
-       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {backup_id},
        nullptr, run_delete},
       {"keep", "exempt a backup from retention (--target full|standalone), show (--status) or --release it",
-       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {"backup-id"},
+       {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required, {backup_id},
        declare_keep, run_keep},
       {"recover", "restore a backup into DEST and write the recovery settings to replay WAL up to a target (PITR)",
        {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}, {"dest", "DEST", true, false}},
-       ConfigNeed::required, {"backup-id"}, declare_recover, run_recover},
+       ConfigNeed::required, {backup_id}, declare_recover, run_recover},
       {"receive-wal", "stream WAL from the server's replication slot into streaming/ (foreground)",
-       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"receive-wal"}, declare_receive_wal,
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {receive_wal}, declare_receive_wal,
        run_receive_wal},
       {"archive-wal", "move complete WAL from streaming/ and incoming/ into the archive, compressed, and record it in xlog.db",
-       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"archive-wal", "xlogdb"}, nullptr, run_archive_wal},
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {archive_wal, xlogdb}, nullptr, run_archive_wal},
       {"get-wal", "write one archived WAL file, decompressed, to stdout or --output-directory (for restore_command)",
        {{"server", "SERVER", true, false}, {"wal_name", "WAL_NAME", true, false}}, ConfigNeed::required, {},
        declare_get_wal, run_get_wal},
       {"locks", "inspect the lock directory: lock files, state, owner PID and command; --clean removes free ones",
        {{"server", "SERVER", false, false}}, ConfigNeed::optional, {}, declare_locks, run_locks},
       {"cron", "maintenance of every active server: keep receive-wal running, archive WAL, settle backups, retention",
-       {}, ConfigNeed::required, {"global-cron", "cron"}, declare_cron, run_cron},
+       {}, ConfigNeed::required, {global_cron, cron}, declare_cron, run_cron},
       {"lock", "run COMMAND while holding a typed lock (like flock(1)); exit 3 if busy, 1 on --timeout",
        {{"kind", "KIND", true, false}, {"server", "SERVER", false, false}, {"backup_id", "BACKUP_ID", false, false}},
-       ConfigNeed::optional, {"the lock KIND names"}, declare_lock, run_lock, true},
+       ConfigNeed::optional, {}, declare_lock, run_lock, true, true},
       {"config-update", "apply configuration changes given as a JSON list to <home>/.cellar.auto.toml (validated first, atomic)",
-       {{"json", "JSON", true, false}}, ConfigNeed::required, {"config-update"}, nullptr, run_config_update},
+       {{"json", "JSON", true, false}}, ConfigNeed::required, {config_update}, nullptr, run_config_update},
       {"sync-info", "JSON describing this node's DONE backups and WAL after LAST_WAL, for a passive node",
        {{"server", "SERVER", true, false}, {"last_wal", "LAST_WAL", false, false},
         {"last_position", "LAST_POSITION", false, false}},
@@ -64,12 +65,12 @@ const std::vector<Command>& command_table() {
        {{"server", "SERVER", true, false}, {"kind", "KIND", true, false}, {"names", "NAME", true, true}},
        ConfigNeed::required, {}, nullptr, run_sync_send},
       {"sync-wal", "on a passive node: copy new WAL from the primary node (primary_ssh_command), verify sizes, catalogue it",
-       {{"server", "SERVER", true, false}}, ConfigNeed::required, {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
+       {{"server", "SERVER", true, false}}, ConfigNeed::required, {sync_wal, xlogdb}, nullptr, run_sync_wal},
       {"sync-wals", "alias of sync-wal", {{"server", "SERVER", true, false}}, ConfigNeed::required,
-       {"sync-wal", "xlogdb"}, nullptr, run_sync_wal},
+       {sync_wal, xlogdb}, nullptr, run_sync_wal},
       {"sync-backup", "on a passive node: copy one backup from the primary node, verify it against its manifest",
        {{"server", "SERVER", true, false}, {"backup", "BACKUP", true, false}}, ConfigNeed::required,
-       {"sync-backup", "backup-id"}, nullptr, run_sync_backup},
+       {sync_backup, backup_id}, nullptr, run_sync_backup},
   };
   return table;
 }
@@ -78,6 +79,13 @@ const Command* find_command(const std::string& name) {
   for (const auto& c : command_table())
     if (name == c.name) return &c;
   return nullptr;
+}
+
+std::string locks_held(const Command& c) {
+  if (c.lock_named_by_kind) return "the lock KIND names";
+  std::string names;
+  for (locks::LockKind kind : c.locks) names += (names.empty() ? "" : ", ") + std::string(locks::kind_name(kind));
+  return names.empty() ? "none" : names;
 }
 
 int report(const Status& status) {

@@ -56,10 +56,7 @@ void print_command_help(const Command& c) {
   if (c.declare) c.declare(own);
   if (!own.options().empty()) std::cout << "\n" << own;
   std::cout << "\n" << global_options();
-  std::cout << "\nLocks held: ";
-  if (c.locks.empty()) std::cout << "none";
-  for (size_t i = 0; i < c.locks.size(); ++i) std::cout << (i ? ", " : "") << c.locks[i];
-  std::cout << "\n";
+  std::cout << "\nLocks held: " << locks_held(c) << "\n";
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {

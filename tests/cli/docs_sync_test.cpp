@@ -1,13 +1,15 @@
 // docs/commands.md follows the command table (STYLE.md "One table for the
 // commands"): every command of cli::command_table() has a `## <name>`
 // section, every long option it declares is written as `--<option>` inside
-// that section, no `## ` heading names a command the table does not have, and
-// every configuration key of config::key_specs() appears in the
-// Configuration section. Adding a command, an option or a key without
-// documenting it fails here.
+// that section, its "Locks:" line names the lock kinds the table declares
+// (locks::LockKind, in the order taken), no `## ` heading names a command the
+// table does not have, and every configuration key of config::key_specs()
+// appears in the Configuration section. Adding a command, an option, a lock or
+// a key without documenting it fails here.
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -16,6 +18,7 @@
 
 #include "cli/command.h"
 #include "config/config.h"
+#include "locks/lock_names.h"
 
 namespace {
 
@@ -77,6 +80,49 @@ bool mentions(const std::string& text, const std::string& word) {
   return false;
 }
 
+// The text of a section's "Locks:" paragraph, after "Locks: " (the line may be
+// a "- Locks:" bullet), up to the next blank line or bullet; "" if none.
+std::string locks_paragraph(const std::string& body) {
+  std::istringstream in(body);
+  std::string line, text;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (inside && (line.empty() || line.rfind("- ", 0) == 0)) break;
+    if (inside) text += " " + line.substr(line.find_first_not_of(' '));
+    for (const char* start : {"- Locks: ", "Locks: "})
+      if (!inside && line.rfind(start, 0) == 0) {
+        text = line.substr(std::string(start).size());
+        inside = true;
+      }
+  }
+  return text;
+}
+
+bool is_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }
+
+// Where `word` first stands alone in `text`: not inside a longer name such as
+// sync-backup, global-cron or .main-backup.lock. npos if nowhere.
+size_t find_word(const std::string& text, const std::string& word) {
+  for (size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+    size_t end = at + word.size();
+    bool starts = at == 0 || !is_name_char(text[at - 1]);
+    bool ends = end == text.size() || !is_name_char(text[end]);
+    if (starts && ends) return at;
+  }
+  return std::string::npos;
+}
+
+// The lock kind named first in `text`, if any.
+std::optional<cellar::locks::LockKind> first_kind_in(const std::string& text) {
+  std::optional<cellar::locks::LockKind> first;
+  size_t first_at = std::string::npos;
+  for (auto kind : cellar::locks::all_kinds()) {
+    size_t at = find_word(text, cellar::locks::kind_name(kind));
+    if (at < first_at) first_at = at, first = kind;
+  }
+  return first;
+}
+
 std::vector<std::string> long_options_of(const cellar::cli::Command& c) {
   po::options_description declared;
   if (c.declare) c.declare(declared);
@@ -103,6 +149,34 @@ TEST_CASE("every option a command declares is written as --option in its section
     for (const auto& option : long_options_of(c)) {
       INFO("command " << c.name << ": document --" << option << " in its section of docs/commands.md");
       CHECK(mentions(found.front()->body, "--" + option));
+    }
+  }
+}
+
+TEST_CASE("the Locks line of each command in docs/commands.md names the lock kinds of the table, in order", "[cli]") {
+  auto sections = sections_of(read_commands_md());
+  for (const auto& c : cellar::cli::command_table()) {
+    auto found = sections_titled(sections, c.name);
+    if (found.empty()) continue;  // reported by the first test
+    std::string locks = locks_paragraph(found.front()->body);
+    INFO("command " << c.name << ": its section's Locks line is \"" << locks << "\"");
+    REQUIRE_FALSE(locks.empty());
+    if (c.lock_named_by_kind) {
+      CHECK(mentions(locks, "`KIND`"));
+      continue;
+    }
+    CHECK((locks.rfind("none", 0) == 0) == c.locks.empty());
+    if (c.locks.empty()) continue;
+    CHECK(first_kind_in(locks) == c.locks.front());
+    size_t previous = 0;
+    for (auto kind : c.locks) {
+      INFO("lock kind " << cellar::locks::kind_name(kind));
+      size_t at = find_word(locks, cellar::locks::kind_name(kind));
+      bool named = at != std::string::npos;
+      CHECK(named);
+      if (!named) continue;
+      CHECK(at >= previous);
+      previous = at;
     }
   }
 }
