@@ -1,4 +1,5 @@
-// backup: parse, call backup::run_backup for each server, render.
+// backup: parse, call backup::run_backup for each server (dispatch calls the
+// handler once per server of SERVER*), render.
 #include <unistd.h>
 
 #include <iostream>
@@ -37,23 +38,9 @@ Result<backup::BackupRequest> parse_request(const Invocation& inv) {
   return req;
 }
 
-int backup_one(const Invocation& inv, backup::BackupRequest req, const ServerConfig& s) {
-  if (!s.active()) {
-    info(inv, "Skipping inactive server '" + s.name + "'");
-    return 0;
-  }
-  if (s.passive()) {
-    info(inv, "Skipping passive server '" + s.name + "'");
-    return 0;
-  }
-  req.server = &s;
-  auto outcome = backup::run_backup(req);
-  if (!outcome) return report(outcome.status());
-  info(inv, "Backup " + outcome->id + " of server '" + s.name + "' is " + outcome->status);
-  return 0;
-}
-
 }  // namespace
+
+Status validate_backup(const Invocation& inv) { return parse_request(inv).status(); }
 
 void declare_backup(po::options_description& d) {
   d.add_options()
@@ -66,14 +53,23 @@ void declare_backup(po::options_description& d) {
       ("no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
 }
 
-int run_backup(Invocation& inv) {
-  auto servers = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
-  if (!servers) return report(servers.status());
+// Called for each server of SERVER*, after validate_backup accepted the options.
+Outcome run_backup(Invocation& inv, const ServerConfig& server) {
+  if (!server.active()) {
+    info(inv, "Skipping inactive server '" + server.name + "'");
+    return Status::ok();
+  }
+  if (server.passive()) {
+    info(inv, "Skipping passive server '" + server.name + "'");
+    return Status::ok();
+  }
   auto req = parse_request(inv);
-  if (!req) return report(req.status());
-  int worst = 0;
-  for (const ServerConfig* s : *servers) worst = std::max(worst, backup_one(inv, *req, *s));
-  return worst;
+  if (!req) return req.status();
+  req->server = &server;
+  auto outcome = backup::run_backup(*req);
+  if (!outcome) return outcome.status();
+  info(inv, "Backup " + outcome->id + " of server '" + server.name + "' is " + outcome->status);
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

@@ -1,5 +1,5 @@
 // list-backups, show-backup, verify-backup, delete, keep: parse, call
-// backup/, render.
+// catalog/, render.
 #include <iostream>
 
 #include "catalog/catalogue.h"
@@ -18,12 +18,10 @@ struct Target {
   const catalog::BackupEntry* backup = nullptr;
 };
 
-// SERVER BACKUP of the command line, resolved.
-Result<Target> resolve_target(const Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return servers.status();
+// BACKUP of the command line, resolved in the catalogue of `server`.
+Result<Target> resolve_target(const Invocation& inv, const ServerConfig& server) {
   Target t;
-  t.server = servers->front();
+  t.server = &server;
   auto cat = catalog::load_catalogue(*inv.config, t.server->name);
   if (!cat) return cat.status();
   t.catalogue = std::move(*cat);
@@ -35,63 +33,59 @@ Result<Target> resolve_target(const Invocation& inv) {
 
 }  // namespace
 
-int run_list_backups(Invocation& inv) {
-  auto servers = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
-  if (!servers) return report(servers.status());
+Outcome run_list_backups(Invocation& inv, const ServerList& servers) {
   Json all = Json::array();
-  for (const ServerConfig* s : *servers) {
+  for (const ServerConfig* s : servers) {
     auto cat = catalog::load_catalogue(*inv.config, s->name);
-    if (!cat) return report(cat.status());
+    if (!cat) return cat.status();
     auto views = catalog::describe_backups(*cat, *s);
-    if (!views) return report(views.status());
+    if (!views) return views.status();
     for (const auto& v : *views) {
       if (inv.json()) all.push(catalog::backup_json(v));
       else std::cout << catalog::list_line(s->name, v) << "\n";
     }
   }
   if (inv.json()) std::cout << all.dump() << "\n";
-  return 0;
+  return Status::ok();
 }
 
-int run_show_backup(Invocation& inv) {
-  auto t = resolve_target(inv);
-  if (!t) return report(t.status());
+Outcome run_show_backup(Invocation& inv, const ServerConfig& server) {
+  auto t = resolve_target(inv, server);
+  if (!t) return t.status();
   auto views = catalog::describe_backups(t->catalogue, *t->server);
-  if (!views) return report(views.status());
+  if (!views) return views.status();
   for (const auto& v : *views) {
     if (v.entry != t->backup) continue;
     if (inv.json()) std::cout << catalog::backup_json(v).dump() << "\n";
     else std::cout << catalog::show_text(v);
   }
-  return 0;
+  return Status::ok();
 }
 
-int run_verify_backup(Invocation& inv) {
-  auto t = resolve_target(inv);
-  if (!t) return report(t.status());
+Outcome run_verify_backup(Invocation& inv, const ServerConfig& server) {
+  auto t = resolve_target(inv, server);
+  if (!t) return t.status();
   const std::string id = t->backup->info.id();
   auto lock = locks::BackupIdLock::acquire(inv.config->lock_directory(), t->server->name, id);
-  if (!lock) return report(lock.status());
+  if (!lock) return lock.status();
   auto r = catalog::verify_backup(*lock, *t->backup);
-  if (!r) return report(r.status());
+  if (!r) return r.status();
   if (!r->ok()) {
     for (const auto& p : r->problems) std::cerr << "ERROR: " << p << "\n";
-    return report(Status::failed("backup " + id + " of server '" + t->server->name + "' failed verification: " +
-                                 std::to_string(r->problems.size()) + " problem(s)"));
+    return Status::failed("backup " + id + " of server '" + t->server->name + "' failed verification: " +
+                          std::to_string(r->problems.size()) + " problem(s)");
   }
   info(inv, "Backup " + id + " of server '" + t->server->name + "' verified: " + std::to_string(r->files_checked) +
                 " files match the backup manifest");
-  return 0;
+  return Status::ok();
 }
 
-int run_delete(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  auto r = catalog::delete_backup(*inv.config, *servers->front(), inv.str("backup"));
-  if (!r) return report(r.status());
-  info(inv, "Deleted backup " + r->id + " of server '" + servers->front()->name + "'");
+Outcome run_delete(Invocation& inv, const ServerConfig& server) {
+  auto r = catalog::delete_backup(*inv.config, server, inv.str("backup"));
+  if (!r) return r.status();
+  info(inv, "Deleted backup " + r->id + " of server '" + server.name + "'");
   for (const auto& w : r->removed_wals) info(inv, "\t" + w);
-  return 0;
+  return Status::ok();
 }
 
 void declare_keep(po::options_description& d) {
@@ -101,22 +95,20 @@ void declare_keep(po::options_description& d) {
       ("release", "remove the keep");
 }
 
-int run_keep(Invocation& inv) {
+Outcome run_keep(Invocation& inv, const ServerConfig& server) {
   int modes = static_cast<int>(inv.has("target") + inv.has("status") + inv.has("release"));
-  if (modes != 1) return report(Status::usage("keep needs exactly one of --target, --status, --release"));
+  if (modes != 1) return Status::usage("keep needs exactly one of --target, --status, --release");
   std::string target = inv.str("target");
   if (inv.has("target") && target != "full" && target != "standalone")
-    return report(Status::usage("invalid --target \"" + target + "\"", "use full or standalone"));
+    return Status::usage("invalid --target \"" + target + "\"", "use full or standalone");
   if (inv.has("status")) {
-    auto t = resolve_target(inv);
-    if (!t) return report(t.status());
+    auto t = resolve_target(inv, server);
+    if (!t) return t.status();
     std::string keep = t->backup->info.get("keep");
     std::cout << "Keep: " << (keep.empty() ? "nokeep" : keep) << "\n";
-    return 0;
+    return Status::ok();
   }
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  return report(catalog::set_keep(*inv.config, *servers->front(), inv.str("backup"), target));
+  return catalog::set_keep(*inv.config, server, inv.str("backup"), target);
 }
 
 }  // namespace cellar::cli

@@ -12,31 +12,32 @@ void declare_check(po::options_description& d) {
   d.add_options()("nagios", "Nagios plugin output: one summary line; exit 0 OK, 2 CRITICAL, 3 UNKNOWN");
 }
 
-int run_check(Invocation& inv) {
-  bool nagios = inv.has("nagios");
-  auto selected = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
-  if (!selected) {
-    if (!nagios) return report(selected.status());
-    check::NagiosReport unknown = check::nagios_unknown(selected.status().message());
-    std::cout << unknown.text;
-    return unknown.exit_code;
-  }
+// check --nagios: a SERVER that does not resolve is UNKNOWN, on stdout.
+Outcome check_server_error(Invocation& inv, const Status& error) {
+  if (!inv.has("nagios")) return error;
+  check::NagiosReport unknown = check::nagios_unknown(error.message());
+  std::cout << unknown.text;
+  return Outcome::exit(unknown.exit_code);
+}
+
+Outcome run_check(Invocation& inv, const ServerList& servers) {
   std::vector<check::ServerChecks> results;
-  for (const ServerConfig* s : *selected) {
+  for (const ServerConfig* s : servers) {
     bool seen = std::any_of(results.begin(), results.end(), [&](const auto& r) { return r.server == s->name; });
     if (!seen) results.push_back(check::check_server(*inv.config, *s));
   }
-  if (nagios) {
+  if (inv.has("nagios")) {
     check::NagiosReport n = check::render_nagios(results);
     std::cout << n.text;
-    return n.exit_code;
+    return Outcome::exit(n.exit_code);
   }
   if (inv.json())
     std::cout << check::render_json(results).dump() << "\n";
   else
     std::cout << check::render_text(results);
   bool failed = std::any_of(results.begin(), results.end(), [](const auto& r) { return r.counts_as_failure(); });
-  return failed ? 1 : 0;
+  // Each failure is already on stdout as "NAME: FAILED (hint)": no ERROR line.
+  return Outcome::exit(failed ? 1 : 0);
 }
 
 }  // namespace cellar::cli

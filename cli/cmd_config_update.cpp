@@ -13,16 +13,16 @@ namespace {
 constexpr std::chrono::seconds kConfigUpdateWait{10};
 }  // namespace
 
-int run_config_update(Invocation& inv) {
+Outcome run_config_update(Invocation& inv) {
   auto changes = parse_config_changes(inv.str("json"));
-  if (!changes) return report(changes.status());
+  if (!changes) return changes.status();
   auto lock = locks::acquire_lock(inv.config->lock_directory(), locks::LockName{locks::LockKind::config_update, "", ""},
                                   true, std::chrono::milliseconds(kConfigUpdateWait));
-  if (!lock) return report(lock.status());
-  if (Status s = apply_config_update(*inv.config, *changes); !s) return report(s);
+  if (!lock) return lock.status();
+  if (Status s = apply_config_update(*inv.config, *changes); !s) return s;
   info(inv, "configuration updated: " + std::to_string(changes->size()) + " value(s) written to \"" +
                 auto_config_path(*inv.config) + "\"");
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

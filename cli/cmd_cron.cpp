@@ -11,7 +11,7 @@ void declare_cron(po::options_description& d) {
   d.add_options()("keep-descriptors", "background commands keep cron's stdout and stderr instead of their log files");
 }
 
-int run_cron(Invocation& inv) {
+Outcome run_cron(Invocation& inv) {
   std::error_code ec;
   std::string config_path = std::filesystem::absolute(inv.config->main_file, ec).string();
   cron::CronOptions options;
@@ -19,8 +19,8 @@ int run_cron(Invocation& inv) {
   options.config_path = ec ? inv.config->main_file : config_path;
   options.keep_descriptors = inv.has("keep-descriptors");
   options.say = [&](const std::string& line) { info(inv, line); std::cout.flush(); };
-  options.complain = [](const Status& st) { report(st); };
-  return report(cron::run_cron(options));
+  options.complain = [](const Status& st) { print_error(st); };
+  return cron::run_cron(options);
 }
 
 }  // namespace cellar::cli

@@ -93,7 +93,7 @@ void render_entries(const Invocation& inv, const std::string& dir, const std::ve
 }
 
 // --clean: removes the free ones; lists what was removed.
-int clean(const Invocation& inv, const std::string& dir, const std::vector<LockEntry>& entries) {
+Status clean(const Invocation& inv, const std::string& dir, const std::vector<LockEntry>& entries) {
   std::vector<LockEntry> removed;
   Status failure;
   for (const auto& r : locks::clean_locks(dir, entries)) {
@@ -107,7 +107,7 @@ int clean(const Invocation& inv, const std::string& dir, const std::vector<LockE
     render_entries(inv, dir, removed);
   else
     for (const auto& e : removed) info(inv, "removed \"" + join_path(dir, e.file) + "\"");
-  return report(failure);
+  return failure;
 }
 
 std::string positional(const Invocation& inv, const char* name) { return inv.str(name); }
@@ -122,20 +122,20 @@ void declare_locks(po::options_description& d) {
                                                                 "inspect DIR instead of the configured lock_directory");
 }
 
-int run_locks(Invocation& inv) {
+Outcome run_locks(Invocation& inv) {
   auto dir = lock_directory(inv);
-  if (!dir) return report(dir.status());
+  if (!dir) return dir.status();
   locks::ScanOptions options;
   options.server = positional(inv, "server");
   options.stale_only = inv.has("stale") || inv.has("clean");
   options.all = inv.has("all");
   if (!options.server.empty())
-    if (Status st = validate_server_name(options.server); !st) return report(st);
+    if (Status st = validate_server_name(options.server); !st) return st;
   auto entries = locks::scan_locks(*dir, options);
-  if (!entries) return report(entries.status());
+  if (!entries) return entries.status();
   if (inv.has("clean")) return clean(inv, *dir, *entries);
   render_entries(inv, *dir, *entries);
-  return 0;
+  return Status::ok();
 }
 
 void declare_lock(po::options_description& d) {
@@ -145,31 +145,30 @@ void declare_lock(po::options_description& d) {
       "lock directory (default: the configured lock_directory)");
 }
 
-int run_lock(Invocation& inv) {
+Outcome run_lock(Invocation& inv) {
   auto name = locks::make_lock_name(positional(inv, "kind"), positional(inv, "server"), positional(inv, "backup_id"));
-  if (!name) return report(name.status());
-  if (inv.has("timeout") && !inv.has("wait")) return report(Status::usage("--timeout needs --wait"));
+  if (!name) return name.status();
+  if (inv.has("timeout") && !inv.has("wait")) return Status::usage("--timeout needs --wait");
   std::optional<std::chrono::milliseconds> timeout;
   if (inv.has("timeout")) {
     double s = inv.get<double>("timeout");
-    if (!(s >= 0)) return report(Status::usage("invalid --timeout", "give a number of seconds"));
+    if (!(s >= 0)) return Status::usage("invalid --timeout", "give a number of seconds");
     timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
   }
   if (inv.config && !inv.has("lock-directory") && !name->server.empty())
-    if (auto s = select_servers(*inv.config, {name->server}, false); !s) return report(s.status());
+    if (auto s = find_configured_server(*inv.config, name->server); !s) return s.status();
   auto dir = lock_directory(inv);
-  if (!dir) return report(dir.status());
+  if (!dir) return dir.status();
   auto lock = locks::acquire_lock(*dir, *name, inv.has("wait"), timeout);
   if (!lock) {
     // Busy after waiting is a timeout: the operation failed (exit 1).
     if (inv.has("wait") && lock.status().code() == ErrorCode::busy)
-      return report(Status::failed("timed out waiting for the lock: " + lock.status().message())
-                        .with_detail(lock.status().detail()));
-    return report(lock.status());
+      return Status::failed("timed out waiting for the lock: " + lock.status().message())
+          .with_detail(lock.status().detail());
+    return lock.status();
   }
   auto outcome = locks::run_holding(*lock, inv.trailing);
-  if (!outcome.error.is_ok()) report(outcome.error);
-  return outcome.exit_code;
+  return Outcome::exit(outcome.exit_code, outcome.error);
 }
 
 }  // namespace cellar::cli

@@ -42,12 +42,10 @@ std::string self_exe() {
   return ec ? std::string("cellar") : p.string();
 }
 
-Result<recover::RecoverRequest> parse_request(const Invocation& inv) {
+Result<recover::RecoverRequest> parse_request(const Invocation& inv, const ServerConfig& server) {
   recover::RecoverRequest req;
   req.config = inv.config;
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return servers.status();
-  req.server = servers->front();
+  req.server = &server;
   req.backup = inv.str("backup");
   req.dest = std::filesystem::absolute(inv.str("dest")).lexically_normal().string();
   while (req.dest.size() > 1 && req.dest.back() == '/') req.dest.pop_back();
@@ -118,13 +116,13 @@ void declare_recover(po::options_description& d) {
       "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
 }
 
-int run_recover(Invocation& inv) {
-  auto req = parse_request(inv);
-  if (!req) return report(req.status());
+Outcome run_recover(Invocation& inv, const ServerConfig& server) {
+  auto req = parse_request(inv, server);
+  if (!req) return req.status();
   auto out = recover::recover(*req);
-  if (!out) return report(out.status());
+  if (!out) return out.status();
   render(inv, *req, *out);
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

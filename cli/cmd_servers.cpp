@@ -7,7 +7,7 @@
 
 namespace cellar::cli {
 
-int run_list_servers(Invocation& inv) {
+Outcome run_list_servers(Invocation& inv) {
   const Config& config = *inv.config;
   if (inv.json()) {
     Json arr = Json::array();
@@ -20,7 +20,7 @@ int run_list_servers(Invocation& inv) {
       arr.push(std::move(o));
     }
     std::cout << arr.dump() << "\n";
-    return 0;
+    return Status::ok();
   }
   for (const auto& s : config.servers) {
     std::string line = s.name + " - " + (s.str("description").empty() ? "(no description)" : s.str("description"));
@@ -28,7 +28,7 @@ int run_list_servers(Invocation& inv) {
     if (s.passive()) line += " (passive)";
     std::cout << line << "\n";
   }
-  return 0;
+  return Status::ok();
 }
 
 static std::string shown(const Setting& s) {
@@ -36,12 +36,10 @@ static std::string shown(const Setting& s) {
   return redact_secrets(value_to_string(s.value));
 }
 
-int run_show_servers(Invocation& inv) {
+Outcome run_show_servers(Invocation& inv, const ServerList& servers) {
   const Config& config = *inv.config;
-  auto servers = select_servers(config, inv.get<std::vector<std::string>>("server"), true);
-  if (!servers) return report(servers.status());
   Json doc = Json::object();
-  for (const ServerConfig* s : *servers) {
+  for (const ServerConfig* s : servers) {
     Json keys = Json::object();
     if (!inv.json()) std::cout << "Server " << s->name << ":\n";
     auto emit = [&](const std::string& key, const Setting& setting) {
@@ -61,7 +59,7 @@ int run_show_servers(Invocation& inv) {
     if (inv.json()) doc.set(s->name, std::move(keys));
   }
   if (inv.json()) std::cout << doc.dump() << "\n";
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

@@ -7,16 +7,14 @@
 
 namespace cellar::cli {
 
-int run_status(Invocation& inv) {
-  auto selected = select_servers(*inv.config, inv.get<std::vector<std::string>>("server"), true);
-  if (!selected) return report(selected.status());
+Outcome run_status(Invocation& inv, const ServerList& servers) {
   std::vector<check::ServerStatus> statuses;
-  for (const ServerConfig* s : *selected) statuses.push_back(check::collect_status(*inv.config, *s));
+  for (const ServerConfig* s : servers) statuses.push_back(check::collect_status(*inv.config, *s));
   if (inv.json())
     std::cout << check::render_status_json(statuses).dump() << "\n";
   else
     std::cout << check::render_status_text(statuses);
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

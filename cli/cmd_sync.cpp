@@ -22,59 +22,49 @@ Result<std::optional<uint64_t>> parse_position(const std::string& text) {
 
 }  // namespace
 
-int run_sync_info(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
+Outcome run_sync_info(Invocation& inv, const ServerConfig& server) {
   auto position = parse_position(inv.str("last_position"));
-  if (!position) return report(position.status());
+  if (!position) return position.status();
   sync::SyncInfoRequest request{inv.str("last_wal"), *position};
-  auto doc = sync::make_sync_info(*inv.config, *servers->front(), request);
-  if (!doc) return report(doc.status());
+  auto doc = sync::make_sync_info(*inv.config, server, request);
+  if (!doc) return doc.status();
   std::cout << doc->dump(4) << "\n";
-  return 0;
+  return Status::ok();
 }
 
 // Runs on the primary for a passive node: stdout carries the stream only.
-int run_sync_send(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
+Outcome run_sync_send(Invocation& inv, const ServerConfig& server) {
   const std::string kind = inv.str("kind");
   auto names = inv.has("names") ? inv.get<std::vector<std::string>>("names") : std::vector<std::string>{};
-  if (kind == "wal") return report(sync::send_wal_stream(*inv.config, servers->front()->name, names, 1));
+  if (kind == "wal") return sync::send_wal_stream(*inv.config, server.name, names, 1);
   if (kind == "backup" && names.size() == 1)
-    return report(sync::send_backup_stream(*inv.config, servers->front()->name, names.front(), 1));
-  return report(Status::usage("sync-send: expected \"wal NAME...\" or \"backup BACKUP_ID\"",
-                              "sync-send is what a passive node's sync-wal and sync-backup run on the primary"));
+    return sync::send_backup_stream(*inv.config, server.name, names.front(), 1);
+  return Status::usage("sync-send: expected \"wal NAME...\" or \"backup BACKUP_ID\"",
+                       "sync-send is what a passive node's sync-wal and sync-backup run on the primary");
 }
 
-int run_sync_wal(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  const ServerConfig& server = *servers->front();
+Outcome run_sync_wal(Invocation& inv, const ServerConfig& server) {
   if (!server.passive())
-    return report(Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one"));
+    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
   auto lock = locks::SyncWalLock::acquire(inv.config->lock_directory(), server.name);
-  if (!lock) return report(lock.status());
+  if (!lock) return lock.status();
   auto done = sync::sync_wal(*lock, *inv.config, server);
-  if (!done) return report(done.status());
+  if (!done) return done.status();
   info(inv, std::to_string(done->copied) + " WAL file(s) synchronised for server \"" + server.name + "\"");
-  return 0;
+  return Status::ok();
 }
 
-int run_sync_backup(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  const ServerConfig& server = *servers->front();
+Outcome run_sync_backup(Invocation& inv, const ServerConfig& server) {
   const std::string id = inv.str("backup");
   if (!server.passive())
-    return report(Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one"));
-  if (!is_backup_id(id)) return report(Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id"));
+    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+  if (!is_backup_id(id)) return Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id");
   auto lock = locks::SyncBackupLock::acquire(inv.config->lock_directory(), server.name, id);
-  if (!lock) return report(lock.status());
+  if (!lock) return lock.status();
   auto status = sync::sync_backup(*lock, *inv.config, server, id);
-  if (!status) return report(status.status());
+  if (!status) return status.status();
   info(inv, "backup " + id + " of server \"" + server.name + "\" synchronised: " + *status);
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

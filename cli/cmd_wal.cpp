@@ -5,15 +5,13 @@
 
 namespace cellar::cli {
 
-int run_archive_wal(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  auto options = wal::archive_options_for(*inv.config, *servers->front());
-  if (!options) return report(options.status());
+Outcome run_archive_wal(Invocation& inv, const ServerConfig& server) {
+  auto options = wal::archive_options_for(*inv.config, server);
+  if (!options) return options.status();
   auto archived = wal::archive_wal(*options);
-  if (!archived) return report(archived.status());
+  if (!archived) return archived.status();
   info(inv, wal::summary_line(*archived, options->server));
-  return 0;
+  return Status::ok();
 }
 
 void declare_get_wal(po::options_description& d) {
@@ -21,13 +19,10 @@ void declare_get_wal(po::options_description& d) {
 }
 
 // Runs as restore_command: stdout carries the WAL file and nothing else.
-int run_get_wal(Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return report(servers.status());
-  const std::string server = servers->front()->name;
-  wal::GetWalRequest request{server, inv.config->server_dir(server), inv.str("wal_name"),
+Outcome run_get_wal(Invocation& inv, const ServerConfig& server) {
+  wal::GetWalRequest request{server.name, inv.config->server_dir(server.name), inv.str("wal_name"),
                              inv.str("output-directory")};
-  return report(wal::get_wal(request));
+  return wal::get_wal(request);
 }
 
 }  // namespace cellar::cli

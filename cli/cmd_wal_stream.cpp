@@ -20,13 +20,11 @@
 namespace cellar::cli {
 namespace {
 
-Result<const ServerConfig*> one_server(const Invocation& inv) {
-  auto servers = select_servers(*inv.config, {inv.str("server")}, false);
-  if (!servers) return servers.status();
-  const ServerConfig* s = servers->front();
-  if (s->passive())
-    return Status::usage("server '" + s->name + "' is a passive node", "a passive node never connects to PostgreSQL");
-  return s;
+// receive-wal and switch-wal talk to PostgreSQL, which a passive node never does.
+Status refuse_passive(const ServerConfig& s) {
+  if (s.passive())
+    return Status::usage("server '" + s.name + "' is a passive node", "a passive node never connects to PostgreSQL");
+  return Status::ok();
 }
 
 std::string receive_lock_path(const Config& config, const std::string& server) {
@@ -34,66 +32,67 @@ std::string receive_lock_path(const Config& config, const std::string& server) {
                    locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""}));
 }
 
-int slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
+Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
   std::string slot = s.str("slot_name");
   auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
-  if (!conn) return report(conn.status());
+  if (!conn) return conn.status();
   if (create && inv.has("if-not-exists")) {
     auto state = pg::read_replication_slot(*conn, slot);
-    if (!state) return report(state.status());
+    if (!state) return state.status();
     if (state->exists) {
       info(inv, "Replication slot '" + slot + "' already exists for server '" + s.name + "'");
-      return 0;
+      return Status::ok();
     }
   }
   Status st = create ? pg::create_physical_slot(*conn, slot, inv.has("if-not-exists")) : pg::drop_slot(*conn, slot);
-  if (!st) return report(st);
+  if (!st) return st;
   info(inv, std::string(create ? "Replication slot '" : "Dropped replication slot '") + slot +
                 (create ? "' created" : "'") + " for server '" + s.name + "'");
-  return 0;
+  return Status::ok();
 }
 
-int stop_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
+Status stop_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
   locks::LockFile probe(receive_lock_path(config, s.name));
   auto pid = probe.owner_pid();
   if (!pid)
-    return report(Status::failed("no receive-wal is running for server '" + s.name + "'"));
+    return Status::failed("no receive-wal is running for server '" + s.name + "'");
   if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH)
-    return report(Status::from_errno("could not signal receive-wal (PID " + std::to_string(*pid) + ")", errno));
+    return Status::from_errno("could not signal receive-wal (PID " + std::to_string(*pid) + ")", errno);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (probe.owner_pid()) {
     if (std::chrono::steady_clock::now() > deadline)
-      return report(Status::failed("receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name +
-                                   "' did not stop within 30 s",
-                                   "check its log; 'kill -9 " + std::to_string(*pid) + "' is safe: WAL is fsynced"));
+      return Status::failed("receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name +
+                            "' did not stop within 30 s",
+                            "check its log; 'kill -9 " + std::to_string(*pid) + "' is safe: WAL is fsynced");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   info(inv, "Stopped process receive-wal(" + std::to_string(*pid) + ") of server '" + s.name + "'");
-  return 0;
+  return Status::ok();
 }
 
-int reset_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
+Status reset_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
   auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
-  if (!lock) return report(lock.status());
+  if (!lock) return lock.status();
   auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
-  if (!conn) return report(conn.status());
+  if (!conn) return conn.status();
   auto id = pg::identify_system(*conn);
-  if (!id) return report(id.status());
+  if (!id) return id.status();
   auto seg_size = pg::show_wal_segment_size(*conn);
-  if (!seg_size) return report(seg_size.status());
+  if (!seg_size) return seg_size.status();
   std::string streaming = layout::streaming_dir(config.server_dir(s.name));
-  if (Status st = make_dirs(streaming); !st) return report(st);
+  if (Status st = make_dirs(streaming); !st) return st;
   auto names = list_dir(streaming);
-  if (!names) return report(names.status());
+  if (!names) return names.status();
   for (const auto& n : *names)
     if (n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0) ::unlink(join_path(streaming, n).c_str());
   std::string current = pg::make_segment_name(id->timeline, pg::segno_of(id->xlogpos, *seg_size), *seg_size);
-  if (Status st = storage::write_file(storage::local(), join_path(streaming, layout::partial_name(current)), ""); !st) return report(st);
+  if (Status st = storage::write_file(storage::local(), join_path(streaming, layout::partial_name(current)), ""); !st)
+    return st;
   info(inv, "Reset receive-wal of server '" + s.name + "': streaming resumes at " + current);
-  return 0;
+  return Status::ok();
 }
 
-int print_status(const Invocation& inv, const Config& config, const ServerConfig& s) {
+Status print_status(const Invocation& inv, const Config& config, const ServerConfig& s) {
   locks::LockFile probe(receive_lock_path(config, s.name));
   auto pid = probe.owner_pid();
   auto state = wal::load_receiver_state(config.server_dir(s.name));
@@ -123,7 +122,7 @@ int print_status(const Invocation& inv, const Config& config, const ServerConfig
     o.set("lag_bytes", lag >= 0 ? Json(lag) : Json());
     o.set("last_error", st ? Json(st->last_error) : Json());
     std::cout << o.dump() << "\n";
-    return 0;
+    return Status::ok();
   }
   std::cout << "Status of receive-wal for server '" << s.name << "':\n";
   std::cout << "\trunning: " << (pid ? "yes (PID " + std::to_string(*pid) + ")" : std::string("no")) << "\n";
@@ -132,7 +131,7 @@ int print_status(const Invocation& inv, const Config& config, const ServerConfig
   std::cout << "\tserver LSN: " << (server_lsn.empty() ? "unknown" : server_lsn) << "\n";
   std::cout << "\tlag: " << (lag >= 0 ? std::to_string(lag) + " bytes" : std::string("unknown")) << "\n";
   if (st && !st->last_error.empty()) std::cout << "\tlast error: " << st->last_error << "\n";
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace
@@ -147,25 +146,23 @@ void declare_receive_wal(po::options_description& d) {
       ("drop-slot", "drop the replication slot slot_name");
 }
 
-int run_receive_wal(Invocation& inv) {
-  auto server = one_server(inv);
-  if (!server) return report(server.status());
+Outcome run_receive_wal(Invocation& inv, const ServerConfig& s) {
+  if (Status st = refuse_passive(s); !st) return st;
   const Config& config = *inv.config;
-  const ServerConfig& s = **server;
   int modes = static_cast<int>(inv.has("stop") + inv.has("status") + inv.has("reset") + inv.has("create-slot") +
                                inv.has("drop-slot"));
   if (modes > 1)
-    return report(Status::usage("receive-wal: --stop, --status, --reset, --create-slot and --drop-slot exclude each other"));
+    return Status::usage("receive-wal: --stop, --status, --reset, --create-slot and --drop-slot exclude each other");
   if (inv.has("if-not-exists") && !inv.has("create-slot"))
-    return report(Status::usage("receive-wal: --if-not-exists needs --create-slot"));
+    return Status::usage("receive-wal: --if-not-exists needs --create-slot");
   if (inv.has("create-slot")) return slot_command(inv, s, true);
   if (inv.has("drop-slot")) return slot_command(inv, s, false);
   if (inv.has("stop")) return stop_receiver(inv, config, s);
   if (inv.has("status")) return print_status(inv, config, s);
   if (inv.has("reset")) return reset_receiver(inv, config, s);
   auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
-  if (!lock) return report(lock.status());
-  return report(wal::run_receiver(*lock, wal::receiver_options(config, s)));
+  if (!lock) return lock.status();
+  return wal::run_receiver(*lock, wal::receiver_options(config, s));
 }
 
 void declare_switch_wal(po::options_description& d) {
@@ -175,29 +172,27 @@ void declare_switch_wal(po::options_description& d) {
       ("archive-timeout", po::value<int>()->default_value(30), "seconds to wait with --archive");
 }
 
-int run_switch_wal(Invocation& inv) {
-  auto server = one_server(inv);
-  if (!server) return report(server.status());
-  const ServerConfig& s = **server;
+Outcome run_switch_wal(Invocation& inv, const ServerConfig& s) {
+  if (Status st = refuse_passive(s); !st) return st;
   int timeout = inv.get<int>("archive-timeout");
-  if (timeout < 1) return report(Status::usage("--archive-timeout must be at least 1 second"));
+  if (timeout < 1) return Status::usage("--archive-timeout must be at least 1 second");
   auto r = wal::switch_wal(s.conninfo(), inv.has("force"));
-  if (!r) return report(r.status());
+  if (!r) return r.status();
   if (!r->switched) {
     info(inv, "No switch required for server '" + s.name + "' (no WAL written since the last switch)");
     if (inv.has("archive"))
-      return report(Status::failed("nothing to archive: no WAL was switched on server '" + s.name + "'",
-                                   "use --force to write a checkpoint first"));
-    return 0;
+      return Status::failed("nothing to archive: no WAL was switched on server '" + s.name + "'",
+                            "use --force to write a checkpoint first");
+    return Status::ok();
   }
   info(inv, "The WAL file " + r->closed_segment + " has been closed on server '" + s.name + "'");
-  if (!inv.has("archive")) return 0;
+  if (!inv.has("archive")) return Status::ok();
   auto options = wal::archive_options_for(*inv.config, s);
-  if (!options) return report(options.status());
+  if (!options) return options.status();
   Status st = wal::wait_archived(*options, r->closed_segment, std::chrono::seconds(timeout));
-  if (!st) return report(st);
+  if (!st) return st;
   info(inv, "The WAL file " + r->closed_segment + " has been archived for server '" + s.name + "'");
-  return 0;
+  return Status::ok();
 }
 
 }  // namespace cellar::cli

@@ -14,6 +14,12 @@
 namespace cellar::cli {
 namespace {
 
+// Prints what a handler (or dispatch itself) hands back and returns its exit code.
+int finish(const Outcome& outcome) {
+  print_error(outcome.error());
+  return outcome.exit_code();
+}
+
 po::options_description global_options() {
   po::options_description d("Global options");
   d.add_options()
@@ -27,13 +33,13 @@ po::options_description global_options() {
 
 std::string usage_line(const Command& c) {
   std::string u = std::string("cellar ") + c.name;
-  for (const auto& p : c.positionals) {
+  for (const auto& p : positionals_of(c)) {
     std::string m = p.metavar;
     if (p.repeated) m += "...";
     u += p.required ? " " + m : " [" + m + "]";
   }
   u += " [OPTIONS]";
-  if (c.takes_trailing_command) u += " -- COMMAND [ARGS]";
+  if (c.extras.trailing_command) u += " -- COMMAND [ARGS]";
   return u;
 }
 
@@ -82,7 +88,7 @@ int unknown_command(const std::string& word) {
   for (const auto& c : command_table())
     if (!best_d || std::string(c.name).rfind(word, 0) == 0) { best = &c; best_d = 0; break; }
   if (best && best_d <= std::max<size_t>(2, word.size() / 3)) hint = std::string("did you mean \"") + best->name + "\"?";
-  return report(Status::usage("unknown command \"" + word + "\"", hint));
+  return finish(Status::usage("unknown command \"" + word + "\"", hint));
 }
 
 bool takes_value(const std::string& tok) {
@@ -133,10 +139,51 @@ std::string joined(int argc, char** argv, int from) {
   return redact_secrets(s);
 }
 
+// The servers SERVER names (SPEC §1, §4.2): `all`, for SERVER* only, means
+// every active server; a server named explicitly counts even when inactive.
+Result<ServerList> resolve_servers(const Command& c, const Invocation& inv) {
+  const bool many = c.servers == ServerArity::many;
+  auto names = many ? inv.get<std::vector<std::string>>("server") : std::vector<std::string>{inv.str("server")};
+  ServerList out;
+  for (const auto& name : names) {
+    if (name == "all") {
+      if (!many) return Status::usage("\"all\" cannot be used here", "name one server");
+      for (const auto& s : inv.config->servers)
+        if (s.active()) out.push_back(&s);
+      continue;
+    }
+    auto s = find_configured_server(*inv.config, name);
+    if (!s) return s.status();
+    out.push_back(*s);
+  }
+  return out;
+}
+
+// Each server in turn, like `backup main standby`: a failure is reported and
+// the next server still runs; the exit code is the worst one.
+int run_each(RunEach run, Invocation& inv, const ServerList& servers) {
+  int worst = 0;
+  for (const ServerConfig* s : servers) worst = std::max(worst, finish(run(inv, *s)));
+  return worst;
+}
+
+// Resolves SERVER as the table declares, validates the options, calls the
+// handler in its declared shape and reports what it returns.
+int run_handler(const Command& c, Invocation& inv) {
+  if (const auto* plain = std::get_if<RunPlain>(&c.run)) return finish((*plain)(inv));
+  auto servers = resolve_servers(c, inv);
+  if (!servers)
+    return finish(c.extras.server_error ? c.extras.server_error(inv, servers.status()) : Outcome(servers.status()));
+  if (c.extras.validate)
+    if (Status st = c.extras.validate(inv); !st) return finish(st);
+  if (const auto* list = std::get_if<RunList>(&c.run)) return finish((*list)(inv, *servers));
+  return run_each(std::get<RunEach>(c.run), inv, *servers);
+}
+
 int run_command(const Command& c, const GlobalOptions& pre, int argc, char** argv, int first) {
   // Split "-- COMMAND [ARGS]" off for commands that run another program.
   std::vector<std::string> words(argv + first, argv + argc), trailing;
-  if (c.takes_trailing_command) {
+  if (c.extras.trailing_command) {
     auto dash = std::find(words.begin(), words.end(), "--");
     if (dash != words.end()) {
       trailing.assign(dash + 1, words.end());
@@ -149,7 +196,8 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
   visible.add(own).add(global_options());
   po::options_description hidden;
   po::positional_options_description pos;
-  for (const auto& p : c.positionals) {
+  const std::vector<Positional> positionals = positionals_of(c);
+  for (const auto& p : positionals) {
     if (p.repeated) hidden.add_options()(p.name, po::value<std::vector<std::string>>());
     else hidden.add_options()(p.name, po::value<std::string>());
     pos.add(p.name, p.repeated ? -1 : 1);
@@ -162,20 +210,20 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
     po::store(po::command_line_parser(words).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return report(Status::usage(std::string(c.name) + ": " + e.what(),
+    return finish(Status::usage(std::string(c.name) + ": " + e.what(),
                                 std::string("run 'cellar ") + c.name + " --help'"));
   }
   if (vm.count("help")) {
     print_command_help(c);
     return 0;
   }
-  if (Status st = apply_globals(vm, g); !st) return report(st);
-  for (const auto& p : c.positionals)
+  if (Status st = apply_globals(vm, g); !st) return finish(st);
+  for (const auto& p : positionals)
     if (p.required && !vm.count(p.name))
-      return report(Status::usage(std::string(c.name) + ": missing argument " + p.metavar,
+      return finish(Status::usage(std::string(c.name) + ": missing argument " + p.metavar,
                                   "usage: " + usage_line(c)));
-  if (c.takes_trailing_command && trailing.empty())
-    return report(Status::usage(std::string(c.name) + ": missing \"-- COMMAND\"", "usage: " + usage_line(c)));
+  if (c.extras.trailing_command && trailing.empty())
+    return finish(Status::usage(std::string(c.name) + ": missing \"-- COMMAND\"", "usage: " + usage_line(c)));
 
   std::optional<Config> config;
   if (c.config != ConfigNeed::none) {
@@ -184,8 +232,8 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
     bool explicit_path = !g.config_path.empty() || (env && *env);
     if (c.config == ConfigNeed::required || explicit_path || path_exists(path)) {
       auto loaded = load_config(path);
-      if (!loaded) return report(loaded.status());
-      if (Status st = check_home(*loaded); !st) return report(st);
+      if (!loaded) return finish(loaded.status());
+      if (Status st = check_home(*loaded); !st) return finish(st);
       config = std::move(*loaded);
     }
   }
@@ -195,7 +243,7 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
             (config ? " (config \"" + config->main_file + "\")" : std::string()));
   auto start = std::chrono::steady_clock::now();
   Invocation inv{g, vm, config ? &*config : nullptr, trailing};
-  int code = c.run(inv);
+  int code = run_handler(c, inv);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f", secs);
@@ -225,9 +273,9 @@ int run(int argc, char** argv) {
   try {
     po::store(po::command_line_parser(pre).options(global_options()).run(), vm);
   } catch (const po::error& e) {
-    return report(Status::usage(e.what(), "run 'cellar --help'"));
+    return finish(Status::usage(e.what(), "run 'cellar --help'"));
   }
-  if (Status st = apply_globals(vm, g); !st) return report(st);
+  if (Status st = apply_globals(vm, g); !st) return finish(st);
   if (want_version) {
     std::cout << "cellar " CELLAR_VERSION "\n";
     return 0;
@@ -237,7 +285,7 @@ int run(int argc, char** argv) {
       print_program_help();
       return 0;
     }
-    return report(Status::usage("no command given", "run 'cellar --help' for the list of commands"));
+    return finish(Status::usage("no command given", "run 'cellar --help' for the list of commands"));
   }
   const Command* c = find_command(argv[i]);
   if (!c) return unknown_command(argv[i]);

@@ -1,5 +1,7 @@
 // The program's entry: global options, command lookup, per-command option
-// parsing, config loading, logging set-up, begin/end log lines, exit codes.
+// parsing, config loading, logging set-up, begin/end log lines, resolving
+// SERVER as the command table declares it, and reporting each handler's
+// Outcome once (ERROR/DETAIL/HINT, exit code).
 #pragma once
 
 namespace cellar::cli {

@@ -161,7 +161,7 @@ TEST_CASE("the Locks line of each command in docs/commands.md names the lock kin
     std::string locks = locks_paragraph(found.front()->body);
     INFO("command " << c.name << ": its section's Locks line is \"" << locks << "\"");
     REQUIRE_FALSE(locks.empty());
-    if (c.lock_named_by_kind) {
+    if (c.extras.lock_named_by_kind) {
       CHECK(mentions(locks, "`KIND`"));
       continue;
     }
