@@ -21,7 +21,7 @@ enum class ErrorCode {
 // The one mapping from error category to process exit code (SPEC §2).
 int exit_code_of(ErrorCode code);
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status ok() { return {}; }
@@ -69,7 +69,7 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}
   Result(Status status) : v_(std::move(status)) { assert(!std::get<Status>(v_).is_ok()); }

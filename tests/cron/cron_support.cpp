@@ -40,7 +40,7 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
                       const std::string& begin_wal, const std::string& end_wal, int64_t age_seconds,
                       const std::vector<std::pair<std::string, std::string>>& extra) {
   std::string dir = env.server_dir(server) + "/base/" + id;
-  make_dirs(dir + "/data");
+  REQUIRE(make_dirs(dir + "/data"));
   auto info = catalog::BackupInfo::empty();
   std::time_t end = std::time(nullptr) - age_seconds;
   info.set("backup_id", id);
@@ -54,7 +54,7 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
   info.set_number("xlog_segment_size", pg::kDefaultSegmentSize);
   info.set_number("size", 1000);
   for (const auto& [k, v] : extra) info.set(k, v);
-  catalog::save_backup_info(dir, info);
+  REQUIRE(catalog::save_backup_info(dir, info));
 }
 
 std::string segment(uint64_t segno) { return pg::make_segment_name(1, segno, pg::kDefaultSegmentSize); }
@@ -64,7 +64,7 @@ void fabricate_wals(const CellarEnv& env, const std::string& server, const std::
   std::string db;
   for (const auto& n : names) {
     std::string dir = wal::archive_dir_for(wals, n);
-    make_dirs(dir);
+    REQUIRE(make_dirs(dir));
     write_text(dir + "/" + n, "wal " + n);
     db += wal::format_xlog_entry({n, 100, 1.0, codec::Codec::none});
   }

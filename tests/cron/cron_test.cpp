@@ -211,7 +211,7 @@ TEST_CASE("a failing server does not stop cron from handling the next one, and c
   CellarEnv env;
   env.add_server("a", "host=/nonexistent port=1 user=postgres", "streaming_archiver = false");
   env.add_server("b", "host=/nonexistent port=1 user=postgres", "streaming_archiver = false");
-  make_dirs(env.server_dir("a"));
+  REQUIRE(make_dirs(env.server_dir("a")));
   write_text(env.server_dir("a") + "/identity.json", "not json");  // archive-wal cannot read it
   fabricate_backup(env, "b", "20260101T000000", "STARTED", segment(2), segment(2));
   auto r = env.run({"cron"});

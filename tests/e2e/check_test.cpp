@@ -297,7 +297,7 @@ TEST_CASE("a missing or inactive slot, a stopped receive-wal, an empty archive a
   check_hints(missing.out);
 
   REQUIRE(env.run({"receive-wal", "--create-slot", "main"}).exit_code == 0);
-  wal::save_identity(env.server_dir("main"), {"1234567890", 150000, 16 * 1024 * 1024, 1});
+  REQUIRE(wal::save_identity(env.server_dir("main"), {"1234567890", 150000, 16 * 1024 * 1024, 1}));
   RunResult inactive = env.run({"check", "main"});
   INFO(inactive.out);
   CHECK(has(inactive.out, "\treplication slot: FAILED (slot 'check_slot' not active: is 'receive-wal' running?)\n"));
@@ -327,7 +327,7 @@ TEST_CASE("backup age, failed backups, redundancy, WAL gaps and archiver errors 
   fabricate_backup(env, "main", "20260101T000000", "DONE", segment(2), segment(2), 2 * 86400 + 3 * 3600 + 60);
   fabricate_backup(env, "main", "20260102T000000", "FAILED", segment(5), segment(5));
   fabricate_wals(env, "main", {segment(2), segment(3), segment(5), segment(6)});
-  make_dirs(env.server_dir("main") + "/errors");
+  REQUIRE(make_dirs(env.server_dir("main") + "/errors"));
   for (const char* f : {"000000010000000000000003.20260101T000000Z.duplicate", "garbage.20260101T000000Z.unknown",
                         "00000001000000000000000X.20260101T000000Z.unknown"})
     write_text(env.server_dir("main") + "/errors/" + f, "x");

@@ -160,7 +160,7 @@ struct Restored {
 
   Restored() {
     ::chmod(tmp.path().c_str(), 0755);  // PostgreSQL's account must traverse it
-    make_dirs(sock);
+    REQUIRE(make_dirs(sock));
   }
   ~Restored() {
     if (started) run_as_postgres({pg_bindir() + "/pg_ctl", "stop", "-D", dest, "-m", "immediate", "-w"});
