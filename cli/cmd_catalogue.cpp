@@ -69,7 +69,7 @@ int run_show_backup(Invocation& inv) {
 int run_verify_backup(Invocation& inv) {
   auto t = resolve_target(inv);
   if (!t) return report(t.status());
-  const std::string id = t->backup->info.id();
+  const std::string id = t->backup->info.backup_id;
   auto lock = locks::BackupIdLock::acquire(inv.config->lock_directory(), t->server->name, id);
   if (!lock) return report(lock.status());
   auto r = catalog::verify_backup(*lock, *t->backup);
@@ -110,7 +110,7 @@ int run_keep(Invocation& inv) {
   if (inv.has("status")) {
     auto t = resolve_target(inv);
     if (!t) return report(t.status());
-    std::string keep = t->backup->info.get("keep");
+    std::string keep = t->backup->info.keep;
     std::cout << "Keep: " << (keep.empty() ? "nokeep" : keep) << "\n";
     return 0;
   }
