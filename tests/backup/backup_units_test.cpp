@@ -1,5 +1,6 @@
 // Backup building blocks without PostgreSQL: checksums, tar headers,
-// backup.info, manifest paths, backup names, and retention decisions.
+// manifest paths, backup names, and retention decisions (backup.info itself:
+// tests/catalog/backup_info_test.cpp).
 #include <catch2/catch.hpp>
 
 #include "catalog/backup_info.h"
@@ -95,27 +96,6 @@ TEST_CASE("the tar reader yields members whatever the chunking", "[backup]") {
   std::string bad = tar_header("x", '0', 1);
   bad[0] = 'y';  // checksum no longer matches
   CHECK_FALSE(r.feed(bad));
-}
-
-TEST_CASE("backup.info round-trips with sorted keys and None for empty values", "[backup]") {
-  BackupInfo info;
-  info.backup_id = "20261122T100839";
-  info.status = BackupStatus::done;
-  info.tablespaces = {{"tbs1", 16387, "/loc/a"}, {"tbs2", 16390, "/b"}};
-  std::string text = format_backup_info(info);
-  CHECK(text.find("backup_id=20261122T100839\n") != std::string::npos);
-  CHECK(text.find("error=None\n") != std::string::npos);
-  CHECK(text.find("backup_name") == std::string::npos);
-  CHECK(text.find("backup_id") < text.find("status="));
-  auto back = parse_backup_info(text, "x");
-  REQUIRE(back);
-  CHECK(*back == info);
-  REQUIRE(back->tablespaces.size() == 2);
-  CHECK(back->tablespaces[0] == Tablespace{"tbs1", 16387, "/loc/a"});
-  CHECK(back->tablespaces[1] == Tablespace{"tbs2", 16390, "/b"});
-  auto t = parse_timestamp(format_time(1700000000));
-  REQUIRE(t);
-  CHECK(t->epoch == 1700000000);
 }
 
 TEST_CASE("manifest paths map to data/ and to one tree per tablespace", "[backup]") {
