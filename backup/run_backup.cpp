@@ -116,19 +116,22 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
   if (s.has("compression_level") && !req.compression) b.level = static_cast<int>(s.integer("compression_level"));
   b.jobs = req.jobs ? req.jobs : static_cast<unsigned>(s.integer("parallel_jobs"));
   const ServerFacts& f = session.facts;
-  catalog::BackupInfo& i = b.info = catalog::BackupInfo::empty();
-  i.set("backup_id", id);
-  i.set("backup_name", req.name);
-  i.set("server_name", s.name);
-  i.set("status", catalog::status_name::started);
-  i.set("mode", "postgres");
-  i.set("begin_time", catalog::format_time(std::time(nullptr)));
-  i.set("systemid", f.identity.systemid);
-  i.set("version", std::to_string(f.version));
-  i.set("compression", codec::codec_name(b.codec));
-  i.set_number("xlog_segment_size", f.segment_size);
-  i.set("pgdata", f.settings.at("data_directory"));
-  for (const char* key : {"config_file", "hba_file", "ident_file", "data_checksums"}) i.set(key, f.settings.at(key));
+  catalog::BackupInfo& i = b.info;
+  i.backup_id = id;
+  i.backup_name = req.name;
+  i.server_name = s.name;
+  i.status = catalog::BackupStatus::started;
+  i.mode = "postgres";
+  i.begin_time = catalog::Timestamp::local(std::time(nullptr));
+  i.systemid = f.identity.systemid;
+  i.version = static_cast<uint64_t>(f.version);
+  i.compression = codec::codec_name(b.codec);
+  i.xlog_segment_size = f.segment_size;
+  i.pgdata = f.settings.at("data_directory");
+  i.config_file = f.settings.at("config_file");
+  i.hba_file = f.settings.at("hba_file");
+  i.ident_file = f.settings.at("ident_file");
+  i.data_checksums = f.settings.at("data_checksums");
   return b;
 }
 
@@ -137,11 +140,11 @@ ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat,
   ReuseMap map;
   const catalog::BackupEntry* prev = cat.previous_done(b.id);
   if (req.server->str("reuse_backup") != "link" || !prev) return map;
-  if (prev->info.get("compression") != codec::codec_name(b.codec)) return map;
+  if (prev->info.compression != codec::codec_name(b.codec)) return map;
   auto text = read_file(layout::backup_manifest_file(prev->dir));
   auto manifest = text ? catalog::parse_manifest(*text) : Result<catalog::Manifest>(text.status());
   if (!manifest) {
-    log::warning("not reusing backup " + prev->info.id() + ": " + manifest.status().message());
+    log::warning("not reusing backup " + prev->info.backup_id + ": " + manifest.status().message());
     return map;
   }
   for (const auto& f : manifest->files)
@@ -171,28 +174,28 @@ void record_copy(NewBackup& b, const ServerFacts& f, const Copied& c, double sec
   catalog::BackupInfo& i = b.info;
   uint64_t seg = f.segment_size;
   const auto& start = c.files.start;
-  i.set("end_time", catalog::format_time(std::time(nullptr)));
-  i.set("timeline", std::to_string(start.timeline));
-  i.set("begin_xlog", pg::format_lsn(start.start_lsn));
-  i.set("begin_wal", pg::make_segment_name(start.timeline, pg::segno_of(start.start_lsn, seg), seg));
-  i.set_number("begin_offset", start.start_lsn % seg);
-  i.set("end_xlog", pg::format_lsn(c.end.end_lsn));
+  i.end_time = catalog::Timestamp::local(std::time(nullptr));
+  i.timeline = start.timeline;
+  i.begin_xlog = pg::format_lsn(start.start_lsn);
+  i.begin_wal = pg::make_segment_name(start.timeline, pg::segno_of(start.start_lsn, seg), seg);
+  i.begin_offset = start.start_lsn % seg;
+  i.end_xlog = pg::format_lsn(c.end.end_lsn);
   // The end LSN points just past the last record: its segment holds end - 1.
-  i.set("end_wal", pg::make_segment_name(c.end.timeline, pg::segno_of(c.end.end_lsn - 1, seg), seg));
-  i.set_number("end_offset", c.end.end_lsn % seg);
-  i.set_number("size", c.files.size);
-  i.set_number("deduplicated_size", c.files.deduplicated_size);
-  i.set_number("cluster_size", c.files.cluster_size);
+  i.end_wal = pg::make_segment_name(c.end.timeline, pg::segno_of(c.end.end_lsn - 1, seg), seg);
+  i.end_offset = c.end.end_lsn % seg;
+  i.size = c.files.size;
+  i.deduplicated_size = c.files.deduplicated_size;
+  i.cluster_size = c.files.cluster_size;
   std::vector<catalog::Tablespace> spcs;
   for (const auto& row : start.tablespaces) {
     if (!row.oid) continue;
     auto name = f.tablespace_names.find(*row.oid);
     spcs.push_back({name == f.tablespace_names.end() ? "" : name->second, *row.oid, row.location});
   }
-  i.set("tablespaces", catalog::format_tablespaces(spcs));
+  i.tablespaces = std::move(spcs);
   char stats[128];
   std::snprintf(stats, sizeof stats, "{'copy_time': %.3f, 'number_of_workers': %u}", seconds, b.jobs);
-  i.set("copy_stats", stats);
+  i.copy_stats = stats;
 }
 
 // Restore point first, then the switch that closes its segment.
@@ -212,16 +215,17 @@ void try_archive(const BackupRequest& req) {
   if (!r && r.status().code() != ErrorCode::busy) log::warning("archive-wal: " + r.status().message());
 }
 
-Result<std::string> settle_wals(const BackupRequest& req, const locks::BackupIdLock& lock, const NewBackup& b) {
+Result<catalog::BackupStatus> settle_wals(const BackupRequest& req, const locks::BackupIdLock& lock,
+                                          const NewBackup& b) {
   std::string server_dir = req.config->server_dir(req.server->name);
   auto deadline = std::chrono::steady_clock::now() + req.wait_timeout.value_or(std::chrono::hours(24 * 365));
   for (;;) {
     try_archive(req);
     auto st = catalog::check_backup_wals(lock, server_dir, b.dir);
-    if (!st || *st != catalog::status_name::waiting_for_wals || !req.wait) return st;
+    if (!st || *st != catalog::BackupStatus::waiting_for_wals || !req.wait) return st;
     if (std::chrono::steady_clock::now() >= deadline)
       return Status::failed("backup " + b.id + " of server '" + req.server->name + "' is still waiting for WAL (" +
-                                b.info.get("end_wal") + ") after " + std::to_string(req.wait_timeout->count()) + " s",
+                                b.info.end_wal + ") after " + std::to_string(req.wait_timeout->count()) + " s",
                             "the backup stays WAITING_FOR_WALS; cron marks it DONE once receive-wal and archive-wal "
                             "have stored its WAL");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
@@ -243,8 +247,8 @@ void remove_partial_files(const NewBackup& b) {
 
 Status mark_failed(NewBackup& b, const std::string& step, const Status& why) {
   remove_partial_files(b);
-  b.info.set("status", catalog::status_name::failed);
-  b.info.set("error", "failure " + step + " (" + why.message() + ")");
+  b.info.status = catalog::BackupStatus::failed;
+  b.info.error = "failure " + step + " (" + why.message() + ")";
   if (Status st = catalog::save_backup_info(b.dir, b.info); !st) log::error(st.message());
   return Status(why).prefix("backup " + b.id + " failed while " + step);
 }
@@ -260,18 +264,18 @@ Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, co
   // 6. The restore point cellar_<id>, then a WAL switch.
   mark_end_in_wal(req, session.sql, b.id);
   // 7. WAITING_FOR_WALS; DONE once its WAL is archived.
-  b.info.set("status", catalog::status_name::waiting_for_wals);
+  b.info.status = catalog::BackupStatus::waiting_for_wals;
   if (Status st = catalog::save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
-  say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" + human_bytes(b.info.number("size")) +
-               ", " + human_bytes(b.info.number("deduplicated_size")) + " new), WAL " + b.info.get("begin_wal") + " to " +
-               b.info.get("end_wal"));
+  say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" +
+               human_bytes(b.info.size.value_or(0)) + ", " + human_bytes(b.info.deduplicated_size.value_or(0)) +
+               " new), WAL " + b.info.begin_wal + " to " + b.info.end_wal);
   auto status = settle_wals(req, lock, b);
   if (!status) return status.status();
-  if (*status == catalog::status_name::failed) {
+  if (*status == catalog::BackupStatus::failed) {
     auto info = catalog::load_backup_info(b.dir);
-    return Status::failed("backup " + b.id + " failed: " + (info ? info->get("error") : std::string("see backup.info")));
+    return Status::failed("backup " + b.id + " failed: " + (info ? info->error : std::string("see backup.info")));
   }
-  return BackupOutcome{b.id, *status, b.dir};
+  return BackupOutcome{b.id, catalog::status_name(*status), b.dir};
 }
 
 }  // namespace

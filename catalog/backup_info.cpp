@@ -1,21 +1,118 @@
 #include "catalog/backup_info.h"
-#include "config/layout.h"
 
-#include <cstdio>
-#include <cstdlib>
+#include <charconv>
 #include <sstream>
+#include <string_view>
 
 #include "common/fs.h"
 #include "common/storage.h"
+#include "config/layout.h"
 
 namespace cellar::catalog {
 namespace {
 
-const char* const kKeys[] = {"backup_id", "backup_name", "server_name", "status", "mode", "begin_time", "end_time",
-                             "begin_wal", "end_wal", "begin_xlog", "end_xlog", "begin_offset", "end_offset",
-                             "timeline", "systemid", "version", "size", "deduplicated_size", "compression",
-                             "tablespaces", "keep", "error", "pgdata", "config_file", "hba_file", "ident_file",
-                             "xlog_segment_size", "copy_stats", "cluster_size", "data_checksums"};
+// The text of each value type, "" for None.
+std::string format_value(const std::string& v) { return v; }
+std::string format_value(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : ""; }
+std::string format_value(const std::optional<Timestamp>& v) { return v ? format_timestamp(*v) : ""; }
+std::string format_value(BackupStatus v) { return status_name(v); }
+std::string format_value(const std::vector<Tablespace>& v) { return format_tablespaces(v); }
+
+// Each reads `text` ("" for None) into `out` and returns "", or what the
+// text should have been (leaving `out` alone).
+std::string parse_value(const std::string& text, std::string& out) {
+  out = text;
+  return "";
+}
+
+std::string parse_value(const std::string& text, std::optional<uint64_t>& out) {
+  if (text.empty()) {
+    out.reset();
+    return "";
+  }
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return "an unsigned integer";
+  out = v;
+  return "";
+}
+
+std::string parse_value(const std::string& text, std::optional<Timestamp>& out) {
+  auto t = text.empty() ? std::optional<Timestamp>() : parse_timestamp(text);
+  if (!text.empty() && !t) return "a time such as \"2026-11-22 10:08:10+01:00\"";
+  out = t;
+  return "";
+}
+
+std::string parse_value(const std::string& text, BackupStatus& out) {
+  auto s = parse_status(text);
+  if (!s) return "one of STARTED, WAITING_FOR_WALS, DONE, FAILED, SYNCING, EMPTY";
+  out = *s;
+  return "";
+}
+
+std::string parse_value(const std::string& text, std::vector<Tablespace>& out) {
+  auto list = parse_tablespaces(text);
+  if (!list) return "a list such as \"[('tbs1', 16387, '/location')]\"";
+  out = std::move(*list);
+  return "";
+}
+
+// One key of the file: its name and how its member is written and read.
+struct FieldSpec {
+  std::string_view key;
+  std::string (*format)(const BackupInfo&);
+  std::string (*parse)(BackupInfo&, const std::string&);
+};
+
+template <auto Member>
+constexpr FieldSpec field(std::string_view key) {
+  return {key, [](const BackupInfo& i) { return format_value(i.*Member); },
+          [](BackupInfo& i, const std::string& text) { return parse_value(text, i.*Member); }};
+}
+
+// The only place a key of backup.info is spelled (SPEC §3 order).
+constexpr FieldSpec kFields[] = {
+    field<&BackupInfo::backup_id>("backup_id"),
+    field<&BackupInfo::backup_name>("backup_name"),
+    field<&BackupInfo::server_name>("server_name"),
+    field<&BackupInfo::status>("status"),
+    field<&BackupInfo::mode>("mode"),
+    field<&BackupInfo::begin_time>("begin_time"),
+    field<&BackupInfo::end_time>("end_time"),
+    field<&BackupInfo::begin_wal>("begin_wal"),
+    field<&BackupInfo::end_wal>("end_wal"),
+    field<&BackupInfo::begin_xlog>("begin_xlog"),
+    field<&BackupInfo::end_xlog>("end_xlog"),
+    field<&BackupInfo::begin_offset>("begin_offset"),
+    field<&BackupInfo::end_offset>("end_offset"),
+    field<&BackupInfo::timeline>("timeline"),
+    field<&BackupInfo::systemid>("systemid"),
+    field<&BackupInfo::version>("version"),
+    field<&BackupInfo::size>("size"),
+    field<&BackupInfo::deduplicated_size>("deduplicated_size"),
+    field<&BackupInfo::compression>("compression"),
+    field<&BackupInfo::tablespaces>("tablespaces"),
+    field<&BackupInfo::keep>("keep"),
+    field<&BackupInfo::error>("error"),
+    field<&BackupInfo::pgdata>("pgdata"),
+    field<&BackupInfo::config_file>("config_file"),
+    field<&BackupInfo::hba_file>("hba_file"),
+    field<&BackupInfo::ident_file>("ident_file"),
+    field<&BackupInfo::xlog_segment_size>("xlog_segment_size"),
+    field<&BackupInfo::copy_stats>("copy_stats"),
+    field<&BackupInfo::cluster_size>("cluster_size"),
+    field<&BackupInfo::data_checksums>("data_checksums"),
+};
+
+// Sets one key; returns "" or what its text should have been.
+std::string set_field(BackupInfo& info, const std::string& key, const std::string& text) {
+  const std::string value = text == "None" ? "" : text;
+  for (const auto& f : kFields)
+    if (f.key == key) return f.parse(info, value);
+  info.unknown[key] = value;
+  return "";
+}
 
 std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r");
@@ -26,26 +123,25 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
-BackupInfo BackupInfo::empty() {
-  BackupInfo info;
-  for (const char* k : kKeys) info.fields_[k] = "";
-  return info;
+bool BackupInfo::copy_done() const {
+  return status == BackupStatus::waiting_for_wals || status == BackupStatus::done;
 }
 
-std::string BackupInfo::get(const std::string& key) const {
-  auto it = fields_.find(key);
-  return it == fields_.end() ? "" : it->second;
+std::map<std::string, std::string> info_fields(const BackupInfo& info) {
+  std::map<std::string, std::string> out = info.unknown;
+  for (const auto& f : kFields) out[std::string(f.key)] = f.format(info);
+  return out;
 }
 
-void BackupInfo::set(const std::string& key, const std::string& value) { fields_[key] = value; }
-
-uint64_t BackupInfo::number(const std::string& key) const { return std::strtoull(get(key).c_str(), nullptr, 10); }
-
-bool BackupInfo::copy_done() const { return status() == status_name::waiting_for_wals || status() == status_name::done; }
+Status parse_info_field(BackupInfo& info, const std::string& key, const std::string& text) {
+  std::string expected = set_field(info, key, text);
+  if (expected.empty()) return Status::ok();
+  return Status::failed("invalid " + key + " \"" + text + "\": expected " + expected);
+}
 
 std::string format_backup_info(const BackupInfo& info) {
   std::string out;
-  for (const auto& [k, v] : info.fields()) {
+  for (const auto& [k, v] : info_fields(info)) {
     if (k == "backup_name" && v.empty()) continue;  // Barman omits a null name
     out += k + "=" + (v.empty() ? "None" : v) + "\n";
   }
@@ -53,7 +149,7 @@ std::string format_backup_info(const BackupInfo& info) {
 }
 
 Result<BackupInfo> parse_backup_info(const std::string& text, const std::string& path) {
-  BackupInfo info = BackupInfo::empty();
+  BackupInfo info;
   std::istringstream in(text);
   std::string line;
   int n = 0;
@@ -64,8 +160,11 @@ Result<BackupInfo> parse_backup_info(const std::string& text, const std::string&
     size_t eq = t.find('=');
     if (eq == std::string::npos)
       return Status::failed("invalid line " + std::to_string(n) + " in \"" + path + "\": no '='");
-    std::string value = trim(t.substr(eq + 1));
-    info.set(trim(t.substr(0, eq)), value == "None" ? "" : value);
+    std::string key = trim(t.substr(0, eq)), value = trim(t.substr(eq + 1));
+    std::string expected = set_field(info, key, value);
+    if (!expected.empty())
+      return Status::failed("invalid " + key + " \"" + value + "\" in \"" + path + "\" line " + std::to_string(n) +
+                            ": expected " + expected);
   }
   return info;
 }
@@ -81,76 +180,6 @@ Result<BackupInfo> load_backup_info(const std::string& backup_dir) {
 
 Status save_backup_info(const std::string& backup_dir, const BackupInfo& info) {
   return storage::write_file(storage::local(), backup_info_path(backup_dir), format_backup_info(info));
-}
-
-std::string format_time(std::time_t t) {
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  long off = tm.tm_gmtoff;
-  char sign = off < 0 ? '-' : '+';
-  off = off < 0 ? -off : off;
-  char zone[48];
-  std::snprintf(zone, sizeof zone, "%c%02ld:%02ld", sign, off / 3600, (off % 3600) / 60);
-  return std::string(buf) + zone;
-}
-
-std::optional<std::time_t> parse_time(const std::string& text) {
-  std::tm tm{};
-  int y, mo, d, h, mi, s, oh = 0, om = 0;
-  char sign = '+';
-  double frac = 0;
-  if (std::sscanf(text.c_str(), "%d-%d-%d %d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) return std::nullopt;
-  size_t zpos = text.find_first_of("+-", 19);
-  if (zpos != std::string::npos) {
-    sign = text[zpos];
-    std::sscanf(text.c_str() + zpos + 1, "%d:%d", &oh, &om);
-  }
-  (void)frac;
-  tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = s;
-  std::time_t utc = timegm(&tm);
-  long off = (oh * 3600L + om * 60L) * (sign == '-' ? -1 : 1);
-  return utc - off;
-}
-
-std::string format_ctime(std::time_t t) {
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S %Y", &tm);
-  return buf;
-}
-
-std::string format_tablespaces(const std::vector<Tablespace>& list) {
-  if (list.empty()) return "";
-  std::string out = "[";
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (i) out += ", ";
-    out += "('" + list[i].name + "', " + std::to_string(list[i].oid) + ", '" + list[i].location + "')";
-  }
-  return out + "]";
-}
-
-std::vector<Tablespace> parse_tablespaces(const std::string& text) {
-  // Each tuple: ('name', oid, 'location'); names and locations hold no quote.
-  std::vector<Tablespace> out;
-  size_t pos = 0;
-  while ((pos = text.find("('", pos)) != std::string::npos) {
-    size_t name_end = text.find("', ", pos + 2);
-    if (name_end == std::string::npos) break;
-    size_t oid_end = text.find(", '", name_end + 3);
-    if (oid_end == std::string::npos) break;
-    size_t loc_end = text.find("')", oid_end + 3);
-    if (loc_end == std::string::npos) break;
-    Tablespace t;
-    t.name = text.substr(pos + 2, name_end - pos - 2);
-    t.oid = static_cast<uint32_t>(std::strtoul(text.substr(name_end + 3, oid_end - name_end - 3).c_str(), nullptr, 10));
-    t.location = text.substr(oid_end + 3, loc_end - oid_end - 3);
-    out.push_back(std::move(t));
-    pos = loc_end + 2;
-  }
-  return out;
 }
 
 }  // namespace cellar::catalog

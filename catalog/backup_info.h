@@ -1,70 +1,92 @@
 // <home>/<server>/base/<id>/backup.info (SPEC §3, Barman's format): one
 // key=value line per key, keys sorted, "None" for no value; saved durably
-// (write_file_atomic) on every status change, so a reader sees either the
-// previous or the next version, never a torn one. Also the backup's
-// statuses, the time format of begin_time/end_time and the tablespace list.
+// (storage::write_file) on every status change, so a reader sees either the
+// previous or the next version, never a torn one.
+//
+// BackupInfo is the one typed description of the file: a plain struct with
+// one member per key, each with its C++ type. backup_info.cpp holds the
+// only table that names the keys (key, member pointer; the formatter and
+// parser follow from the member's type), and format, parse, the JSON of
+// list-backups/show-backup/sync-info and sync-backup's copy all go through
+// it. A plain struct rather than typed keys over a map of strings
+// (`info.get(Field<uint64_t>{"size"})`) because member access reads as
+// ordinary code, a misspelled member does not compile, and values are
+// parsed once, when the file is loaded: a bad number, time or status fails
+// the load naming the file and the key, instead of turning into 0 or ""
+// wherever someone reads it. A member missing from the table would not be
+// saved; the test that formats a fully populated BackupInfo catches it.
+//
+// Keys the table does not know (written by Barman or a newer cellar) are
+// kept as text in `unknown` and written back on save. Values of the
+// other types are in backup_values.h.
 #pragma once
 
 #include <cstdint>
-#include <ctime>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "catalog/backup_values.h"
 #include "common/status.h"
 
 namespace cellar::catalog {
 
-namespace status_name {
-inline constexpr const char* started = "STARTED";
-inline constexpr const char* waiting_for_wals = "WAITING_FOR_WALS";
-inline constexpr const char* done = "DONE";
-inline constexpr const char* failed = "FAILED";
-}  // namespace status_name
+// "" and empty lists are written "None"; so is an unset optional.
+struct BackupInfo {
+  std::string backup_id;
+  std::string backup_name;  // `backup --name`; left out of the file when empty
+  std::string server_name;
+  BackupStatus status = BackupStatus::empty;
+  std::string mode;  // "postgres"
+  std::optional<Timestamp> begin_time;
+  std::optional<Timestamp> end_time;
+  std::string begin_wal;  // segment names; end_wal holds end_xlog - 1
+  std::string end_wal;
+  std::string begin_xlog;  // LSNs as PostgreSQL prints them, "0/3000028"
+  std::string end_xlog;
+  std::optional<uint64_t> begin_offset;  // of begin_xlog in its segment
+  std::optional<uint64_t> end_offset;
+  std::optional<uint64_t> timeline;
+  std::string systemid;
+  std::optional<uint64_t> version;  // server_version_num
+  std::optional<uint64_t> size;     // stored bytes
+  std::optional<uint64_t> deduplicated_size;  // stored bytes not hard-linked to the previous backup
+  std::optional<uint64_t> cluster_size;       // bytes before compression
+  std::string compression;                    // codec name
+  std::vector<Tablespace> tablespaces;
+  std::string keep;   // "full", "standalone" or ""
+  std::string error;  // why it is FAILED
+  std::string pgdata;
+  std::string config_file;
+  std::string hba_file;
+  std::string ident_file;
+  std::string data_checksums;  // "on" / "off"
+  std::optional<uint64_t> xlog_segment_size;
+  std::string copy_stats;  // {'copy_time': 1.234, 'number_of_workers': 2}
+  std::map<std::string, std::string> unknown;  // other keys as read, "" for None
 
-struct Tablespace {
-  std::string name;
-  uint32_t oid = 0;
-  std::string location;
-  bool operator==(const Tablespace&) const = default;
-};
-
-class BackupInfo {
- public:
-  // Every key SPEC §3 lists, with "None" values, so the file always has all.
-  static BackupInfo empty();
-  std::string get(const std::string& key) const;  // "" for None or absent
-  void set(const std::string& key, const std::string& value);  // "" writes None
-  void set_number(const std::string& key, uint64_t value) { set(key, std::to_string(value)); }
-  uint64_t number(const std::string& key) const;
-  const std::map<std::string, std::string>& fields() const { return fields_; }
-
-  std::string id() const { return get("backup_id"); }
-  std::string status() const { return get("status"); }
   // WAITING_FOR_WALS or DONE: the files are all there.
   bool copy_done() const;
-
- private:
-  std::map<std::string, std::string> fields_;  // "None" stored as ""
+  bool operator==(const BackupInfo&) const = default;
 };
 
+// Every key, known and unknown, sorted, with its text ("" for None): what
+// show-backup and the JSON documents print, and what the file holds.
+std::map<std::string, std::string> info_fields(const BackupInfo& info);
+// Sets `key` from its text ("" or "None" for None); an unknown key goes to
+// `unknown`. Fails naming the key and the value when the text is not of
+// the key's type. How the file's lines and a primary's fields are read.
+Status parse_info_field(BackupInfo& info, const std::string& key, const std::string& text);
+
 std::string format_backup_info(const BackupInfo& info);
+// Fails naming `path` and the line or key when a line has no '=' or a value
+// is not of its key's type.
 Result<BackupInfo> parse_backup_info(const std::string& text, const std::string& path);
 
 // <backup_dir>/backup.info
 std::string backup_info_path(const std::string& backup_dir);
 Result<BackupInfo> load_backup_info(const std::string& backup_dir);
 Status save_backup_info(const std::string& backup_dir, const BackupInfo& info);
-
-// "2026-11-22 10:08:10+01:00" (local time with offset) and back to epoch.
-std::string format_time(std::time_t t);
-std::optional<std::time_t> parse_time(const std::string& text);
-// "Sun Nov 22 10:08:40 2026" (list-backups).
-std::string format_ctime(std::time_t t);
-
-// Barman's repr: [('tbs1', 16387, '/loc'), ...]; "" (None) when empty.
-std::string format_tablespaces(const std::vector<Tablespace>& list);
-std::vector<Tablespace> parse_tablespaces(const std::string& text);
 
 }  // namespace cellar::catalog

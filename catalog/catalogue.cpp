@@ -45,8 +45,8 @@ Result<Catalogue> load_catalogue(const Config& config, const std::string& server
       log::warning("skipping backup " + id + " of server '" + server + "': " + info.status().message());
       continue;
     }
-    std::string status = info->status();
-    if (status == status_name::started && !backup_in_use(cat.lock_dir, server, id)) status = status_name::failed;
+    BackupStatus status = info->status;
+    if (status == BackupStatus::started && !backup_in_use(cat.lock_dir, server, id)) status = BackupStatus::failed;
     cat.backups.push_back({std::move(*info), dir, status});
   }
   return cat;
@@ -65,16 +65,16 @@ Result<const BackupEntry*> Catalogue::resolve(const std::string& arg) const {
     auto it = std::find_if(backups.begin(), backups.end(), copy_done);
     found = it == backups.end() ? nullptr : &*it;
   } else if (arg == "last-failed") {
-    found = newest([](const BackupEntry& b) { return b.status == status_name::failed; });
+    found = newest([](const BackupEntry& b) { return b.status == BackupStatus::failed; });
   } else if (is_backup_id(arg)) {
-    found = newest([&](const BackupEntry& b) { return b.info.id() == arg; });
+    found = newest([&](const BackupEntry& b) { return b.info.backup_id == arg; });
   } else {
     std::vector<const BackupEntry*> named;
     for (const auto& b : backups)
-      if (b.info.get("backup_name") == arg) named.push_back(&b);
+      if (b.info.backup_name == arg) named.push_back(&b);
     if (named.size() > 1) {
       std::string ids;
-      for (auto* b : named) ids += (ids.empty() ? "" : ", ") + b->info.id();
+      for (auto* b : named) ids += (ids.empty() ? "" : ", ") + b->info.backup_id;
       return Status::usage("multiple backups of server '" + server + "' are named '" + arg + "': " + ids,
                            "use the backup id instead");
     }
@@ -87,44 +87,44 @@ Result<const BackupEntry*> Catalogue::resolve(const std::string& arg) const {
 
 const BackupEntry* Catalogue::previous_done(const std::string& id) const {
   for (auto it = backups.rbegin(); it != backups.rend(); ++it)
-    if (it->info.id() < id && it->status == status_name::done) return &*it;
+    if (it->info.backup_id < id && it->status == BackupStatus::done) return &*it;
   return nullptr;
 }
 
 Status fail_stale_backups(const locks::ServerBackupLock&, const Catalogue& catalogue) {
   for (const auto& b : catalogue.backups) {
-    if (b.info.status() != status_name::started || b.status != status_name::failed) continue;
+    if (b.info.status != BackupStatus::started || b.status != BackupStatus::failed) continue;
     BackupInfo info = b.info;
-    info.set("status", status_name::failed);
-    info.set("error", "backup process died (found STARTED with no process holding its lock)");
+    info.status = BackupStatus::failed;
+    info.error = "backup process died (found STARTED with no process holding its lock)";
     if (Status st = save_backup_info(b.dir, info); !st) return st;
-    log::warning("backup " + b.info.id() + " of server '" + catalogue.server + "' was interrupted: marked FAILED");
+    log::warning("backup " + b.info.backup_id + " of server '" + catalogue.server + "' was interrupted: marked FAILED");
   }
   return Status::ok();
 }
 
 std::vector<std::string> required_segments(const BackupInfo& info) {
   std::vector<std::string> out;
-  uint64_t seg_size = info.number("xlog_segment_size");
+  uint64_t seg_size = info.xlog_segment_size.value_or(0);
   if (seg_size == 0) seg_size = pg::kDefaultSegmentSize;
-  auto begin = pg::parse_wal_file_name(info.get("begin_wal"), seg_size);
-  auto end = pg::parse_wal_file_name(info.get("end_wal"), seg_size);
+  auto begin = pg::parse_wal_file_name(info.begin_wal, seg_size);
+  auto end = pg::parse_wal_file_name(info.end_wal, seg_size);
   if (!begin || !end || begin->tli != end->tli) return out;
   for (pg::SegNo s = begin->segno; s <= end->segno; ++s) out.push_back(pg::make_segment_name(begin->tli, s, seg_size));
   return out;
 }
 
-Result<std::string> check_backup_wals(const locks::BackupIdLock&, const std::string& server_dir,
-                                      const std::string& backup_dir) {
+Result<BackupStatus> check_backup_wals(const locks::BackupIdLock&, const std::string& server_dir,
+                                       const std::string& backup_dir) {
   auto info = load_backup_info(backup_dir);
   if (!info) return info.status();
-  if (info->status() != status_name::waiting_for_wals) return info->status();
+  if (info->status != BackupStatus::waiting_for_wals) return info->status;
   auto segments = required_segments(*info);
-  if (segments.empty()) return Status::failed("backup " + info->id() + " has no valid begin_wal/end_wal");
+  if (segments.empty()) return Status::failed("backup " + info->backup_id + " has no valid begin_wal/end_wal");
   auto missing = std::find_if(segments.begin(), segments.end(),
                               [&](const std::string& s) { return !wal::is_archived(server_dir, s); });
   if (missing == segments.end()) {
-    info->set("status", status_name::done);
+    info->status = BackupStatus::done;
   } else {
     // Missing for good only if something later is already archived.
     bool later = std::any_of(missing + 1, segments.end(), [&](const std::string& s) {
@@ -135,12 +135,12 @@ Result<std::string> check_backup_wals(const locks::BackupIdLock&, const std::str
       const wal::XlogEntry* last = db ? db->last() : nullptr;
       later = last && pg::is_segment_name(last->name) && last->name > *missing;
     }
-    if (!later) return info->status();
-    info->set("status", status_name::failed);
-    info->set("error", "at least one WAL file is missing: the first missing WAL file is " + *missing);
+    if (!later) return info->status;
+    info->status = BackupStatus::failed;
+    info->error = "at least one WAL file is missing: the first missing WAL file is " + *missing;
   }
   if (Status st = save_backup_info(backup_dir, *info); !st) return st;
-  return info->status();
+  return info->status;
 }
 
 }  // namespace cellar::catalog

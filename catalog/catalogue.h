@@ -19,8 +19,8 @@ namespace cellar::catalog {
 struct BackupEntry {
   BackupInfo info;
   std::string dir;     // <home>/<server>/base/<id>
-  std::string status;  // effective status (see above)
-  bool copy_done() const { return status == status_name::waiting_for_wals || status == status_name::done; }
+  BackupStatus status = BackupStatus::empty;  // effective status (see above)
+  bool copy_done() const { return status == BackupStatus::waiting_for_wals || status == BackupStatus::done; }
 };
 
 std::string base_dir(const std::string& server_dir);
@@ -53,8 +53,8 @@ Status fail_stale_backups(const locks::ServerBackupLock& lock, const Catalogue& 
 // a later one archived → FAILED ("at least one WAL file is missing ..."),
 // otherwise unchanged. Saves backup.info when the status changes.
 // Requires the backup's id lock. Returns the (possibly new) status.
-Result<std::string> check_backup_wals(const locks::BackupIdLock& lock, const std::string& server_dir,
-                                      const std::string& backup_dir);
+Result<BackupStatus> check_backup_wals(const locks::BackupIdLock& lock, const std::string& server_dir,
+                                       const std::string& backup_dir);
 
 // The segments begin_wal..end_wal of a backup (its timeline and segment size).
 std::vector<std::string> required_segments(const BackupInfo& info);

@@ -14,16 +14,16 @@ namespace cellar::catalog {
 namespace {
 
 Status refuse_delete(const Catalogue& cat, const BackupEntry& b, int64_t minimum_redundancy) {
-  const std::string id = b.info.id();
-  if (!b.info.get("keep").empty())
-    return Status::failed("backup " + id + " of server '" + cat.server + "' has a keep request (" + b.info.get("keep") +
+  const std::string id = b.info.backup_id;
+  if (!b.info.keep.empty())
+    return Status::failed("backup " + id + " of server '" + cat.server + "' has a keep request (" + b.info.keep +
                               ")",
                           "release it first: cellar keep --release " + cat.server + " " + id);
-  if (b.info.status() == status_name::started && b.status == status_name::started)
+  if (b.info.status == BackupStatus::started && b.status == BackupStatus::started)
     return Status::failed("cannot delete running backup " + id + " of server '" + cat.server + "'");
   long done = std::count_if(cat.backups.begin(), cat.backups.end(),
-                            [](const BackupEntry& e) { return e.status == status_name::done; });
-  if (b.status == status_name::done && done <= minimum_redundancy)
+                            [](const BackupEntry& e) { return e.status == BackupStatus::done; });
+  if (b.status == BackupStatus::done && done <= minimum_redundancy)
     return Status::failed("cannot delete backup " + id + " of server '" + cat.server +
                               "': minimum redundancy requirements (minimum_redundancy = " +
                               std::to_string(minimum_redundancy) + ", current redundancy = " + std::to_string(done) + ")",
@@ -35,17 +35,17 @@ Status refuse_delete(const Catalogue& cat, const BackupEntry& b, int64_t minimum
 std::string wal_cutoff(const Catalogue& cat, const BackupEntry& gone) {
   const BackupEntry* oldest_left = nullptr;
   for (const auto& b : cat.backups)
-    if (b.info.id() != gone.info.id() && b.status != status_name::failed) {
+    if (b.info.backup_id != gone.info.backup_id && b.status != BackupStatus::failed) {
       oldest_left = &b;
       break;
     }
   if (oldest_left) {
-    if (oldest_left->info.id() < gone.info.id()) return "";  // not the oldest: keep all WAL
-    return oldest_left->info.get("begin_wal");
+    if (oldest_left->info.backup_id < gone.info.backup_id) return "";  // not the oldest: keep all WAL
+    return oldest_left->info.begin_wal;
   }
   auto segs = required_segments(gone.info);
   if (segs.empty()) return "";
-  uint64_t seg_size = gone.info.number("xlog_segment_size");
+  uint64_t seg_size = gone.info.xlog_segment_size.value_or(0);
   auto last = pg::parse_wal_file_name(segs.back(), seg_size ? seg_size : pg::kDefaultSegmentSize);
   return pg::make_segment_name(last->tli, last->segno + 1, seg_size ? seg_size : pg::kDefaultSegmentSize);
 }
@@ -103,7 +103,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   const BackupEntry& b = **found;
   if (Status st = refuse_delete(*cat, b, server.integer("minimum_redundancy")); !st) return st;
   // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
-  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
   if (!lock) return lock.status();
   // 3. One durable rename hides it from every reader.
   std::string doomed = b.dir + ".deleting";
@@ -114,7 +114,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   // 5. The files.
   if (Status st = remove_tree(doomed); !st) return st;
   clean_interrupted_deletes(cat->server_dir);
-  return DeleteReport{b.info.id(), std::move(*wals)};
+  return DeleteReport{b.info.backup_id, std::move(*wals)};
 }
 
 Status set_keep(const Config& config, const ServerConfig& server, const std::string& arg, const std::string& target) {
@@ -123,14 +123,14 @@ Status set_keep(const Config& config, const ServerConfig& server, const std::str
   auto found = cat->resolve(arg);
   if (!found) return found.status();
   const BackupEntry& b = **found;
-  if (!target.empty() && b.status != status_name::done)
-    return Status::failed("cannot keep backup " + b.info.id() + " because it has status " + b.status,
+  if (!target.empty() && b.status != BackupStatus::done)
+    return Status::failed("cannot keep backup " + b.info.backup_id + " because it has status " + status_name(b.status),
                           "only backups with status DONE can be kept");
-  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
   if (!lock) return lock.status();
   auto info = load_backup_info(b.dir);
   if (!info) return info.status();
-  info->set("keep", target);
+  info->keep = target;
   return save_backup_info(b.dir, *info);
 }
 

@@ -10,7 +10,7 @@ namespace {
 std::map<std::string, std::string> retention_of(const Catalogue& cat, const ServerConfig& server) {
   std::vector<RetentionInput> in;
   for (const auto& b : cat.backups)
-    in.push_back({b.info.id(), b.status, parse_time(b.info.get("end_time")).value_or(0), b.info.get("keep")});
+    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
   std::optional<RetentionPolicy> policy;
   if (server.has("retention_policy")) {
     auto p = parse_retention_policy(server.str("retention_policy"));
@@ -23,7 +23,7 @@ void add_wal_stats(const wal::XlogDb& db, std::vector<BackupView>& views) {
   // views are newest first: each backup's WAL runs to the next (newer) one's begin.
   std::string upper;
   for (auto& v : views) {
-    std::string begin = v.entry->info.get("begin_wal");
+    const std::string& begin = v.entry->info.begin_wal;
     if (!begin.empty() && v.entry->copy_done()) {
       for (const auto& e : db.entries)
         if (e.name >= begin && (upper.empty() || e.name < upper)) {
@@ -41,7 +41,7 @@ Result<std::vector<BackupView>> describe_backups(const Catalogue& cat, const Ser
   auto retention = retention_of(cat, server);
   std::vector<BackupView> views;
   for (auto it = cat.backups.rbegin(); it != cat.backups.rend(); ++it)
-    views.push_back({&*it, retention[it->info.id()], 0, 0});
+    views.push_back({&*it, retention[it->info.backup_id], 0, 0});
   auto db = wal::load_xlogdb(wal::xlogdb_path(cat.server_dir));
   if (!db) return db.status();
   add_wal_stats(*db, views);
@@ -50,21 +50,20 @@ Result<std::vector<BackupView>> describe_backups(const Catalogue& cat, const Ser
 
 std::string list_line(const std::string& server, const BackupView& v) {
   const BackupInfo& i = v.entry->info;
-  std::string line = server + " " + i.id();
-  if (!i.get("backup_name").empty()) line += " '" + i.get("backup_name") + "'";
-  if (!v.entry->copy_done()) return line + " - " + v.entry->status;
-  auto end = parse_time(i.get("end_time"));
-  line += " - " + (end ? format_ctime(*end) : i.get("end_time"));
-  line += " - Size: " + human_bytes(i.number("size")) + " - WAL Size: " + human_bytes(v.wal_size);
-  if (v.entry->status == status_name::waiting_for_wals) line += " - WAITING_FOR_WALS";
+  std::string line = server + " " + i.backup_id;
+  if (!i.backup_name.empty()) line += " '" + i.backup_name + "'";
+  if (!v.entry->copy_done()) return line + " - " + status_name(v.entry->status);
+  line += " - " + (i.end_time ? format_ctime(i.end_time->epoch) : std::string());
+  line += " - Size: " + human_bytes(i.size.value_or(0)) + " - WAL Size: " + human_bytes(v.wal_size);
+  if (v.entry->status == BackupStatus::waiting_for_wals) line += " - WAITING_FOR_WALS";
   if (v.retention != "-") line += " - " + v.retention;
   return line;
 }
 
 Json backup_json(const BackupView& v) {
   Json o = Json::object();
-  for (const auto& [k, val] : v.entry->info.fields()) o.set(k, val.empty() ? Json() : Json(val));
-  o.set("status", v.entry->status);
+  for (const auto& [k, val] : info_fields(v.entry->info)) o.set(k, val.empty() ? Json() : Json(val));
+  o.set("status", status_name(v.entry->status));
   o.set("retention_status", v.retention);
   o.set("wal_count", v.wal_count);
   o.set("wal_size", v.wal_size);
@@ -73,9 +72,9 @@ Json backup_json(const BackupView& v) {
 
 std::string show_text(const BackupView& v) {
   const BackupInfo& i = v.entry->info;
-  std::string out = "Backup " + i.id() + ":\n";
-  for (const auto& [k, val] : i.fields()) {
-    std::string shown = k == "status" ? v.entry->status : val.empty() ? "None" : val;
+  std::string out = "Backup " + i.backup_id + ":\n";
+  for (const auto& [k, val] : info_fields(i)) {
+    std::string shown = k == "status" ? status_name(v.entry->status) : val.empty() ? "None" : val;
     out += "  " + k + ": " + shown + "\n";
   }
   out += "  retention_status: " + v.retention + "\n";

@@ -75,7 +75,7 @@ std::map<std::string, std::string> retention_report(const std::optional<Retentio
   std::vector<const RetentionInput*> done;
   for (const auto& b : backups) {
     out[b.id] = "-";
-    if (b.status == "DONE") done.push_back(&b);
+    if (b.status == BackupStatus::done) done.push_back(&b);
   }
   std::sort(done.begin(), done.end(), [](auto* a, auto* b) { return a->id > b->id; });  // newest first
   if (!policy) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog/backup_values.h"
 #include "common/status.h"
 
 namespace cellar::catalog {
@@ -28,7 +29,7 @@ Result<std::optional<RetentionPolicy>> parse_retention_policy(const std::string&
 
 struct RetentionInput {
   std::string id;
-  std::string status;   // effective status
+  BackupStatus status = BackupStatus::empty;  // effective status
   std::time_t end_time = 0;
   std::string keep;     // "", "full", "standalone"
 };

@@ -71,8 +71,8 @@ Result<VerifyReport> verify_backup(const locks::BackupIdLock&, const BackupEntry
   if (Status st = check_manifest_checksum(*text); !st) report.problems.push_back(st.message());
   auto manifest = parse_manifest(*text);
   if (!manifest) return manifest.status();
-  auto codec = codec::parse_codec(backup.info.get("compression").empty() ? "none" : backup.info.get("compression"));
-  if (!codec) return Status::failed("backup " + backup.info.id() + " has an unknown compression");
+  auto codec = codec::parse_codec(backup.info.compression.empty() ? "none" : backup.info.compression);
+  if (!codec) return Status::failed("backup " + backup.info.backup_id + " has an unknown compression");
   std::set<std::string> known;
   for (const auto& mf : manifest->files) {
     std::string stored = stored_path_of(backup.dir, mf.path, *codec);

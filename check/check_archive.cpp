@@ -25,11 +25,11 @@ CheckResult fail(std::string hint) { return {"", false, std::move(hint)}; }
 
 const catalog::BackupEntry* last_done(const catalog::Catalogue& cat) {
   for (auto it = cat.backups.rbegin(); it != cat.backups.rend(); ++it)
-    if (it->status == catalog::status_name::done) return &*it;
+    if (it->status == catalog::BackupStatus::done) return &*it;
   return nullptr;
 }
 
-int count_status(const catalog::Catalogue& cat, const char* status) {
+int count_status(const catalog::Catalogue& cat, catalog::BackupStatus status) {
   return static_cast<int>(
       std::count_if(cat.backups.begin(), cat.backups.end(), [&](const catalog::BackupEntry& b) { return b.status == status; }));
 }
@@ -95,7 +95,8 @@ std::optional<CheckResult> wal_archive(CheckContext& ctx) {
   const wal::XlogDb* db = ctx.xlogdb();
   if (!db) return fail(ctx.xlogdb_error().message());
   if (!db->entries.empty()) return std::nullopt;
-  if (const catalog::Catalogue* cat = ctx.catalogue(); cat && count_status(*cat, catalog::status_name::waiting_for_wals) > 0)
+  if (const catalog::Catalogue* cat = ctx.catalogue();
+      cat && count_status(*cat, catalog::BackupStatus::waiting_for_wals) > 0)
     return std::nullopt;
   return fail("please make sure WAL shipping is setup");
 }
@@ -139,8 +140,8 @@ std::optional<CheckResult> backup_maximum_age(CheckContext& ctx) {
   std::string hint = "interval provided: " + human_age(limit) + ", latest backup age: ";
   const catalog::BackupEntry* last = last_done(*cat);
   if (!last) return fail(hint + "No available backups; take one: cellar backup " + ctx.server.name);
-  auto end = catalog::parse_time(last->info.get("end_time"));
-  int64_t age = end ? std::time(nullptr) - *end : limit + 1;
+  const auto& end = last->info.end_time;
+  int64_t age = end ? std::time(nullptr) - end->epoch : limit + 1;
   hint += human_age(age);
   if (age > limit) return fail(hint + "; take a backup: cellar backup " + ctx.server.name);
   return pass(hint);
@@ -149,7 +150,7 @@ std::optional<CheckResult> backup_maximum_age(CheckContext& ctx) {
 std::optional<CheckResult> backup_minimum_size(CheckContext& ctx) {
   const catalog::Catalogue* cat = ctx.catalogue();
   const catalog::BackupEntry* last = cat ? last_done(*cat) : nullptr;
-  uint64_t size = last ? last->info.number("size") : 0;
+  uint64_t size = last ? last->info.size.value_or(0) : 0;
   ctx.perfdata.push_back(ctx.server.name + "=" + std::to_string(size) + "B");
   return pass(human_bytes(size));
 }
@@ -158,7 +159,7 @@ std::optional<CheckResult> backup_minimum_size(CheckContext& ctx) {
 std::optional<CheckResult> wal_size(CheckContext& ctx) {
   const catalog::Catalogue* cat = ctx.catalogue();
   const catalog::BackupEntry* last = cat ? last_done(*cat) : nullptr;
-  std::string from = last ? last->info.get("begin_wal") : "";
+  std::string from = last ? last->info.begin_wal : "";
   uint64_t size = 0;
   if (const wal::XlogDb* db = ctx.xlogdb())
     for (const auto& e : db->entries)
@@ -170,7 +171,7 @@ std::optional<CheckResult> wal_size(CheckContext& ctx) {
 std::optional<CheckResult> failed_backups(CheckContext& ctx) {
   const catalog::Catalogue* cat = ctx.catalogue();
   if (!cat) return fail(ctx.catalogue_error().message());
-  int failed = count_status(*cat, catalog::status_name::failed);
+  int failed = count_status(*cat, catalog::BackupStatus::failed);
   if (failed == 0) return pass();
   return fail("there are " + std::to_string(failed) + " failed backups; see 'cellar list-backups " + ctx.server.name +
               "', then 'cellar delete " + ctx.server.name + " BACKUP' each one");
@@ -179,7 +180,7 @@ std::optional<CheckResult> failed_backups(CheckContext& ctx) {
 std::optional<CheckResult> minimum_redundancy(CheckContext& ctx) {
   const catalog::Catalogue* cat = ctx.catalogue();
   if (!cat) return fail(ctx.catalogue_error().message());
-  int done = count_status(*cat, catalog::status_name::done);
+  int done = count_status(*cat, catalog::BackupStatus::done);
   int64_t wanted = ctx.server.integer("minimum_redundancy");
   std::string hint = "have " + std::to_string(done) + " backups, expected at least " + std::to_string(wanted);
   return done >= wanted ? pass(hint) : fail(hint);
@@ -226,7 +227,7 @@ std::optional<CheckResult> wal_continuity(CheckContext& ctx) {
   if (cat)
     for (const auto& b : cat->backups)
       if (b.copy_done()) {
-        from = b.info.get("begin_wal");
+        from = b.info.begin_wal;
         break;
       }
   std::string gap = first_gap(*db, from, segment_size_of(ctx.server_dir()));

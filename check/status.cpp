@@ -72,11 +72,11 @@ void collect_backups(const Config& config, const ServerConfig& server, ServerSta
     return;
   }
   for (const auto& b : cat->backups) {
-    if (b.status == catalog::status_name::failed) ++st.failed_backups;
-    if (b.status != catalog::status_name::done) continue;
+    if (b.status == catalog::BackupStatus::failed) ++st.failed_backups;
+    if (b.status != catalog::BackupStatus::done) continue;
     ++st.backups;
-    if (st.first_backup.empty()) st.first_backup = b.info.id();
-    st.last_backup = b.info.id();
+    if (st.first_backup.empty()) st.first_backup = b.info.backup_id;
+    st.last_backup = b.info.backup_id;
   }
   if (auto policy = catalog::parse_retention_policy(server.str("retention_policy")); policy && *policy)
     st.retention_policy = (*policy)->text;

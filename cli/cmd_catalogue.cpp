@@ -65,7 +65,7 @@ Outcome run_show_backup(Invocation& inv, const ServerConfig& server) {
 Outcome run_verify_backup(Invocation& inv, const ServerConfig& server) {
   auto t = resolve_target(inv, server);
   if (!t) return t.status();
-  const std::string id = t->backup->info.id();
+  const std::string id = t->backup->info.backup_id;
   auto lock = locks::BackupIdLock::acquire(inv.config->lock_directory(), t->server->name, id);
   if (!lock) return lock.status();
   auto r = catalog::verify_backup(*lock, *t->backup);
@@ -104,7 +104,7 @@ Outcome run_keep(Invocation& inv, const ServerConfig& server) {
   if (inv.has("status")) {
     auto t = resolve_target(inv, server);
     if (!t) return t.status();
-    std::string keep = t->backup->info.get("keep");
+    std::string keep = t->backup->info.keep;
     std::cout << "Keep: " << (keep.empty() ? "nokeep" : keep) << "\n";
     return Status::ok();
   }

@@ -22,7 +22,7 @@ Result<std::map<std::string, std::string>> retention_statuses(const catalog::Cat
   if (!policy) return policy.status();
   std::vector<catalog::RetentionInput> in;
   for (const auto& b : cat.backups)
-    in.push_back({b.info.id(), b.status, catalog::parse_time(b.info.get("end_time")).value_or(0), b.info.get("keep")});
+    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
   return catalog::retention_report(*policy, static_cast<int>(server.integer("minimum_redundancy")), std::time(nullptr), in);
 }
 
@@ -65,19 +65,19 @@ Status settle_waiting_backups(const Config& config, const ServerConfig& server, 
   auto cat = catalog::load_catalogue(config, server.name);
   if (!cat) return cat.status();
   for (const auto& b : cat->backups) {
-    if (b.status != catalog::status_name::waiting_for_wals) continue;
-    auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+    if (b.status != catalog::BackupStatus::waiting_for_wals) continue;
+    auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
     if (!lock) {
       if (lock.status().code() == ErrorCode::busy) continue;  // its owner (backup --wait, delete) decides
       return lock.status();
     }
     auto now = catalog::check_backup_wals(*lock, cat->server_dir, b.dir);
     if (!now) return now.status();
-    if (*now == catalog::status_name::waiting_for_wals) continue;
-    std::string line = "WAL check of " + of_server(b.info.id(), server.name) + ": " + *now;
-    if (*now == catalog::status_name::failed) {
+    if (*now == catalog::BackupStatus::waiting_for_wals) continue;
+    std::string line = "WAL check of " + of_server(b.info.backup_id, server.name) + ": " + catalog::status_name(*now);
+    if (*now == catalog::BackupStatus::failed) {
       auto info = catalog::load_backup_info(b.dir);
-      if (info) line += " (" + info->get("error") + ")";
+      if (info) line += " (" + info->error + ")";
       log::warning(line);
     } else {
       log::info(line);
@@ -92,7 +92,8 @@ Status fail_dead_backups(const Config& config, const ServerConfig& server, const
   if (!cat) return cat.status();
   std::vector<std::string> dead;
   for (const auto& b : cat->backups)
-    if (b.info.status() == catalog::status_name::started && b.status == catalog::status_name::failed) dead.push_back(b.info.id());
+    if (b.info.status == catalog::BackupStatus::started && b.status == catalog::BackupStatus::failed)
+      dead.push_back(b.info.backup_id);
   if (dead.empty()) return Status::ok();
   // The server's backup lock: no new backup can write STARTED meanwhile.
   auto lock = locks::ServerBackupLock::acquire(config.lock_directory(), server.name);
@@ -161,8 +162,9 @@ bool backup_due(const Schedule& schedule, std::optional<std::time_t> last_begin,
 std::optional<std::time_t> last_backup_begin(const catalog::Catalogue& catalogue) {
   if (catalogue.backups.empty()) return std::nullopt;
   const catalog::BackupEntry& newest = catalogue.backups.back();
-  if (auto t = catalog::parse_time(newest.info.get("begin_time"))) return t;
-  return time_of_id(newest.info.id().empty() ? newest.dir.substr(newest.dir.rfind('/') + 1) : newest.info.id());
+  if (newest.info.begin_time) return newest.info.begin_time->epoch;
+  const std::string& id = newest.info.backup_id;
+  return time_of_id(id.empty() ? newest.dir.substr(newest.dir.rfind('/') + 1) : id);
 }
 
 }  // namespace cellar::cron

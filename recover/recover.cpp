@@ -48,22 +48,22 @@ Result<HeldBackup> hold_backup(const RecoverRequest& r) {
   if (!catalogue) return catalogue.status();
   auto entry = catalogue->resolve(r.backup);
   if (!entry) return entry.status();
-  std::string id = (*entry)->info.id();
+  std::string id = (*entry)->info.backup_id;
   auto lock = locks::BackupIdLock::acquire(r.config->lock_directory(), r.server->name, id);
   if (!lock) return lock.status();
   auto info = catalog::load_backup_info((*entry)->dir);  // a delete may have won the race
   if (!info) return Status::failed("backup " + id + " of server '" + r.server->name + "' is gone");
-  if (info->status() != catalog::status_name::done)
-    return Status::failed("backup " + id + " of server '" + r.server->name + "' is " + info->status() + ", not DONE",
+  if (info->status != catalog::BackupStatus::done)
+    return Status::failed("backup " + id + " of server '" + r.server->name + "' is " +
+                              catalog::status_name(info->status) + ", not DONE",
                           "only DONE backups can be recovered; run 'cellar list-backups " + r.server->name + "'");
   return HeldBackup{std::move(*lock), std::move(*info), (*entry)->dir};
 }
 
 Result<std::vector<Placement>> place_tablespaces(const RecoverRequest& r, const catalog::BackupInfo& info) {
   std::vector<Placement> out;
-  auto spaces = catalog::parse_tablespaces(info.get("tablespaces"));
   std::string names;
-  for (const auto& s : spaces) {
+  for (const auto& s : info.tablespaces) {
     out.push_back({s, s.location});
     names += (names.empty() ? "" : ", ") + s.name;
   }
@@ -71,8 +71,8 @@ Result<std::vector<Placement>> place_tablespaces(const RecoverRequest& r, const 
     auto it = std::find_if(out.begin(), out.end(), [&](const Placement& p) { return p.space.name == rel.name; });
     if (it == out.end())
       return Status::usage("invalid tablespace name '" + rel.name + "'",
-                           names.empty() ? "backup " + info.id() + " has no tablespace"
-                                         : "the tablespaces of backup " + info.id() + " are: " + names);
+                           names.empty() ? "backup " + info.backup_id + " has no tablespace"
+                                         : "the tablespaces of backup " + info.backup_id + " are: " + names);
     it->location = rel.location;
   }
   return out;
@@ -116,9 +116,9 @@ void archive_pending_wal(const RecoverRequest& r, std::vector<std::string>& warn
 
 Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, const std::vector<Placement>& spaces) {
   RestorePlan plan;
-  auto codec = codec::parse_codec(b.info.get("compression").empty() ? "none" : b.info.get("compression"));
+  auto codec = codec::parse_codec(b.info.compression.empty() ? "none" : b.info.compression);
   if (!codec)
-    return Status::failed("backup " + b.info.id() + " has an unknown compression \"" + b.info.get("compression") +
+    return Status::failed("backup " + b.info.backup_id + " has an unknown compression \"" + b.info.compression +
                           "\"");
   if (Status st = plan_tree(layout::backup_data_dir(b.dir), r.dest, *codec, plan); !st) return st;
   plan.dirs.push_back(join_path(r.dest, "pg_tblspc"));
@@ -162,7 +162,7 @@ Status make_roots(const std::vector<std::string>& roots) {
 
 Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan) {
   unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->integer("parallel_jobs")));
-  uint64_t total = b.info.number("cluster_size");
+  uint64_t total = b.info.cluster_size.value_or(0);
   say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
              std::to_string(jobs) + " job(s)");
   ProgressMeter meter(r.progress);
@@ -176,8 +176,8 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
 
 RecoveryConfig recovery_config(const RecoverRequest& r, const HeldBackup& b, const PreparedTarget& target) {
   RecoveryConfig c;
-  c.header = "# written by cellar recover on " + catalog::format_time(std::time(nullptr)) + ": backup " + b.info.id() +
-             " of server '" + r.server->name + "'";
+  c.header = "# written by cellar recover on " + catalog::format_time(std::time(nullptr)) + ": backup " +
+             b.info.backup_id + " of server '" + r.server->name + "'";
   std::string wal_dir = join_path(r.dest, kWalDir);
   if (r.get_wal) {
     std::string config = std::filesystem::absolute(r.config->main_file).string();
@@ -215,7 +215,7 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   auto held = hold_backup(r);
   if (!held) return held.status();
   RecoverOutcome out;
-  out.id = held->info.id();
+  out.id = held->info.backup_id;
   say(r, "Starting recovery of backup " + out.id + " of server '" + r.server->name + "' into \"" + r.dest + "\"");
   // 2. Every refusal before anything is written: target, tablespaces, destinations.
   auto target = prepare_target(r.target, held->info);

@@ -32,10 +32,10 @@ Result<TargetTime> check_time(const RecoveryTarget& target, const catalog::Backu
                          "use \"YYYY-MM-DD HH:MM:SS[.ffffff][+HH:MM]\", e.g. \"2026-11-22 10:08:10+01:00\"");
   if (!t->had_zone)
     out.warnings.push_back("no time zone was given with --target-time: the time zone of this host was assumed");
-  auto end = catalog::parse_time(info.get("end_time"));
-  if (end && t->epoch < *end)
+  const auto& end = info.end_time;
+  if (end && t->epoch < end->epoch)
     return Status::usage("the requested target time " + target.value + " is before the end time " +
-                             info.get("end_time") + " of backup " + info.id(),
+                             catalog::format_timestamp(*end) + " of backup " + info.backup_id,
                          "choose a later target time, or an older backup");
   return *t;
 }
@@ -43,10 +43,10 @@ Result<TargetTime> check_time(const RecoveryTarget& target, const catalog::Backu
 Status check_lsn(const RecoveryTarget& target, const catalog::BackupInfo& info, PreparedTarget& out) {
   auto lsn = pg::parse_lsn(target.value);
   if (!lsn) return Status::usage("invalid --target-lsn \"" + target.value + "\"", "use an LSN such as 0/16B3748");
-  auto end = pg::parse_lsn(info.get("end_xlog"));
+  auto end = pg::parse_lsn(info.end_xlog);
   if (end && *lsn < *end)
-    return Status::usage("the requested target LSN " + target.value + " is before the end LSN " + info.get("end_xlog") +
-                             " of backup " + info.id(),
+    return Status::usage("the requested target LSN " + target.value + " is before the end LSN " + info.end_xlog +
+                             " of backup " + info.backup_id,
                          "choose a later target LSN, or an older backup");
   out.lsn = *lsn;
   return Status::ok();

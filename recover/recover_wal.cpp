@@ -9,7 +9,7 @@ namespace cellar::recover {
 namespace {
 
 uint64_t segment_size_of(const catalog::BackupInfo& info) {
-  uint64_t size = info.number("xlog_segment_size");
+  uint64_t size = info.xlog_segment_size.value_or(0);
   return size == 0 ? pg::kDefaultSegmentSize : size;
 }
 
@@ -30,10 +30,10 @@ bool needed(const pg::WalFileName& name, const pg::WalFileName& begin, const pg:
 Status check_backup_wal_archived(const std::string& server_dir, const catalog::BackupInfo& info) {
   std::string wals = wal::wals_dir(server_dir);
   auto segments = catalog::required_segments(info);
-  if (segments.empty()) return Status::failed("backup " + info.id() + " has no valid begin_wal/end_wal");
+  if (segments.empty()) return Status::failed("backup " + info.backup_id + " has no valid begin_wal/end_wal");
   for (const auto& s : segments)
     if (!wal::find_archived(wals, s))
-      return Status::failed("WAL file " + s + " needed by backup " + info.id() + " is not in the archive",
+      return Status::failed("WAL file " + s + " needed by backup " + info.backup_id + " is not in the archive",
                             "run 'cellar archive-wal' and check the archive of the server");
   return Status::ok();
 }
@@ -42,8 +42,8 @@ Result<std::vector<CopyJob>> plan_wal(const std::string& server_dir, const catal
                                       const PreparedTarget& target, const std::string& dest_dir) {
   if (Status st = check_backup_wal_archived(server_dir, info); !st) return st;
   uint64_t seg_size = segment_size_of(info);
-  auto begin = pg::parse_wal_file_name(info.get("begin_wal"), seg_size);
-  auto end = pg::parse_wal_file_name(info.get("end_wal"), seg_size);
+  auto begin = pg::parse_wal_file_name(info.begin_wal, seg_size);
+  auto end = pg::parse_wal_file_name(info.end_wal, seg_size);
   auto db = wal::load_xlogdb(wal::xlogdb_path(server_dir));
   if (!db) return db.status();
   std::string wals = wal::wals_dir(server_dir);

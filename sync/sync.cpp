@@ -179,7 +179,7 @@ Result<std::string> next_backup_to_sync(const Config& config, const ServerConfig
   std::string next;
   for (const auto& [id, _] : primary->find("backups")->as_object()) {
     bool here = false;
-    for (const auto& b : local->backups) here = here || (b.info.id() == id && b.copy_done());
+    for (const auto& b : local->backups) here = here || (b.info.backup_id == id && b.copy_done());
     if (!here && is_backup_id(id) && (next.empty() || id < next)) next = id;
   }
   return next;
@@ -190,12 +190,14 @@ Status settle_backups(const Config& config, const ServerConfig& server, std::vec
   auto local = catalog::load_catalogue(config, server.name);
   if (!local) return local.status();
   for (const auto& b : local->backups) {
-    if (b.status != catalog::status_name::waiting_for_wals) continue;
-    auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.id());
+    if (b.status != catalog::BackupStatus::waiting_for_wals) continue;
+    auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
     if (!id_lock) continue;  // in use: the next cron settles it
     auto now = catalog::check_backup_wals(*id_lock, config.server_dir(server.name), b.dir);
     if (!now) return now.status();
-    if (*now != b.status) lines.push_back("backup " + b.info.id() + " of server \"" + server.name + "\" is " + *now);
+    if (*now == b.status) continue;
+    lines.push_back("backup " + b.info.backup_id + " of server \"" + server.name + "\" is " +
+                    catalog::status_name(*now));
   }
   return Status::ok();
 }

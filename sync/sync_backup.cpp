@@ -17,8 +17,6 @@
 namespace cellar::sync {
 namespace {
 
-constexpr const char* kSyncing = "SYNCING";
-
 // Files a backup's sync stream under its directory: directories created,
 // files through storage writes committed once complete (their directory
 // fsyncs batched in finish(), before the backup can be marked anything but
@@ -63,9 +61,10 @@ class BackupReceiver : public TarHandler {
   std::set<std::string> dirs_;
 };
 
-// backup.info of the copy: the primary's fields, status SYNCING.
+// backup.info of the copy: the primary's fields (those this node does not
+// know kept as they are), status SYNCING.
 Result<catalog::BackupInfo> info_from_primary(const Json& remote, const std::string& server) {
-  catalog::BackupInfo info = catalog::BackupInfo::empty();
+  catalog::BackupInfo info;
   if (!remote.is_object()) return Status::failed("the primary sent an invalid backup description");
   for (const auto& [key, value] : remote.as_object()) {
     if (key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz_0123456789") != std::string::npos ||
@@ -73,11 +72,12 @@ Result<catalog::BackupInfo> info_from_primary(const Json& remote, const std::str
       return Status::failed("the primary sent an invalid backup.info key \"" + key + "\"");
     std::string v = value.is_null() ? "" : value.as_string();
     if (v.find('\n') != std::string::npos) return Status::failed("the primary sent a multi-line value for \"" + key + "\"");
-    info.set(key, v);
+    if (Status s = catalog::parse_info_field(info, key, v); !s)
+      return s.prefix("the primary sent an invalid backup description");
   }
-  info.set("server_name", server);
-  info.set("status", kSyncing);
-  info.set("error", "");
+  info.server_name = server;
+  info.status = catalog::BackupStatus::syncing;
+  info.error.clear();
   return info;
 }
 
@@ -117,8 +117,9 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   if (!remote) return Status::failed("backup " + backup_id + " is not DONE on the primary node of server \"" + server.name + "\"");
   // 2. Already here: nothing to do; a failed or interrupted copy starts over.
   const std::string server_dir = config.server_dir(server.name);
-  catalog::BackupEntry entry{catalog::BackupInfo::empty(), join_path(catalog::base_dir(server_dir), backup_id), kSyncing};
-  if (auto local = catalog::load_backup_info(entry.dir); local && local->copy_done()) return local->status();
+  catalog::BackupEntry entry{{}, join_path(catalog::base_dir(server_dir), backup_id), catalog::BackupStatus::syncing};
+  if (auto local = catalog::load_backup_info(entry.dir); local && local->copy_done())
+    return catalog::status_name(local->status);
   std::error_code ec;
   std::filesystem::remove_all(entry.dir, ec);
   if (ec) return Status::failed("could not remove \"" + entry.dir + "\": " + ec.message());
@@ -130,15 +131,17 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
   // 4. Copy and verify every file; any error → FAILED.
   if (Status s = copy_and_verify(*id_lock, server, backup_id, entry); !s) {
-    entry.info.set("status", catalog::status_name::failed);
-    entry.info.set("error", "failure syncing server " + server.name + " backup " + backup_id + ": " + s.message());
+    entry.info.status = catalog::BackupStatus::failed;
+    entry.info.error = "failure syncing server " + server.name + " backup " + backup_id + ": " + s.message();
     (void)catalog::save_backup_info(entry.dir, entry.info);
     return s.prefix("failure syncing server \"" + server.name + "\" backup " + backup_id);
   }
   // 5. DONE once its WAL is here too (else WAITING_FOR_WALS until sync-wal brings it).
-  entry.info.set("status", catalog::status_name::waiting_for_wals);
+  entry.info.status = catalog::BackupStatus::waiting_for_wals;
   if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
-  return catalog::check_backup_wals(*id_lock, server_dir, entry.dir);
+  auto settled = catalog::check_backup_wals(*id_lock, server_dir, entry.dir);
+  if (!settled) return settled.status();
+  return catalog::status_name(*settled);
 }
 
 }  // namespace cellar::sync

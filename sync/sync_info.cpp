@@ -22,7 +22,7 @@ Json wal_json(const wal::XlogEntry& e) {
 
 Json backup_json(const catalog::BackupEntry& b) {
   Json o = Json::object();
-  for (const auto& [key, value] : b.info.fields()) o.set(key, value.empty() ? Json() : Json(value));
+  for (const auto& [key, value] : catalog::info_fields(b.info)) o.set(key, value.empty() ? Json() : Json(value));
   return o;
 }
 
@@ -97,9 +97,9 @@ Result<Json> make_sync_info(const Config& config, const ServerConfig& server, co
   Json backups = Json::object();
   std::string first_backup_wal;
   for (const catalog::BackupEntry& b : catalogue->backups) {
-    if (b.status != catalog::status_name::done) continue;
-    if (first_backup_wal.empty()) first_backup_wal = b.info.get("begin_wal");
-    backups.set(b.info.id(), backup_json(b));
+    if (b.status != catalog::BackupStatus::done) continue;
+    if (first_backup_wal.empty()) first_backup_wal = b.info.begin_wal;
+    backups.set(b.info.backup_id, backup_json(b));
   }
   auto start = start_index(*lines, req, first_backup_wal);
   if (!start) return start.status();

@@ -136,8 +136,8 @@ Status send_backup_stream(const Config& config, const std::string& server, const
   if (!catalogue) return catalogue.status();
   const catalog::BackupEntry* found = nullptr;
   for (const auto& b : catalogue->backups)
-    if (b.info.id() == backup_id) found = &b;
-  if (!found || found->status != catalog::status_name::done)
+    if (b.info.backup_id == backup_id) found = &b;
+  if (!found || found->status != catalog::BackupStatus::done)
     return Status::failed("backup " + backup_id + " of server \"" + server + "\" is not DONE on this node");
   auto members = backup_members(found->dir);
   if (!members) return members.status();

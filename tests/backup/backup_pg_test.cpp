@@ -108,15 +108,15 @@ TEST_CASE("backup stores a compressed copy with its tablespace, DONE once its WA
   std::string id = site.backup_done({"--name", "first one"});
   std::string dir = site.base() + "/" + id;
   catalog::BackupInfo info = site.info(id);
-  CHECK(info.status() == "DONE");
-  CHECK(info.get("backup_name") == "first one");
-  CHECK(info.get("compression") == "zstd");
-  CHECK(info.get("mode") == "postgres");
-  CHECK(info.get("begin_wal").size() == 24);
-  CHECK(info.get("end_wal") >= info.get("begin_wal"));
-  CHECK(info.number("size") > 0);
-  CHECK(info.number("xlog_segment_size") == 16 * 1024 * 1024);
-  auto spcs = catalog::parse_tablespaces(info.get("tablespaces"));
+  CHECK(info.status == catalog::BackupStatus::done);
+  CHECK(info.backup_name == "first one");
+  CHECK(info.compression == "zstd");
+  CHECK(info.mode == "postgres");
+  CHECK(info.begin_wal.size() == 24);
+  CHECK(info.end_wal >= info.begin_wal);
+  CHECK(info.size.value_or(0) > 0);
+  CHECK(info.xlog_segment_size == 16 * 1024 * 1024);
+  const auto& spcs = info.tablespaces;
   REQUIRE(spcs.size() == 1);
   CHECK(spcs[0].name == "tbs1");
   CHECK(path_exists(dir + "/backup_manifest"));
@@ -147,7 +147,7 @@ TEST_CASE("backup stores a compressed copy with its tablespace, DONE once its WA
   SECTION("a second backup hard-links the unchanged files and a flipped byte fails verification") {
     std::string id2 = site.backup_done();
     catalog::BackupInfo info2 = site.info(id2);
-    CHECK(info2.number("deduplicated_size") < info2.number("size"));
+    CHECK(info2.deduplicated_size.value_or(0) < info2.size.value_or(0));
     int linked = 0;
     for (const auto& f : files_under(site.base() + "/" + id2)) {
       struct stat sb {};
@@ -199,15 +199,15 @@ TEST_CASE("a backup killed with kill -9 is never DONE: shown FAILED, then marked
   std::string id = names->front();
   child.kill(SIGKILL);
   CHECK(child.wait() == 128 + SIGKILL);
-  CHECK(site.info(id).status() == "STARTED");
+  CHECK(site.info(id).status == catalog::BackupStatus::started);
   auto list = site.run({"list-backups", "main"});
   CHECK(list.out.find(id + " - FAILED") != std::string::npos);
   auto next = site.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
   INFO(next.err);
   CHECK(next.exit_code == 0);
   catalog::BackupInfo after = site.info(id);
-  CHECK(after.status() == "FAILED");
-  CHECK_FALSE(after.get("error").empty());
+  CHECK(after.status == catalog::BackupStatus::failed);
+  CHECK_FALSE(after.error.empty());
 }
 
 TEST_CASE("retention statuses, keep, and delete with minimum_redundancy and WAL cleanup", "[backup][pg]") {
@@ -233,7 +233,7 @@ TEST_CASE("retention statuses, keep, and delete with minimum_redundancy and WAL 
   CHECK(refused.err.find("keep") != std::string::npos);
   REQUIRE(site.run({"keep", "main", "old", "--release"}).exit_code == 0);
 
-  std::string begin_b = site.info(b).get("begin_wal");
+  std::string begin_b = site.info(b).begin_wal;
   auto del = site.run({"delete", "main", "oldest"});
   INFO(del.out << del.err);
   REQUIRE(del.exit_code == 0);
@@ -276,7 +276,7 @@ TEST_CASE("a full disk fails the backup with a clear error and leaves nothing ha
   auto names = list_dir(site.base());
   REQUIRE(names);
   REQUIRE(names->size() == 1);
-  CHECK(site.info(names->front()).status() == "FAILED");
+  CHECK(site.info(names->front()).status == catalog::BackupStatus::failed);
   auto list = site.run({"list-backups", "main"});
   CHECK(list.out.find(names->front() + " - FAILED") != std::string::npos);
   for (const auto& f : files_under(site.base() + "/" + names->front()))

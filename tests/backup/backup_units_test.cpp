@@ -1,5 +1,6 @@
 // Backup building blocks without PostgreSQL: checksums, tar headers,
-// backup.info, manifest paths, backup names, and retention decisions.
+// manifest paths, backup names, and retention decisions (backup.info itself:
+// tests/catalog/backup_info_test.cpp).
 #include <catch2/catch.hpp>
 
 #include "catalog/backup_info.h"
@@ -97,28 +98,6 @@ TEST_CASE("the tar reader yields members whatever the chunking", "[backup]") {
   CHECK_FALSE(r.feed(bad));
 }
 
-TEST_CASE("backup.info round-trips with sorted keys and None for empty values", "[backup]") {
-  BackupInfo info = BackupInfo::empty();
-  info.set("backup_id", "20261122T100839");
-  info.set("status", catalog::status_name::done);
-  info.set("tablespaces", format_tablespaces({{"tbs1", 16387, "/loc/a"}, {"tbs2", 16390, "/b"}}));
-  std::string text = format_backup_info(info);
-  CHECK(text.find("backup_id=20261122T100839\n") != std::string::npos);
-  CHECK(text.find("error=None\n") != std::string::npos);
-  CHECK(text.find("backup_name") == std::string::npos);
-  CHECK(text.find("backup_id") < text.find("status="));
-  auto back = parse_backup_info(text, "x");
-  REQUIRE(back);
-  CHECK(back->fields() == info.fields());
-  auto spcs = parse_tablespaces(back->get("tablespaces"));
-  REQUIRE(spcs.size() == 2);
-  CHECK(spcs[0] == Tablespace{"tbs1", 16387, "/loc/a"});
-  CHECK(spcs[1] == Tablespace{"tbs2", 16390, "/b"});
-  auto t = parse_time(format_time(1700000000));
-  REQUIRE(t);
-  CHECK(*t == 1700000000);
-}
-
 TEST_CASE("manifest paths map to data/ and to one tree per tablespace", "[backup]") {
   CHECK(stored_path_of("/b", "base/1/1259", codec::Codec::zstd) == "/b/data/base/1/1259.zst");
   CHECK(stored_path_of("/b", "pg_tblspc/16384/PG_15_1/5/6", codec::Codec::none) == "/b/16384/PG_15_1/5/6");
@@ -154,12 +133,12 @@ TEST_CASE("retention decisions", "[backup]") {
   const std::time_t day = 86400, now = 100 * day;
   // Oldest first: ids sort by time.
   std::vector<RetentionInput> backups = {
-      {"20260101T000001", "DONE", now - 40 * day, ""},
-      {"20260101T000002", "DONE", now - 30 * day, "standalone"},
-      {"20260101T000003", "FAILED", now - 20 * day, ""},
-      {"20260101T000004", "DONE", now - 10 * day, ""},
-      {"20260101T000005", "DONE", now - 5 * day, ""},
-      {"20260101T000006", "WAITING_FOR_WALS", now - 1 * day, ""},
+      {"20260101T000001", BackupStatus::done, now - 40 * day, ""},
+      {"20260101T000002", BackupStatus::done, now - 30 * day, "standalone"},
+      {"20260101T000003", BackupStatus::failed, now - 20 * day, ""},
+      {"20260101T000004", BackupStatus::done, now - 10 * day, ""},
+      {"20260101T000005", BackupStatus::done, now - 5 * day, ""},
+      {"20260101T000006", BackupStatus::waiting_for_wals, now - 1 * day, ""},
   };
   struct Case {
     std::string policy;
@@ -250,12 +229,12 @@ namespace {
 std::string waiting_backup(const test::TempDir& dir) {
   std::string backup_dir = dir / "main/base/20260101T000000";
   REQUIRE(make_dirs(backup_dir));
-  BackupInfo info = BackupInfo::empty();
-  info.set("backup_id", "20260101T000000");
-  info.set("status", catalog::status_name::waiting_for_wals);
-  info.set("begin_wal", "000000010000000000000002");
-  info.set("end_wal", "000000010000000000000004");
-  info.set_number("xlog_segment_size", 16 * 1024 * 1024);
+  BackupInfo info;
+  info.backup_id = "20260101T000000";
+  info.status = BackupStatus::waiting_for_wals;
+  info.begin_wal = "000000010000000000000002";
+  info.end_wal = "000000010000000000000004";
+  info.xlog_segment_size = 16 * 1024 * 1024;
   REQUIRE(save_backup_info(backup_dir, info));
   return backup_dir;
 }
@@ -271,11 +250,11 @@ TEST_CASE("check_backup_wals: DONE once begin..end are archived, FAILED when one
   auto lock = locks::BackupIdLock::acquire(dir.path(), "main", "20260101T000000");
   REQUIRE(lock);
   archive(dir, "000000010000000000000002");
-  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == "WAITING_FOR_WALS");
+  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == BackupStatus::waiting_for_wals);
   archive(dir, "000000010000000000000003");
   archive(dir, "000000010000000000000004");
-  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == "DONE");
-  CHECK(load_backup_info(backup_dir)->status() == "DONE");
+  CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == BackupStatus::done);
+  CHECK(load_backup_info(backup_dir)->status == BackupStatus::done);
 
   test::TempDir gap;
   std::string gap_dir = waiting_backup(gap);
@@ -283,6 +262,6 @@ TEST_CASE("check_backup_wals: DONE once begin..end are archived, FAILED when one
   REQUIRE(gap_lock);
   archive(gap, "000000010000000000000002");
   archive(gap, "000000010000000000000004");
-  CHECK(*check_backup_wals(*gap_lock, gap / "main", gap_dir) == "FAILED");
-  CHECK(load_backup_info(gap_dir)->get("error").find("000000010000000000000003") != std::string::npos);
+  CHECK(*check_backup_wals(*gap_lock, gap / "main", gap_dir) == BackupStatus::failed);
+  CHECK(load_backup_info(gap_dir)->error.find("000000010000000000000003") != std::string::npos);
 }

@@ -41,19 +41,20 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
                       const std::vector<std::pair<std::string, std::string>>& extra) {
   std::string dir = env.server_dir(server) + "/base/" + id;
   REQUIRE(make_dirs(dir + "/data"));
-  auto info = catalog::BackupInfo::empty();
+  catalog::BackupInfo info;
   std::time_t end = std::time(nullptr) - age_seconds;
-  info.set("backup_id", id);
-  info.set("server_name", server);
-  info.set("status", status);
-  info.set("begin_wal", begin_wal);
-  info.set("end_wal", end_wal);
-  info.set("begin_time", catalog::format_time(end - 60));
-  info.set("end_time", catalog::format_time(end));
-  info.set("timeline", "1");
-  info.set_number("xlog_segment_size", pg::kDefaultSegmentSize);
-  info.set_number("size", 1000);
-  for (const auto& [k, v] : extra) info.set(k, v);
+  info.backup_id = id;
+  info.server_name = server;
+  REQUIRE(catalog::parse_info_field(info, "status", status));
+  info.begin_wal = begin_wal;
+  info.end_wal = end_wal;
+  info.begin_time = catalog::Timestamp::local(end - 60);
+  info.end_time = catalog::Timestamp::local(end);
+  info.timeline = 1;
+  info.xlog_segment_size = pg::kDefaultSegmentSize;
+  info.size = 1000;
+  for (const auto& [k, v] : extra) REQUIRE(catalog::parse_info_field(info, k, v));
+  REQUIRE(info.unknown.empty());  // a misspelled key in `extra`
   REQUIRE(catalog::save_backup_info(dir, info));
 }
 

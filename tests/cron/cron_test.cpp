@@ -21,7 +21,7 @@ namespace {
 
 std::string status_of(const CellarEnv& env, const std::string& server, const std::string& id) {
   auto info = catalog::load_backup_info(env.server_dir(server) + "/base/" + id);
-  return info ? info->get("status") + (info->get("error").empty() ? "" : ": " + info->get("error")) : "missing";
+  return info ? catalog::status_name(info->status) + (info->error.empty() ? "" : ": " + info->error) : "missing";
 }
 
 

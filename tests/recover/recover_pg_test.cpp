@@ -237,7 +237,7 @@ TEST_CASE("a recovered backup replays exactly to the requested target", "[recove
     auto out = r.recover(f, {"--jobs", "2"});
     INFO(out.out << out.err);
     REQUIRE(out.exit_code == 0);
-    auto spcs = catalog::parse_tablespaces(f.info.get("tablespaces"));
+    const auto& spcs = f.info.tablespaces;
     REQUIRE(spcs.size() == 1);
     std::string link = r.dest + "/pg_tblspc/" + std::to_string(spcs[0].oid);
     CHECK(std::filesystem::read_symlink(link).string() == r.tbs);
@@ -245,7 +245,7 @@ TEST_CASE("a recovered backup replays exactly to the requested target", "[recove
     CHECK(read_text(r.dest + "/PG_VERSION") == "15\n");
     CHECK(read_text(r.dest + "/postgresql.auto.conf").find("#CELLAR# archive_command = 'true'") != std::string::npos);
     CHECK(path_exists(r.dest + "/postgresql.auto.conf.origin"));
-    CHECK(path_exists(r.dest + "/cellar_wal/" + f.info.get("begin_wal")));
+    CHECK(path_exists(r.dest + "/cellar_wal/" + f.info.begin_wal));
     r.start();
     CHECK(r.promoted_sums() == f.latest_sums);
     CHECK(r.query("SELECT count(*) FROM spc_data") == "5000");

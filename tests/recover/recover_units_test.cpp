@@ -20,10 +20,11 @@ using namespace cellar::test;
 namespace {
 
 BackupInfo ended_at(const std::string& end_time, const std::string& end_xlog) {
-  BackupInfo info = BackupInfo::empty();
-  info.set("backup_id", "20260101T000000");
-  info.set("end_time", end_time);
-  info.set("end_xlog", end_xlog);
+  BackupInfo info;
+  info.backup_id = "20260101T000000";
+  info.end_time = cellar::catalog::parse_timestamp(end_time);
+  REQUIRE(info.end_time);
+  info.end_xlog = end_xlog;
   return info;
 }
 

@@ -31,12 +31,12 @@ struct Primary {
     write_text(wals + "/xlog.db", text + "00000001000000000000");  // torn tail: ignored
     std::string dir = env.server_dir("main") + "/base/20261122T100810";
     REQUIRE(make_dirs(dir));
-    auto info = catalog::BackupInfo::empty();
-    info.set("backup_id", "20261122T100810");
-    info.set("server_name", "main");
-    info.set("status", "DONE");
-    info.set("begin_wal", kWals[1]);
-    info.set("end_wal", kWals[1]);
+    catalog::BackupInfo info;
+    info.backup_id = "20261122T100810";
+    info.server_name = "main";
+    info.status = catalog::BackupStatus::done;
+    info.begin_wal = kWals[1];
+    info.end_wal = kWals[1];
     REQUIRE(catalog::save_backup_info(dir, info));
   }
   Json sync_info(const std::vector<std::string>& extra, int expected_exit = 0) const {
