@@ -110,11 +110,11 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
   NewBackup b;
   b.id = id;
   b.dir = join_path(catalog::base_dir(req.config->server_dir(s.name)), id);
-  auto codec = req.compression ? req.compression : codec::parse_codec(s.str("compression"));
-  if (!codec) return Status::usage("invalid compression \"" + s.str("compression") + "\"");
+  auto codec = req.compression ? req.compression : codec::parse_codec(s.compression());
+  if (!codec) return Status::usage("invalid compression \"" + s.compression() + "\"");
   b.codec = *codec;
-  if (s.has("compression_level") && !req.compression) b.level = static_cast<int>(s.integer("compression_level"));
-  b.jobs = req.jobs ? req.jobs : static_cast<unsigned>(s.integer("parallel_jobs"));
+  if (s.compression_level() && !req.compression) b.level = static_cast<int>(*s.compression_level());
+  b.jobs = req.jobs ? req.jobs : static_cast<unsigned>(s.parallel_jobs());
   const ServerFacts& f = session.facts;
   catalog::BackupInfo& i = b.info;
   i.backup_id = id;
@@ -139,7 +139,7 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
 ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat, const NewBackup& b) {
   ReuseMap map;
   const catalog::BackupEntry* prev = cat.previous_done(b.id);
-  if (req.server->str("reuse_backup") != "link" || !prev) return map;
+  if (req.server->reuse_backup() != "link" || !prev) return map;
   if (prev->info.compression != codec::codec_name(b.codec)) return map;
   auto text = read_file(layout::backup_manifest_file(prev->dir));
   auto manifest = text ? catalog::parse_manifest(*text) : Result<catalog::Manifest>(text.status());

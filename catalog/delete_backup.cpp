@@ -101,7 +101,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   auto found = cat->resolve(arg);
   if (!found) return found.status();
   const BackupEntry& b = **found;
-  if (Status st = refuse_delete(*cat, b, server.integer("minimum_redundancy")); !st) return st;
+  if (Status st = refuse_delete(*cat, b, server.minimum_redundancy()); !st) return st;
   // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
   auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
   if (!lock) return lock.status();

@@ -11,12 +11,8 @@ std::map<std::string, std::string> retention_of(const Catalogue& cat, const Serv
   std::vector<RetentionInput> in;
   for (const auto& b : cat.backups)
     in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
-  std::optional<RetentionPolicy> policy;
-  if (server.has("retention_policy")) {
-    auto p = parse_retention_policy(server.str("retention_policy"));
-    if (p) policy = *p;
-  }
-  return retention_report(policy, static_cast<int>(server.integer("minimum_redundancy")), std::time(nullptr), in);
+  return retention_report(server.retention_policy(), static_cast<int>(server.minimum_redundancy()), std::time(nullptr),
+                          in);
 }
 
 void add_wal_stats(const wal::XlogDb& db, std::vector<BackupView>& views) {

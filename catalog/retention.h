@@ -1,9 +1,9 @@
-// Retention policies (SPEC §3, barman-behaviour.md §9): parsing
-// "REDUNDANCY n" / "RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS" (a month is 31
-// days), and the status of each backup under a policy: VALID, OBSOLETE,
-// OBSOLETE* (outside the window but kept for minimum_redundancy), KEEP:FULL,
-// KEEP:STANDALONE, or "-" (not DONE, or no policy). Pure functions: the
-// decisions are table-tested without any files.
+// Retention (SPEC §3, barman-behaviour.md §9): the status of each backup
+// under a policy: VALID, OBSOLETE, OBSOLETE* (outside the window but kept for
+// minimum_redundancy), KEEP:FULL, KEEP:STANDALONE, or "-" (not DONE, or no
+// policy). Pure functions: the decisions are table-tested without any files.
+// The policy itself ("REDUNDANCY n", "RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS")
+// is parsed once, by the configuration (config/grammar.h).
 #pragma once
 
 #include <ctime>
@@ -14,18 +14,9 @@
 
 #include "catalog/backup_values.h"
 #include "common/status.h"
+#include "config/grammar.h"
 
 namespace cellar::catalog {
-
-struct RetentionPolicy {
-  enum class Kind { redundancy, window } kind = Kind::redundancy;
-  int count = 0;      // REDUNDANCY n
-  int64_t seconds = 0;  // RECOVERY WINDOW length
-  std::string text;   // normalised, e.g. "REDUNDANCY 2"
-};
-
-// Nothing for an empty string; a usage error for an invalid one.
-Result<std::optional<RetentionPolicy>> parse_retention_policy(const std::string& text);
 
 struct RetentionInput {
   std::string id;

@@ -4,7 +4,6 @@
 
 #include "catalog/catalogue.h"
 #include "common/progress.h"
-#include "catalog/retention.h"
 #include "common/fs.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
@@ -78,9 +77,8 @@ void collect_backups(const Config& config, const ServerConfig& server, ServerSta
     if (st.first_backup.empty()) st.first_backup = b.info.backup_id;
     st.last_backup = b.info.backup_id;
   }
-  if (auto policy = catalog::parse_retention_policy(server.str("retention_policy")); policy && *policy)
-    st.retention_policy = (*policy)->text;
-  st.minimum_redundancy = server.integer("minimum_redundancy");
+  if (auto policy = server.retention_policy()) st.retention_policy = policy->text;
+  st.minimum_redundancy = server.minimum_redundancy();
 }
 
 void collect_archive(const Config& config, const ServerConfig& server, ServerStatus& st) {
@@ -187,11 +185,11 @@ Json server_json(const ServerStatus& s) {
 ServerStatus collect_status(const Config& config, const ServerConfig& server) {
   ServerStatus st;
   st.server = server.name;
-  st.description = server.str("description");
+  st.description = server.description();
   st.active = server.active();
   st.passive = server.passive();
-  st.slot_name = server.str("slot_name");
-  st.streaming_archiver = server.flag("streaming_archiver") && !st.passive;
+  st.slot_name = server.slot_name();
+  st.streaming_archiver = server.streaming_archiver() && !st.passive;
   if (!st.passive) collect_postgres(server, st);  // 1. what PostgreSQL says
   collect_receiver(config, server, st);           // 2. the receive-wal process
   collect_backups(config, server, st);            // 3. the catalogue

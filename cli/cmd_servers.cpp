@@ -14,7 +14,7 @@ Outcome run_list_servers(Invocation& inv) {
     for (const auto& s : config.servers) {
       Json o = Json::object();
       o.set("name", s.name);
-      o.set("description", s.str("description"));
+      o.set("description", s.description());
       o.set("active", s.active());
       o.set("passive", s.passive());
       arr.push(std::move(o));
@@ -23,7 +23,7 @@ Outcome run_list_servers(Invocation& inv) {
     return Status::ok();
   }
   for (const auto& s : config.servers) {
-    std::string line = s.name + " - " + (s.str("description").empty() ? "(no description)" : s.str("description"));
+    std::string line = s.name + " - " + (s.description().empty() ? "(no description)" : s.description());
     if (!s.active()) line += " (inactive)";
     if (s.passive()) line += " (passive)";
     std::cout << line << "\n";
@@ -53,8 +53,8 @@ Outcome run_show_servers(Invocation& inv, const ServerList& servers) {
       }
     };
     for (const KeySpec& spec : key_specs()) {
-      if (spec.scope == KeyScope::global_only) emit(spec.name, config.global.at(spec.name));
-      else emit(spec.name, s->get(spec.name));
+      if (spec.scope == KeyScope::global_only) emit(spec.name, config.get(spec.key));
+      else emit(spec.name, s->get(spec.key));
     }
     if (inv.json()) doc.set(s->name, std::move(keys));
   }

@@ -33,7 +33,7 @@ std::string receive_lock_path(const Config& config, const std::string& server) {
 }
 
 Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
-  std::string slot = s.str("slot_name");
+  std::string slot = s.slot_name();
   auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
   if (!conn) return conn.status();
   if (create && inv.has("if-not-exists")) {

@@ -37,6 +37,10 @@ Result<ConfigValue> typed_json(const KeySpec& spec, const Json& v) {
     case KeyType::integer:
       if (v.is_int()) return ConfigValue(v.as_int());
       return Status::usage("must be an integer (unquoted)");
+    case KeyType::duration:
+      if (v.is_int()) return ConfigValue(v.as_int());
+      if (v.is_string()) return ConfigValue(v.as_string());
+      return Status::usage("must be a duration: a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds");
   }
   return Status::usage("has an unknown type");
 }
@@ -120,7 +124,7 @@ Status check_loads(const Config& config, const std::string& auto_text) {
   } catch (const std::exception& e) {
     return Status::usage("could not read \"" + config.main_file + "\": " + e.what());
   }
-  std::string conf_dir = value_to_string(config.global.at("config_dir").value);
+  std::string conf_dir = config.config_dir();
   if (conf_dir.empty() || conf_dir[0] != '/') conf_dir = join_path(dirname_of(config.main_file), conf_dir);
   toml::table& global = child_table(main, "global");
   global.insert_or_assign("home", scratch);

@@ -1,84 +1,60 @@
 // Configuration (SPEC §4): the main TOML file, every *.toml of config_dir, then
-// <home>/.cellar.auto.toml, merged with their precedence; every key of §4.2
-// with its type, default and validation. This is the only module that sees
-// toml++. Loading collects every problem (file, line, key, what to do) and
-// fails once with all of them.
+// <home>/.cellar.auto.toml, merged with their precedence, every value checked
+// against the key table (keys.h) and parsed once into its typed value. This
+// is the only module that sees toml++. Loading collects every problem (file,
+// line, key, what to do) and fails once with all of them.
+//
+// Values are read through typed accessors generated from the key table, e.g.
+// server.retention_policy() (std::optional<RetentionPolicy>) or
+// server.slot_name() (std::string): there is no lookup by name that could
+// answer "unset" for a misspelt key.
 #pragma once
 
-#include <cstdint>
-#include <map>
-#include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "common/status.h"
+#include "config/keys.h"
 
 namespace cellar {
 
-// Where a value came from: a file and line, or the built-in default.
-struct Source {
-  std::string file;  // "" for a default
-  int line = 0;      // 0 when unknown
-  std::string describe() const;
-};
-
-using ConfigValue = std::variant<std::string, bool, int64_t>;
-std::string value_to_string(const ConfigValue& v);
-
-struct Setting {
-  ConfigValue value;
-  Source source;
-  bool is_set = true;  // false: optional key with no value ("none")
-};
-
-enum class KeyScope { global_only, any };
-enum class KeyType { string, boolean, integer };
-
-struct KeySpec {
-  const char* name;
-  KeyType type;
-  KeyScope scope;
-  const char* default_value;  // textual default; nullptr = none
-  const char* meaning;
-};
-
-// Every key of SPEC §4.2 (plus config_dir), in documentation order.
-const std::vector<KeySpec>& key_specs();
-const KeySpec* find_key(const std::string& name);
-
-// Validates one value for key `spec` (type already checked); "" if fine, else
-// what is wrong and what to do.
-std::string validate_value(const KeySpec& spec, const ConfigValue& value);
+// Each struct below names its settings `key_settings()` for these.
+#define CELLAR_KEY_ACCESSOR(name, Type, ...) \
+  Type name() const { return read_setting<Type>(key_settings()[Key::name]); }
 
 struct ServerConfig {
   std::string name;
-  std::map<std::string, Setting> settings;  // every non-global-only key, resolved
+  Settings settings;  // every key of scope any, resolved (global-only keys unset)
 
-  const Setting& get(const std::string& key) const;
-  std::string str(const std::string& key) const;
-  bool flag(const std::string& key) const;
-  int64_t integer(const std::string& key) const;
-  bool has(const std::string& key) const { return get(key).is_set; }
+  // Keys of scope any; a [global]-only key (read it from Config) aborts.
+  const Setting& get(Key key) const;
+  bool has(Key key) const { return get(key).is_set; }
 
-  bool active() const { return flag("active"); }
-  bool passive() const { return has("primary_ssh_command"); }
-  std::string conninfo() const { return str("conninfo"); }
-  std::string streaming_conninfo() const;
+  // One accessor per key of CELLAR_SERVER_KEYS: active(), slot_name(), ...
+  CELLAR_SERVER_KEYS(CELLAR_KEY_ACCESSOR)
+
+  bool passive() const { return has(Key::primary_ssh_command); }
+  const Settings& key_settings() const { return settings; }
 };
 
 struct Config {
   std::string main_file;
-  std::map<std::string, Setting> global;  // every key, resolved
-  std::vector<ServerConfig> servers;      // sorted by name
+  Settings global;                    // every key, resolved
+  std::vector<ServerConfig> servers;  // sorted by name
 
-  std::string home() const;
-  std::string lock_directory() const;
-  std::string log_file() const;
-  std::string log_level() const;
+  const Setting& get(Key key) const { return global[key]; }
+
+  // One accessor per key of CELLAR_GLOBAL_KEYS: home(), lock_directory(), ...
+  CELLAR_GLOBAL_KEYS(CELLAR_KEY_ACCESSOR)
+  // The [global] value of a server key, for what is not per server (logging).
+  std::string log_level() const { return read_setting<std::string>(global[Key::log_level]); }
+  const Settings& key_settings() const { return global; }
+
   const ServerConfig* find_server(const std::string& name) const;
   std::string server_dir(const std::string& name) const;
 };
+
+#undef CELLAR_KEY_ACCESSOR
 
 // Loads and validates `main_file` and what it brings in. Fails with
 // ErrorCode::usage; the message holds every problem, one per line.

@@ -80,7 +80,7 @@ void save_record(const std::string& path, const CronRecord& r) {
 // What a running receiver was started with: when it changes, cron restarts it.
 uint64_t receiver_fingerprint(const ServerConfig& s) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (const std::string& part : {s.streaming_conninfo(), s.str("slot_name"), s.str("create_slot")}) {
+  for (const std::string& part : {s.streaming_conninfo(), s.slot_name(), s.create_slot()}) {
     for (unsigned char c : part + '\n') h = (h ^ c) * 1099511628211ULL;
   }
   return h;
@@ -122,7 +122,7 @@ class ServerPass {
 
   Status supervise_receiver() {
     auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
-    if (!s_.flag("streaming_archiver")) return owner ? stop_receiver(*owner, "streaming_archiver is off") : Status::ok();
+    if (!s_.streaming_archiver()) return owner ? stop_receiver(*owner, "streaming_archiver is off") : Status::ok();
     if (owner) {
       auto rec = load_record(layout::receive_wal_cron_file(dir_));
       bool ours = rec && rec->pid == *owner;
@@ -179,9 +179,8 @@ class ServerPass {
   }
 
   Status start_scheduled_backup() {
-    if (!s_.has("backup_schedule")) return Status::ok();
-    auto schedule = parse_schedule(s_.str("backup_schedule"));
-    if (!schedule) return schedule.status();
+    auto schedule = s_.backup_schedule();
+    if (!schedule) return Status::ok();
     if (lock_owner(config_, locks::LockKind::backup, s_.name)) return Status::ok();  // one is running
     auto cat = catalog::load_catalogue(config_, s_.name);
     if (!cat) return cat.status();

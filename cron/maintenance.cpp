@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <ctime>
-#include <regex>
 
 #include "catalog/delete_backup.h"
 #include "catalog/retention.h"
@@ -17,13 +16,12 @@ std::string of_server(const std::string& id, const std::string& server) {
 }
 
 // The retention status of every backup, by id (as list-backups shows it).
-Result<std::map<std::string, std::string>> retention_statuses(const catalog::Catalogue& cat, const ServerConfig& server) {
-  auto policy = catalog::parse_retention_policy(server.str("retention_policy"));
-  if (!policy) return policy.status();
+std::map<std::string, std::string> retention_statuses(const catalog::Catalogue& cat, const ServerConfig& server) {
   std::vector<catalog::RetentionInput> in;
   for (const auto& b : cat.backups)
     in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
-  return catalog::retention_report(*policy, static_cast<int>(server.integer("minimum_redundancy")), std::time(nullptr), in);
+  return catalog::retention_report(server.retention_policy(), static_cast<int>(server.minimum_redundancy()),
+                                   std::time(nullptr), in);
 }
 
 // Deletes one OBSOLETE backup; a busy id lock is a warning, not an error.
@@ -107,13 +105,11 @@ Status fail_dead_backups(const Config& config, const ServerConfig& server, const
 }
 
 Status enforce_retention(const Config& config, const ServerConfig& server, const SayFn& say) {
-  if (!server.has("retention_policy")) return Status::ok();
+  if (!server.retention_policy()) return Status::ok();
   auto cat = catalog::load_catalogue(config, server.name);
   if (!cat) return cat.status();
-  auto statuses = retention_statuses(*cat, server);
-  if (!statuses) return statuses.status();
   Status first_error;
-  for (const auto& [id, status] : *statuses) {  // std::map: ids ascending, oldest first
+  for (const auto& [id, status] : retention_statuses(*cat, server)) {  // std::map: ids ascending, oldest first
     if (status != "OBSOLETE") continue;
     Status st = remove_obsolete(config, server, id, say);
     if (!st && first_error.is_ok()) first_error = st;
@@ -121,29 +117,9 @@ Status enforce_retention(const Config& config, const ServerConfig& server, const
   return first_error;
 }
 
-Result<Schedule> parse_schedule(const std::string& text) {
-  static const std::regex daily(R"(^\s*daily\s+(\d\d):(\d\d)\s*$)", std::regex::icase);
-  static const std::regex interval(R"(^\s*(\d+)\s+(minute|hour|day)s?\s*$)", std::regex::icase);
-  std::smatch m;
-  Schedule s;
-  if (std::regex_match(text, m, daily)) {
-    s.kind = Schedule::Kind::daily;
-    s.minute_of_day = std::stoi(m[1]) * 60 + std::stoi(m[2]);
-    return s;
-  }
-  if (std::regex_match(text, m, interval)) {
-    char unit = static_cast<char>(std::tolower(m[2].str()[0]));
-    int64_t per = unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
-    s.seconds = std::stoll(m[1]) * per;
-    if (s.seconds > 0) return s;
-  }
-  return Status::usage("invalid backup_schedule \"" + text + "\"",
-                       "use \"daily HH:MM\" or an interval \"n MINUTES|HOURS|DAYS\"");
-}
-
 bool backup_due(const Schedule& schedule, std::optional<std::time_t> last_begin, std::time_t now) {
   if (!last_begin) return true;
-  if (schedule.kind == Schedule::Kind::interval) return now - *last_begin >= schedule.seconds;
+  if (schedule.kind == Schedule::Kind::interval) return now - *last_begin >= schedule.interval.count();
   std::tm tm{};
   ::localtime_r(&now, &tm);
   tm.tm_hour = schedule.minute_of_day / 60;

@@ -15,6 +15,7 @@
 #include "catalog/catalogue.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "config/grammar.h"
 
 namespace cellar::cron {
 
@@ -34,16 +35,9 @@ Status fail_dead_backups(const Config& config, const ServerConfig& server, const
 // skipped with a warning. Nothing to do without a policy.
 Status enforce_retention(const Config& config, const ServerConfig& server, const SayFn& say);
 
-// backup_schedule: "daily HH:MM" (local time) or "n MINUTES|HOURS|DAYS".
-struct Schedule {
-  enum class Kind { daily, interval } kind = Kind::interval;
-  int minute_of_day = 0;  // daily
-  int64_t seconds = 0;    // interval
-};
-Result<Schedule> parse_schedule(const std::string& text);
-
-// Is a backup due at `now`, given when the newest backup (of any status)
-// began? Interval: none yet, or `seconds` since it. Daily: none began since
+// Is a backup due at `now` under backup_schedule (parsed by the
+// configuration), given when the newest backup (of any status) began?
+// Interval: none yet, or the interval since it. Daily: none began since
 // the latest HH:MM at or before now (so a missed slot is caught up once).
 bool backup_due(const Schedule& schedule, std::optional<std::time_t> last_begin, std::time_t now);
 

@@ -161,7 +161,7 @@ Status make_roots(const std::vector<std::string>& roots) {
 }
 
 Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan) {
-  unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->integer("parallel_jobs")));
+  unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->parallel_jobs()));
   uint64_t total = b.info.cluster_size.value_or(0);
   say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
              std::to_string(jobs) + " job(s)");

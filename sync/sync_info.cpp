@@ -31,7 +31,7 @@ Json config_json(const ServerConfig& server) {
   o.set("name", server.name);
   for (const KeySpec& spec : key_specs()) {
     if (spec.scope == KeyScope::global_only) continue;
-    const Setting& s = server.get(spec.name);
+    const Setting& s = server.get(spec.key);
     if (!s.is_set) o.set(spec.name, Json());
     else if (auto b = std::get_if<bool>(&s.value)) o.set(spec.name, *b);
     else if (auto i = std::get_if<int64_t>(&s.value)) o.set(spec.name, *i);

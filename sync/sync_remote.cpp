@@ -47,7 +47,7 @@ pid_t start_shell(const std::string& command, int stdout_w, int stderr_fd) {
 
 Status run_on_primary(const ServerConfig& server, const std::vector<std::string>& words,
                       const std::function<Status(std::string_view)>& on_stdout, int* exit_code) {
-  std::string command = server.str("primary_ssh_command");
+  std::string command = server.primary_ssh_command();
   for (const auto& w : words) command += " " + shell_quote(w);
   const std::string shown = redact_secrets(command);
   log::debug("running on the primary of \"" + server.name + "\": " + shown);

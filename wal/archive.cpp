@@ -260,10 +260,10 @@ Result<ArchiveOptions> archive_options_for(const Config& config, const ServerCon
   o.server = server.name;
   o.server_dir = config.server_dir(server.name);
   o.lock_dir = config.lock_directory();
-  auto codec = codec::parse_codec(server.str("compression"));
-  if (!codec) return Status::usage("invalid compression \"" + server.str("compression") + "\"");
+  auto codec = codec::parse_codec(server.compression());
+  if (!codec) return Status::usage("invalid compression \"" + server.compression() + "\"");
   o.compression = *codec;
-  if (server.has("compression_level")) o.level = static_cast<int>(server.integer("compression_level"));
+  if (auto level = server.compression_level()) o.level = static_cast<int>(*level);
   if (auto level = codec::resolve_level(o.compression, o.level); !level) return level.status();
   auto identity = load_identity(o.server_dir);
   if (!identity) return identity.status();

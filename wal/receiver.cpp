@@ -277,9 +277,9 @@ ReceiverOptions receiver_options(const Config& config, const ServerConfig& serve
   o.server = server.name;
   o.server_dir = config.server_dir(server.name);
   o.conninfo = server.streaming_conninfo();
-  o.slot_name = server.str("slot_name");
-  o.create_slot = server.str("create_slot") == "auto";
-  o.backoff_limit_secs = static_cast<int>(server.integer("receive_wal_backoff_limit"));
+  o.slot_name = server.slot_name();
+  o.create_slot = server.create_slot() == "auto";
+  o.backoff_limit_secs = static_cast<int>(server.receive_wal_backoff_limit().count());
   return o;
 }
 

@@ -80,7 +80,7 @@ TEST_CASE("every key has its documented default", "[config]") {
   CHECK(c.lock_directory() == t.home());
   CHECK(c.log_file() == t.home() + "/cellar.log");
   CHECK(c.log_level() == "info");
-  CHECK(value_to_string(c.global.at("config_dir").value) == "conf.d");
+  CHECK(c.config_dir() == "conf.d");
 
   const ServerConfig* s = c.find_server("main");
   REQUIRE(s != nullptr);
@@ -109,7 +109,9 @@ TEST_CASE("every key has its documented default", "[config]") {
   std::set<std::string> covered;
   for (const auto& [key, value] : expected) {
     INFO("key " << key);
-    const Setting& setting = s->get(key);
+    const KeySpec* spec = find_key(key);
+    REQUIRE(spec != nullptr);
+    const Setting& setting = s->get(spec->key);
     CHECK((setting.is_set ? value_to_string(setting.value) : "(none)") == value);
     covered.insert(key);
   }
@@ -121,9 +123,9 @@ TEST_CASE("every key has its documented default", "[config]") {
   }
   CHECK(s->active());
   CHECK_FALSE(s->passive());
-  CHECK(s->flag("streaming_archiver"));
-  CHECK(s->integer("parallel_jobs") == 1);
-  CHECK(s->get("slot_name").source.describe() == "default");
+  CHECK(s->streaming_archiver());
+  CHECK(s->parallel_jobs() == 1);
+  CHECK(s->get(Key::slot_name).source.describe() == "default");
 }
 
 TEST_CASE("home defaults to /var/lib/cellar when [global] does not set it", "[config]") {
@@ -132,7 +134,7 @@ TEST_CASE("home defaults to /var/lib/cellar when [global] does not set it", "[co
   auto r = load_config(dir / "cellar.toml");
   REQUIRE(r.is_ok());
   CHECK(r->home() == "/var/lib/cellar");
-  CHECK(r->global.at("home").source.describe() == "default");
+  CHECK(r->get(Key::home).source.describe() == "default");
 }
 
 TEST_CASE("each value shows the file and line it came from", "[config]") {
@@ -146,13 +148,13 @@ TEST_CASE("each value shows the file and line it came from", "[config]") {
   REQUIRE(r.is_ok());
   const ServerConfig* s = r->find_server("main");
   REQUIRE(s != nullptr);
-  CHECK(r->global.at("home").source.describe() == t.main_file() + ":2");
-  CHECK(s->get("log_level").source.describe() == t.main_file() + ":3");
-  CHECK(s->get("description").source.describe() == t.main_file() + ":5");
-  CHECK(s->get("conninfo").source.describe() == t.main_file() + ":6");
+  CHECK(r->get(Key::home).source.describe() == t.main_file() + ":2");
+  CHECK(s->get(Key::log_level).source.describe() == t.main_file() + ":3");
+  CHECK(s->get(Key::description).source.describe() == t.main_file() + ":5");
+  CHECK(s->get(Key::conninfo).source.describe() == t.main_file() + ":6");
   // streaming_conninfo defaults to conninfo, and says where that came from.
-  CHECK(s->get("streaming_conninfo").source.describe() == t.main_file() + ":6");
-  CHECK(s->get("compression").source.describe() == "default");
+  CHECK(s->get(Key::streaming_conninfo).source.describe() == t.main_file() + ":6");
+  CHECK(s->get(Key::compression).source.describe() == "default");
 }
 
 TEST_CASE("conf.d files override the main file in name order", "[config]") {
@@ -166,10 +168,10 @@ TEST_CASE("conf.d files override the main file in name order", "[config]") {
   REQUIRE(r.is_ok());
   const ServerConfig* s = r->find_server("main");
   REQUIRE(s != nullptr);
-  CHECK(s->str("description") == "from b");
-  CHECK(s->get("description").source.describe() == t.conf_d() + "/20-b.toml:2");
-  CHECK(s->str("slot_name") == "slot_a");
-  CHECK(s->integer("parallel_jobs") == 2);
+  CHECK(s->description() == "from b");
+  CHECK(s->get(Key::description).source.describe() == t.conf_d() + "/20-b.toml:2");
+  CHECK(s->slot_name() == "slot_a");
+  CHECK(s->parallel_jobs() == 2);
   REQUIRE(r->servers.size() == 2);
   CHECK(r->servers[0].name == "main");
   CHECK(r->servers[1].name == "other");
@@ -185,10 +187,10 @@ TEST_CASE("the auto file overrides the main file and conf.d for the same scope",
   const ServerConfig* s = r->find_server("main");
   REQUIRE(s != nullptr);
   CHECK(r->log_level() == "debug");
-  CHECK(r->global.at("log_level").source.describe() == t.auto_file() + ":2");
-  CHECK(s->integer("parallel_jobs") == 4);
-  CHECK(s->get("parallel_jobs").source.describe() == t.auto_file() + ":4");
-  CHECK(s->str("compression") == "gzip");
+  CHECK(r->get(Key::log_level).source.describe() == t.auto_file() + ":2");
+  CHECK(s->parallel_jobs() == 4);
+  CHECK(s->get(Key::parallel_jobs).source.describe() == t.auto_file() + ":4");
+  CHECK(s->compression() == "gzip");
 }
 
 TEST_CASE("a server value in any file beats a global value in any file", "[config]") {
@@ -199,10 +201,10 @@ TEST_CASE("a server value in any file beats a global value in any file", "[confi
   auto r = t.load();
   REQUIRE(r.is_ok());
   // main's own value (main file) wins over the auto file's global value...
-  CHECK(r->find_server("main")->str("compression") == "lz4");
+  CHECK(r->find_server("main")->compression() == "lz4");
   // ...and a server without one takes the highest global value.
-  CHECK(r->find_server("other")->str("compression") == "zstd");
-  CHECK(r->find_server("other")->get("compression").source.describe() == t.auto_file() + ":2");
+  CHECK(r->find_server("other")->compression() == "zstd");
+  CHECK(r->find_server("other")->get(Key::compression).source.describe() == t.auto_file() + ":2");
 }
 
 TEST_CASE("config_dir can point elsewhere, relative to the main file", "[config]") {
@@ -345,7 +347,10 @@ TEST_CASE("validated keys accept their valid values and reject the others", "[co
       {"last_backup_maximum_age = \"0 DAYS\"", false},
       {"last_backup_maximum_age = \"1 DAYZ\"", false},
       {"last_backup_maximum_age = \"DAYS\"", false},
-      {"last_backup_maximum_age = \"1\"", false},
+      {"last_backup_maximum_age = \"1\"", false},  // one second: below the minute minimum
+      {"last_backup_maximum_age = \"12h\"", true},
+      {"last_backup_maximum_age = 86400", true},
+      {"last_backup_maximum_age = 59", false},
       {"backup_schedule = \"daily 02:00\"", true},
       {"backup_schedule = \"daily 23:59\"", true},
       {"backup_schedule = \"6 HOURS\"", true},
@@ -376,6 +381,11 @@ TEST_CASE("validated keys accept their valid values and reject the others", "[co
       {"minimum_redundancy = -1", false},
       {"receive_wal_backoff_limit = 60", true},
       {"receive_wal_backoff_limit = 0", false},
+      {"receive_wal_backoff_limit = \"30s\"", true},
+      {"receive_wal_backoff_limit = \"1 MINUTE\"", true},
+      {"receive_wal_backoff_limit = \"2h\"", false},
+      {"receive_wal_backoff_limit = -5", false},
+      {"receive_wal_backoff_limit = true", false},
       {"primary_ssh_command = \"ssh cellar@primary cellar\"", true},
       {"primary_ssh_command = \"\"", false},
       {"compression_level = 5", false},  // compression is "none"
@@ -463,7 +473,7 @@ TEST_CASE("conninfo is required unless the server is passive", "[config]") {
   auto passive = t.load();
   REQUIRE(passive.is_ok());
   CHECK(passive->find_server("main")->passive());
-  CHECK_FALSE(passive->find_server("main")->has("conninfo"));
+  CHECK_FALSE(passive->find_server("main")->has(Key::conninfo));
 }
 
 TEST_CASE("conninfo and streaming_conninfo with invalid syntax are rejected", "[config]") {

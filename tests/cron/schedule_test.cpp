@@ -1,7 +1,9 @@
-// backup_schedule: parsing and when a backup is due (pure functions).
+// backup_schedule: when a backup is due (pure functions); the grammar is
+// tested with the configuration (tests/config/grammar_test.cpp).
 #include <catch2/catch.hpp>
 #include <ctime>
 
+#include "config/grammar.h"
 #include "cron/maintenance.h"
 
 using namespace cellar;
@@ -21,23 +23,6 @@ std::time_t at(int hour, int minute, int second = 0, int days = 0) {
   return std::mktime(&tm);
 }
 }  // namespace
-
-TEST_CASE("backup_schedule parses daily times and intervals and rejects the rest", "[cron]") {
-  auto daily = parse_schedule("daily 02:30");
-  REQUIRE(daily);
-  CHECK(daily->kind == Schedule::Kind::daily);
-  CHECK(daily->minute_of_day == 150);
-  auto hours = parse_schedule("6 HOURS");
-  REQUIRE(hours);
-  CHECK(hours->kind == Schedule::Kind::interval);
-  CHECK(hours->seconds == 6 * 3600);
-  CHECK(parse_schedule("1 minute")->seconds == 60);
-  CHECK(parse_schedule("2 days")->seconds == 2 * 86400);
-  for (const char* bad : {"", "daily", "daily 2:30", "0 HOURS", "6 WEEKS", "hourly"}) {
-    INFO(bad);
-    CHECK_FALSE(parse_schedule(bad));
-  }
-}
 
 TEST_CASE("an interval schedule is due when no backup exists or the last one began that long ago", "[cron]") {
   Schedule s = *parse_schedule("6 HOURS");

@@ -1,0 +1,202 @@
+#include "config/keys.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
+
+namespace cellar {
+namespace {
+
+// --- rules: what a value of the right type must also satisfy -----------------
+
+auto anything() {
+  return [](const auto&) { return std::string(); };
+}
+
+auto absolute_path() {
+  return [](const std::string& v) { return !v.empty() && v[0] == '/' ? std::string() : "must be an absolute path"; };
+}
+
+auto absolute_path_or_empty() {
+  return [](const std::string& v) {
+    return v.empty() || v[0] == '/' ? std::string() : "must be an absolute path or \"\"";
+  };
+}
+
+auto not_empty(std::string what_to_do) {
+  return [what_to_do](const std::string& v) { return v.empty() ? "must not be empty" + what_to_do : std::string(); };
+}
+
+auto one_of(std::initializer_list<const char*> allowed) {
+  std::vector<std::string> words(allowed.begin(), allowed.end());
+  return [words](const std::string& v) {
+    std::string list;
+    for (const auto& w : words) {
+      if (v == w) return std::string();
+      list += (list.empty() ? "" : ", ") + w;
+    }
+    return "must be one of " + list;
+  };
+}
+
+// PostgreSQL's rule for replication slot names.
+auto slot_name_rule() {
+  return [](const std::string& v) {
+    bool ok = !v.empty() && v.size() <= 63;
+    for (char c : v) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+    return ok ? std::string() : "must be 1-63 of a-z, 0-9 and _";
+  };
+}
+
+auto in_range(int64_t lo, int64_t hi) {
+  return [lo, hi](int64_t v) {
+    if (v >= lo && v <= hi) return std::string();
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi);
+  };
+}
+
+auto at_least(int64_t seconds) {
+  return [seconds](Duration d) {
+    return d.count() >= seconds ? std::string() : "must be at least " + std::to_string(seconds) + " seconds";
+  };
+}
+
+auto duration_in(int64_t lo, int64_t hi) {
+  return [lo, hi](Duration d) {
+    if (d.count() >= lo && d.count() <= hi) return std::string();
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + " seconds";
+  };
+}
+
+// --- conversions: a TOML value into the accessor's type ----------------------
+
+template <typename T>
+std::string take(const ConfigValue& v, T& out, const char* what) {
+  const T* p = std::get_if<T>(&v);
+  if (!p) return std::string("must be ") + what;
+  out = *p;
+  return "";
+}
+std::string convert(const ConfigValue& v, std::string& out) { return take(v, out, "a string"); }
+std::string convert(const ConfigValue& v, bool& out) { return take(v, out, "a boolean"); }
+std::string convert(const ConfigValue& v, int64_t& out) { return take(v, out, "an integer"); }
+
+// A parsed grammar: the value, or its "must be ..." message.
+template <typename T>
+std::string from_grammar(const ConfigValue& v, T& out, Result<T> (*parse)(std::string_view)) {
+  const std::string* text = std::get_if<std::string>(&v);
+  if (!text) return "must be a string";
+  auto parsed = parse(*text);
+  if (!parsed) return parsed.status().message();
+  out = *parsed;
+  return "";
+}
+std::string convert(const ConfigValue& v, RetentionPolicy& out) { return from_grammar(v, out, parse_retention_policy); }
+std::string convert(const ConfigValue& v, Schedule& out) { return from_grammar(v, out, parse_schedule); }
+// A duration is a string of its grammar, or an integer number of seconds.
+std::string convert(const ConfigValue& v, Duration& out) {
+  if (const int64_t* secs = std::get_if<int64_t>(&v)) {
+    if (*secs < 0) return "must not be negative";
+    out = Duration(*secs);
+    return "";
+  }
+  return from_grammar(v, out, parse_duration);
+}
+
+template <typename T>
+constexpr KeyType toml_type_of() {
+  if constexpr (std::is_same_v<T, bool>) return KeyType::boolean;
+  if constexpr (std::is_same_v<T, int64_t>) return KeyType::integer;
+  if constexpr (std::is_same_v<T, Duration>) return KeyType::duration;
+  return KeyType::string;
+}
+
+template <typename Accessor, typename Rule>
+KeySpec make_spec(Key key, const char* name, KeyScope scope, const char* def, const char* meaning, Rule rule) {
+  using T = typename AccessorValue<Accessor>::type;
+  KeySpec spec{key, name, toml_type_of<T>(), scope, def, meaning, nullptr};
+  spec.parse = [rule](const ConfigValue& value, TypedValue& out) -> std::string {
+    T typed{};
+    if (std::string why = convert(value, typed); !why.empty()) return why;
+    if (std::string why = rule(typed); !why.empty()) return why;
+    out = std::move(typed);
+    return "";
+  };
+  return spec;
+}
+
+ConfigValue parse_default(const KeySpec& k) {
+  std::string text = k.default_value;
+  bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  switch (k.type) {
+    case KeyType::string:
+      return text;
+    case KeyType::boolean:
+      return text == "true";
+    case KeyType::integer:
+      return static_cast<int64_t>(std::atoll(k.default_value));
+    case KeyType::duration:
+      return digits ? ConfigValue(static_cast<int64_t>(std::atoll(k.default_value))) : text;
+  }
+  return text;
+}
+
+std::vector<KeySpec> build_table() {
+#define CELLAR_GLOBAL_SPEC(name, Type, def, rule, meaning) \
+  make_spec<Type>(Key::name, #name, KeyScope::global_only, def, meaning, rule),
+#define CELLAR_SERVER_SPEC(name, Type, def, rule, meaning) \
+  make_spec<Type>(Key::name, #name, KeyScope::any, def, meaning, rule),
+  std::vector<KeySpec> table = {CELLAR_GLOBAL_KEYS(CELLAR_GLOBAL_SPEC) CELLAR_SERVER_KEYS(CELLAR_SERVER_SPEC)};
+#undef CELLAR_GLOBAL_SPEC
+#undef CELLAR_SERVER_SPEC
+  return table;
+}
+
+}  // namespace
+
+std::string Source::describe() const {
+  if (file.empty()) return "default";
+  return line > 0 ? file + ":" + std::to_string(line) : file;
+}
+
+std::string value_to_string(const ConfigValue& v) {
+  if (auto s = std::get_if<std::string>(&v)) return *s;
+  if (auto b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+  return std::to_string(std::get<int64_t>(v));
+}
+
+const std::vector<KeySpec>& key_specs() {
+  static const std::vector<KeySpec> table = [] {
+    std::vector<KeySpec> t = build_table();
+    for (const KeySpec& spec : t) (void)default_setting(spec);  // aborts on a broken default
+    return t;
+  }();
+  return table;
+}
+
+const KeySpec& spec_of(Key key) { return key_specs()[static_cast<size_t>(key)]; }
+
+const KeySpec* find_key(const std::string& name) {
+  for (const auto& k : key_specs())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+std::string validate_value(const KeySpec& spec, const ConfigValue& value) {
+  TypedValue ignored;
+  return spec.parse(value, ignored);
+}
+
+Setting default_setting(const KeySpec& spec) {
+  if (!spec.default_value) return Setting{std::string(), Source{}, false, {}};
+  Setting s{parse_default(spec), Source{}, true, {}};
+  if (std::string why = spec.parse(s.value, s.typed); !why.empty()) {
+    // A bug in the table, not in anyone's configuration: stop at once.
+    std::fprintf(stderr, "cellar: internal error: the default \"%s\" of key %s %s\n", spec.default_value, spec.name,
+                 why.c_str());
+    std::abort();
+  }
+  return s;
+}
+
+}  // namespace cellar
