@@ -1,0 +1,244 @@
+#include "common/process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "common/signals.h"
+
+namespace cellar {
+namespace {
+
+// The exec call, built before fork.
+struct ExecCall {
+  std::string file;
+  std::vector<char*> argv;
+  bool search_path = false;
+  const char* cwd = nullptr;
+};
+
+ExecCall prepare_exec(const SpawnOptions& o) {
+  ExecCall e;
+  e.file = o.exe.empty() ? o.argv[0] : o.exe;
+  for (const auto& a : o.argv) e.argv.push_back(const_cast<char*>(a.c_str()));
+  e.argv.push_back(nullptr);
+  e.search_path = o.search_path;
+  e.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+  return e;
+}
+
+// The child's three standard streams, opened before fork.
+struct ChildStreams {
+  int source[3] = {-1, -1, -1};  // what goes onto fd 0, 1, 2; -1 = inherited as is
+  UniqueFd opened[3];            // the child's ends we opened: closed in the parent after fork
+  UniqueFd parent_end[3];        // pipe ends the parent keeps
+};
+
+Status open_stream(const Stdio& s, int index, ChildStreams& c) {
+  const bool input = index == 0;
+  int fd = -1;
+  switch (s.kind) {
+    case Stdio::Kind::inherit:
+      return Status::ok();
+    case Stdio::Kind::fd:
+      c.source[index] = s.fd;
+      return Status::ok();
+    case Stdio::Kind::null:
+      fd = ::open("/dev/null", (input ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (fd < 0) return Status::from_errno("could not open \"/dev/null\"", errno);
+      break;
+    case Stdio::Kind::append:
+      fd = input ? ::open(s.path.c_str(), O_RDONLY | O_CLOEXEC)
+                 : ::open(s.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      if (fd < 0) return Status::from_errno("could not open \"" + s.path + "\"", errno);
+      break;
+    case Stdio::Kind::pipe: {
+      int p[2];
+      if (::pipe2(p, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
+      fd = input ? p[0] : p[1];
+      c.parent_end[index].reset(input ? p[1] : p[0]);
+      break;
+    }
+  }
+  c.opened[index].reset(fd);
+  c.source[index] = fd;
+  return Status::ok();
+}
+
+Status open_streams(const SpawnOptions& o, ChildStreams& c) {
+  const Stdio* streams[3] = {&o.in, &o.out, &o.err};
+  for (int i = 0; i < 3; ++i)
+    if (Status st = open_stream(*streams[i], i, c); !st) return st;
+  return Status::ok();
+}
+
+[[noreturn]] void report_and_exit(int report_fd, int err) {
+  (void)!::write(report_fd, &err, sizeof err);
+  ::_exit(127);
+}
+
+// In the child: default signals, the three streams in place, every other fd
+// closed at exec, then exec. Any failure's errno goes to `report_fd`.
+[[noreturn]] void exec_child(const ExecCall& e, const ChildStreams& c, int report_fd) {
+  signals::reset_in_child();
+  // Lift the sources above 2 first, so putting one in place cannot clobber
+  // another (a pipe end may well be fd 1 when our own stdout was closed).
+  int lifted[3];
+  for (int i = 0; i < 3; ++i) {
+    lifted[i] = c.source[i] < 0 ? -1 : ::fcntl(c.source[i], F_DUPFD_CLOEXEC, 3);
+    if (c.source[i] >= 0 && lifted[i] < 0) report_and_exit(report_fd, errno);
+  }
+  for (int i = 0; i < 3; ++i)
+    if (lifted[i] >= 0 && ::dup2(lifted[i], i) < 0) report_and_exit(report_fd, errno);
+  if (e.cwd && ::chdir(e.cwd) != 0) report_and_exit(report_fd, errno);
+  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // report_fd too: EOF tells the parent exec worked
+  if (e.search_path)
+    ::execvp(e.file.c_str(), e.argv.data());
+  else
+    ::execv(e.file.c_str(), e.argv.data());
+  report_and_exit(report_fd, errno);
+}
+
+// Reads a word from `fd`: true if all of it came, false at EOF.
+template <typename T>
+bool read_word(int fd, T& word) {
+  ssize_t n;
+  while ((n = ::read(fd, &word, sizeof word)) < 0 && errno == EINTR) {
+  }
+  return n == static_cast<ssize_t>(sizeof word);
+}
+
+struct ReportPipe {
+  UniqueFd reader, writer;
+  Status open() {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
+    reader.reset(p[0]);
+    writer.reset(p[1]);
+    return Status::ok();
+  }
+};
+
+// The detached path's middle process: a new session, the real child, its
+// PID (or -errno) to `pid_fd`, exit. The child is then nobody's but init's.
+[[noreturn]] void detach(const ExecCall& e, const ChildStreams& c, int pid_fd, int exec_fd) {
+  pid_t pid = ::setsid() < 0 ? -1 : ::fork();
+  if (pid == 0) exec_child(e, c, exec_fd);
+  int64_t word = pid > 0 ? pid : -static_cast<int64_t>(errno);
+  (void)!::write(pid_fd, &word, sizeof word);
+  ::_exit(pid > 0 ? 0 : 1);
+}
+
+void reap(pid_t pid, int* status = nullptr) {
+  while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
+Process::Process(Process&& other) noexcept { *this = std::move(other); }
+
+Process& Process::operator=(Process&& other) noexcept {
+  if (this == &other) return *this;
+  if (!reaped_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    reap(pid_);
+  }
+  pid_ = other.pid_;
+  reaped_ = other.reaped_;
+  in_ = std::move(other.in_);
+  out_ = std::move(other.out_);
+  err_ = std::move(other.err_);
+  other.pid_ = -1;
+  other.reaped_ = true;
+  return *this;
+}
+
+Process::~Process() {
+  if (reaped_ || pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  reap(pid_);
+}
+
+Status Process::signal(int sig) {
+  if (reaped_ || pid_ <= 0) return Status::ok();
+  if (::kill(pid_, sig) != 0 && errno != ESRCH)
+    return Status::from_errno("could not signal process " + std::to_string(pid_), errno);
+  return Status::ok();
+}
+
+Result<ExitStatus> Process::wait() {
+  if (reaped_) return Status::failed("process " + std::to_string(pid_) + " was already waited for");
+  in_.reset();  // a child reading its stdin to the end can now finish
+  int status = 0;
+  reaped_ = true;
+  while (::waitpid(pid_, &status, 0) < 0)
+    if (errno != EINTR) return Status::from_errno("could not wait for process " + std::to_string(pid_), errno);
+  ExitStatus s;
+  if (WIFEXITED(status)) s.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) s.signal = WTERMSIG(status);
+  return s;
+}
+
+Result<Process> spawn(const SpawnOptions& o, int* exec_errno) {
+  if (exec_errno) *exec_errno = 0;
+  if (o.argv.empty()) return Status::failed("no program to run");
+  ExecCall e = prepare_exec(o);
+  ChildStreams c;
+  if (Status st = open_streams(o, c); !st) return st;
+  ReportPipe report;
+  if (Status st = report.open(); !st) return st;
+  pid_t pid = ::fork();
+  if (pid < 0) return Status::from_errno("could not start \"" + e.file + "\": fork failed", errno);
+  if (pid == 0) exec_child(e, c, report.writer.get());
+  report.writer.reset();
+  for (UniqueFd& fd : c.opened) fd.reset();  // the child's ends: EOF on a pipe once the child closes its own
+  Process p;
+  p.pid_ = pid;
+  p.reaped_ = false;
+  p.in_ = std::move(c.parent_end[0]);
+  p.out_ = std::move(c.parent_end[1]);
+  p.err_ = std::move(c.parent_end[2]);
+  if (int err = 0; read_word(report.reader.get(), err)) {
+    (void)p.wait();
+    if (exec_errno) *exec_errno = err;
+    return Status::from_errno("could not execute \"" + e.file + "\"", err);
+  }
+  return p;
+}
+
+Result<pid_t> spawn_detached(const SpawnOptions& options) {
+  if (options.argv.empty()) return Status::failed("no program to run");
+  if (options.out.kind == Stdio::Kind::pipe || options.err.kind == Stdio::Kind::pipe)
+    return Status::failed("a detached process cannot write to a pipe: nobody would read it");
+  SpawnOptions o = options;
+  o.in = Stdio::null();
+  if (o.cwd.empty()) o.cwd = "/";
+  ExecCall e = prepare_exec(o);
+  ChildStreams c;
+  if (Status st = open_streams(o, c); !st) return st;
+  // Two pipes: the middle process's report and the child's exec errno could
+  // otherwise interleave.
+  ReportPipe pid_report, exec_report;
+  if (Status st = pid_report.open(); !st) return st;
+  if (Status st = exec_report.open(); !st) return st;
+  pid_t middle = ::fork();
+  if (middle < 0) return Status::from_errno("could not start \"" + e.file + "\": fork failed", errno);
+  if (middle == 0) detach(e, c, pid_report.writer.get(), exec_report.writer.get());
+  pid_report.writer.reset();
+  exec_report.writer.reset();
+  int64_t word = 0;
+  bool got_pid = read_word(pid_report.reader.get(), word);
+  reap(middle);
+  if (!got_pid) return Status::failed("could not start \"" + e.file + "\": the intermediate process died");
+  if (word <= 0) return Status::from_errno("could not start \"" + e.file + "\"", static_cast<int>(-word));
+  if (int err = 0; read_word(exec_report.reader.get(), err))
+    return Status::from_errno("could not execute \"" + e.file + "\"", err);
+  return static_cast<pid_t>(word);
+}
+
+}  // namespace cellar
