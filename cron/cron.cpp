@@ -2,10 +2,7 @@
 #include "config/layout.h"
 #include "sync/sync.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -16,6 +13,7 @@
 #include "common/fs.h"
 #include "common/storage.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "locks/typed_lock.h"
 #include "wal/archive.h"
 
@@ -113,10 +111,13 @@ class ServerPass {
     o_.complain(st.prefix("cron of server '" + s_.name + "'"));
   }
 
+  // `cellar COMMAND SERVER` in the background, its output appended to
+  // `log_path` (or ours with keep_descriptors).
   Result<pid_t> spawn(const std::string& command, const std::string& log_path) {
     if (Status st = make_dirs(dir_); !st) return st;
-    DetachedCommand c{o_.exe, {o_.exe, "-c", o_.config_path, command, s_.name}, log_path,
-                      o_.keep_descriptors};
+    SpawnOptions c;
+    c.argv = {o_.exe, "-c", o_.config_path, command, s_.name};
+    c.out = c.err = o_.keep_descriptors ? Stdio::inherit() : Stdio::append_to(log_path);
     return spawn_detached(c);
   }
 
@@ -241,74 +242,7 @@ bool cron_server(const CronOptions& o, const ServerConfig& s) {
   return ServerPass(o, s).run();
 }
 
-// --- detaching ---------------------------------------------------------------
-
-// The grandchild: set up its descriptors and exec; on failure report errno.
-[[noreturn]] void exec_detached(const DetachedCommand& c, char* const* argv, int devnull, int log_fd, int report_fd) {
-  [[maybe_unused]] int ignored_chdir = ::chdir("/");  // "/" is always there
-  ::dup2(devnull, 0);
-  if (log_fd >= 0) {
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
-  }
-  ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // report_fd is close-on-exec too
-  ::execv(c.exe.c_str(), argv);
-  int err = errno;
-  ssize_t ignored = ::write(report_fd, &err, sizeof err);
-  (void)ignored;
-  ::_exit(127);
-}
-
-// The child: a new session, then the grandchild; reports its PID and exits.
-[[noreturn]] void fork_detached(const DetachedCommand& c, char* const* argv, int devnull, int log_fd, int report_fd) {
-  pid_t pid = ::setsid() < 0 ? -1 : ::fork();
-  if (pid == 0) exec_detached(c, argv, devnull, log_fd, report_fd);
-  int64_t word = pid > 0 ? pid : -static_cast<int64_t>(errno);
-  ssize_t ignored = ::write(report_fd, &word, sizeof word);
-  (void)ignored;
-  ::_exit(pid > 0 ? 0 : 1);
-}
-
-// Reads the grandchild's PID, then waits for EOF (exec done) or its errno.
-Result<pid_t> read_spawn_report(int fd, const std::string& exe) {
-  int64_t word = 0;
-  if (::read(fd, &word, sizeof word) != static_cast<ssize_t>(sizeof word))
-    return Status::failed("could not start \"" + exe + "\": the intermediate process died");
-  if (word <= 0) return Status::from_errno("could not start \"" + exe + "\"", static_cast<int>(-word));
-  int err = 0;
-  ssize_t n;
-  while ((n = ::read(fd, &err, sizeof err)) < 0 && errno == EINTR) {
-  }
-  if (n == static_cast<ssize_t>(sizeof err)) return Status::from_errno("could not execute \"" + exe + "\"", err);
-  return static_cast<pid_t>(word);
-}
-
 }  // namespace
-
-Result<pid_t> spawn_detached(const DetachedCommand& c) {
-  // Everything is prepared before fork: the children only make system calls.
-  std::vector<char*> argv;
-  for (const auto& a : c.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  UniqueFd devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!devnull.valid()) return Status::from_errno("could not open \"/dev/null\"", errno);
-  UniqueFd log;
-  if (!c.keep_descriptors) {
-    log.reset(::open(c.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-    if (!log.valid()) return Status::from_errno("could not open \"" + c.log_path + "\"", errno);
-  }
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
-  UniqueFd reader(pipe_fds[0]), writer(pipe_fds[1]);
-  pid_t child = ::fork();
-  if (child < 0) return Status::from_errno("could not fork", errno);
-  if (child == 0) fork_detached(c, argv.data(), devnull.get(), log.get(), writer.get());
-  writer.reset();
-  auto pid = read_spawn_report(reader.get(), c.exe);
-  while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  return pid;
-}
 
 Status run_cron(const CronOptions& o) {
   // 1. One cron at a time: a busy global lock is a skip.

@@ -9,18 +9,12 @@
 // (exit 0). Every server is handled even when another one fails; a failure
 // of a step is reported and the pass continues with the next step.
 //
-// Also here: spawn_detached, the fork/setsid/exec of a background cellar
-// command. It is OS mechanism and belongs in common/ (process.h) once that
-// module exists; it lives here because cron is its only user.
-// Not here: the backup steps themselves (backup/maintenance.h), passive-node
-// sync (issue 8).
+// Not here: the backup steps themselves (cron/maintenance.h), passive-node
+// sync (sync/sync.h), starting a background process (common/process.h).
 #pragma once
-
-#include <sys/types.h>
 
 #include <functional>
 #include <string>
-#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -40,20 +34,5 @@ struct CronOptions {
 // because a lock was busy; otherwise failed, naming the servers that had
 // errors (each error was already given to `complain`).
 Status run_cron(const CronOptions& options);
-
-// A background cellar command: new session, cwd "/", stdin /dev/null,
-// stdout and stderr appended to `log_path` (created 0600) unless
-// keep_descriptors, every other fd closed.
-struct DetachedCommand {
-  std::string exe;                // binary to execute
-  std::vector<std::string> argv;  // argv[0] included
-  std::string log_path;
-  bool keep_descriptors = false;
-};
-
-// Double fork: the command is never our child (no zombie, no wait), and its
-// PID is returned once it has been exec'd. Fails if fork, setsid, the log
-// file or exec fails (exec's errno is reported through a close-on-exec pipe).
-Result<pid_t> spawn_detached(const DetachedCommand& command);
 
 }  // namespace cellar::cron
