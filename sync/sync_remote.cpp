@@ -2,7 +2,6 @@
 // the server's command prefix and reading its answers.
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include "sync/sync.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/process.h"
 #include "common/redact.h"
 
 namespace cellar::sync {
@@ -30,17 +30,28 @@ std::string read_all(int fd) {
   return out;
 }
 
-// Runs `command` with sh -c: stdout into a pipe we read, stderr into an
+// `sh -c command`: stdout into a pipe we read, stderr into `stderr_fd`, an
 // anonymous temp file (so a chatty stderr can never block the child).
-pid_t start_shell(const std::string& command, int stdout_w, int stderr_fd) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  ::dup2(stdout_w, 1);
-  ::dup2(stderr_fd, 2);
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
-  ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-  ::_exit(127);
+Result<Process> start_shell(const std::string& command, int stderr_fd) {
+  SpawnOptions shell;
+  shell.argv = {"sh", "-c", command};
+  shell.exe = "/bin/sh";
+  shell.in = Stdio::null();
+  shell.out = Stdio::pipe();
+  shell.err = Stdio::from_fd(stderr_fd);
+  return spawn(shell);
+}
+
+// Feeds the child's stdout to `on_stdout` until EOF or its first failure.
+Status pump_stdout(int fd, const std::function<Status(std::string_view)>& on_stdout) {
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno("could not read the output of the primary's cellar", errno);
+    if (n == 0) return Status::ok();
+    if (Status st = on_stdout(std::string_view(buf, static_cast<size_t>(n))); !st) return st;
+  }
 }
 
 }  // namespace
@@ -54,32 +65,16 @@ Status run_on_primary(const ServerConfig& server, const std::vector<std::string>
 
   FILE* err = std::tmpfile();
   if (!err) return Status::from_errno("could not create a temp file", errno);
-  UniqueFd err_fd(::dup(::fileno(err)));
+  UniqueFd err_fd(::fcntl(::fileno(err), F_DUPFD_CLOEXEC, 0));
   std::fclose(err);
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::from_errno("could not create a pipe", errno);
-  UniqueFd out_r(pipe_fds[0]), out_w(pipe_fds[1]);
-  pid_t pid = start_shell(command, out_w.get(), err_fd.get());
-  if (pid < 0) return Status::from_errno("could not fork", errno);
-  out_w.reset();
-
-  Status consumer = Status::ok();
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(out_r.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (consumer) consumer = on_stdout(std::string_view(buf, static_cast<size_t>(n)));
-    if (!consumer) {
-      ::kill(pid, SIGTERM);  // stop a stream we no longer want
-      break;
-    }
-  }
-  out_r.reset();
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  auto child = start_shell(command, err_fd.get());
+  if (!child) return child.status();
+  Status consumer = pump_stdout(child->stdout_pipe().get(), on_stdout);
+  if (!consumer) (void)child->signal(SIGTERM);  // stop a stream we no longer want
+  child->stdout_pipe().reset();
+  auto ended = child->wait();
+  if (!ended) return ended.status();
+  int code = ended->shell_code();
   if (exit_code) *exit_code = code;
   if (!consumer) return consumer;
   if (code != 0)
