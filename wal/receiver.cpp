@@ -1,18 +1,16 @@
 #include "wal/receiver.h"
 #include "config/layout.h"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <ctime>
-#include <thread>
 
 #include "common/fs.h"
 #include "common/storage.h"
 #include "common/storage_posix.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/signals.h"
 #include "pg/connection.h"
 #include "pg/replication.h"
 #include "wal/identity.h"
@@ -21,31 +19,19 @@
 namespace cellar::wal {
 namespace {
 
-std::atomic<bool> g_stop{false};
-std::atomic<bool> g_reopen{false};
-
-void on_stop_signal(int) { g_stop = true; }
-void on_hup(int) { g_reopen = true; }
-
-void install_signals() {
-  struct sigaction sa {};
-  sigemptyset(&sa.sa_mask);
-  sa.sa_handler = on_stop_signal;
-  sa.sa_flags = 0;  // no SA_RESTART: select() returns EINTR at once
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
-  sa.sa_handler = on_hup;
-  sigaction(SIGHUP, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-}
-
 int64_t now_secs() { return static_cast<int64_t>(std::time(nullptr)); }
 
 std::string state_path(const std::string& server_dir) { return layout::receive_wal_state_file(server_dir); }
 
-// Sleeps up to `secs`, waking early on a stop request.
+// Sleeps up to `secs`, waking early on a stop request (a SIGHUP meanwhile
+// reopens the log and sleeps on).
 void interruptible_sleep(int secs) {
-  for (int i = 0; i < secs * 10 && !g_stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+  while (!signals::stop_requested()) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !signals::wait_for_signal(left)) return;
+    if (signals::take_reopen_request()) log::reopen();
+  }
 }
 
 void note_segment_name(const std::string& name, uint64_t seg_size, bool complete,
@@ -80,10 +66,10 @@ class Receiver {
 
   Status run() {
     int backoff = 1;
-    while (!g_stop) {
+    while (!signals::stop_requested()) {
       bool got_data = false;
       Status st = stream_once(got_data);
-      if (g_stop) break;
+      if (signals::stop_requested()) break;
       if (st.code() == ErrorCode::usage) return Status::failed(st.message(), st.hint());  // retrying cannot help
       if (got_data) backoff = 1;
       std::string why = st ? "the server ended the stream" : st.message();
@@ -93,7 +79,7 @@ class Receiver {
                    std::to_string(backoff) + " s");
       interruptible_sleep(backoff);
       backoff = std::min(backoff * 2, o_.backoff_limit_secs);
-      if (g_reopen.exchange(false)) log::reopen();
+      if (signals::take_reopen_request()) log::reopen();
     }
     log::info("receive-wal for server '" + o_.server + "' stopped");
     return Status::ok();
@@ -117,7 +103,7 @@ class Receiver {
     ResumePoint at = *start;
     log::info("receive-wal for server '" + o_.server + "': streaming from " + pg::format_lsn(at.lsn) +
               " on timeline " + std::to_string(at.tli));
-    while (!g_stop) {
+    while (!signals::stop_requested()) {
       if (Status st = fetch_history(*conn, at.tli); !st) return st;
       auto next = stream_timeline(*conn, at, got_data);
       if (!next) return next.status();
@@ -173,8 +159,8 @@ class Receiver {
     bool pinged = false;
     pg::Lsn server_end = at.lsn;
     while (true) {
-      if (g_reopen.exchange(false)) log::reopen();
-      if (g_stop) return stop_stream(*stream, writer);
+      if (signals::take_reopen_request()) log::reopen();
+      if (signals::stop_requested()) return stop_stream(*stream, writer);
       auto ev = stream->next(std::chrono::milliseconds(1000));
       if (!ev) {
         (void)writer.close_partial();
@@ -269,9 +255,6 @@ class Receiver {
 
 }  // namespace
 
-bool stop_requested() { return g_stop; }
-void request_stop() { g_stop = true; }
-
 ReceiverOptions receiver_options(const Config& config, const ServerConfig& server) {
   ReceiverOptions o;
   o.server = server.name;
@@ -323,7 +306,7 @@ Result<std::optional<ReceiverState>> load_receiver_state(const std::string& serv
 }
 
 Status run_receiver(const locks::ReceiveWalLock&, const ReceiverOptions& options) {
-  install_signals();
+  signals::install_stop_handlers();
   for (const std::string& dir : layout::server_subdirs(options.server_dir))
     if (Status st = make_dirs(dir, 0700); !st) return st;
   // Zero-filled segments a killed receiver was still preparing.

@@ -36,7 +36,8 @@ struct ReceiverOptions {
 ReceiverOptions receiver_options(const Config& config, const ServerConfig& server);
 
 // Runs until SIGTERM/SIGINT (returns ok) or a problem retrying cannot fix
-// (a different cluster, a missing slot without create_slot=auto).
+// (a different cluster, a missing slot without create_slot=auto). Installs
+// the handlers of common/signals.h; signals::request_stop() stops it too.
 Status run_receiver(const locks::ReceiveWalLock& lock, const ReceiverOptions& options);
 
 // Where streaming resumes, from the files alone: the segment after the
@@ -59,10 +60,5 @@ struct ReceiverState {
   std::string last_error;
 };
 Result<std::optional<ReceiverState>> load_receiver_state(const std::string& server_dir);
-
-// Signal handling for long-running commands: SIGTERM/SIGINT request a stop,
-// SIGHUP requests a log reopen. Installed by run_receiver.
-bool stop_requested();
-void request_stop();  // for tests and callers that embed the receiver
 
 }  // namespace cellar::wal
