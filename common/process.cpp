@@ -133,10 +133,42 @@ struct ReportPipe {
   ::_exit(pid > 0 ? 0 : 1);
 }
 
-void reap(pid_t pid, int* status = nullptr) {
-  while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
+void reap(pid_t pid) {
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
 }
+
+// The detached child's PID as the middle process reported it; reaps the
+// middle process.
+Result<pid_t> read_detached_pid(int fd, pid_t middle, const std::string& file) {
+  int64_t word = 0;
+  bool got = read_word(fd, word);
+  reap(middle);
+  if (!got) return Status::failed("could not start \"" + file + "\": the intermediate process died");
+  if (word <= 0) return Status::from_errno("could not start \"" + file + "\"", static_cast<int>(-word));
+  return static_cast<pid_t>(word);
+}
+
+// What a child needs, opened before fork.
+struct Prepared {
+  ExecCall exec;
+  ChildStreams streams;
+
+  Status open(const SpawnOptions& o) {
+    if (o.argv.empty()) return Status::failed("no program to run");
+    exec = prepare_exec(o);
+    return open_streams(o, streams);
+  }
+  // In the parent after fork: closes the child's ends (so a pipe sees EOF
+  // once the child closes its own) and gives the parent's ends to `in`,
+  // `out`, `err`.
+  void hand_over(UniqueFd& in, UniqueFd& out, UniqueFd& err) {
+    for (UniqueFd& fd : streams.opened) fd.reset();
+    in = std::move(streams.parent_end[0]);
+    out = std::move(streams.parent_end[1]);
+    err = std::move(streams.parent_end[2]);
+  }
+};
 
 }  // namespace
 
@@ -186,59 +218,49 @@ Result<ExitStatus> Process::wait() {
 
 Result<Process> spawn(const SpawnOptions& o, int* exec_errno) {
   if (exec_errno) *exec_errno = 0;
-  if (o.argv.empty()) return Status::failed("no program to run");
-  ExecCall e = prepare_exec(o);
-  ChildStreams c;
-  if (Status st = open_streams(o, c); !st) return st;
+  Prepared prepared;
+  if (Status st = prepared.open(o); !st) return st;
   ReportPipe report;
   if (Status st = report.open(); !st) return st;
   pid_t pid = ::fork();
-  if (pid < 0) return Status::from_errno("could not start \"" + e.file + "\": fork failed", errno);
-  if (pid == 0) exec_child(e, c, report.writer.get());
+  if (pid < 0) return Status::from_errno("could not start \"" + prepared.exec.file + "\": fork failed", errno);
+  if (pid == 0) exec_child(prepared.exec, prepared.streams, report.writer.get());
   report.writer.reset();
-  for (UniqueFd& fd : c.opened) fd.reset();  // the child's ends: EOF on a pipe once the child closes its own
-  Process p;
-  p.pid_ = pid;
-  p.reaped_ = false;
-  p.in_ = std::move(c.parent_end[0]);
-  p.out_ = std::move(c.parent_end[1]);
-  p.err_ = std::move(c.parent_end[2]);
+  Process child;
+  child.pid_ = pid;
+  child.reaped_ = false;
+  prepared.hand_over(child.in_, child.out_, child.err_);
   if (int err = 0; read_word(report.reader.get(), err)) {
-    (void)p.wait();
+    (void)child.wait();
     if (exec_errno) *exec_errno = err;
-    return Status::from_errno("could not execute \"" + e.file + "\"", err);
+    return Status::from_errno("could not execute \"" + prepared.exec.file + "\"", err);
   }
-  return p;
+  return child;
 }
 
 Result<pid_t> spawn_detached(const SpawnOptions& options) {
-  if (options.argv.empty()) return Status::failed("no program to run");
   if (options.out.kind == Stdio::Kind::pipe || options.err.kind == Stdio::Kind::pipe)
     return Status::failed("a detached process cannot write to a pipe: nobody would read it");
   SpawnOptions o = options;
   o.in = Stdio::null();
   if (o.cwd.empty()) o.cwd = "/";
-  ExecCall e = prepare_exec(o);
-  ChildStreams c;
-  if (Status st = open_streams(o, c); !st) return st;
+  Prepared prepared;
+  if (Status st = prepared.open(o); !st) return st;
   // Two pipes: the middle process's report and the child's exec errno could
   // otherwise interleave.
   ReportPipe pid_report, exec_report;
   if (Status st = pid_report.open(); !st) return st;
   if (Status st = exec_report.open(); !st) return st;
   pid_t middle = ::fork();
-  if (middle < 0) return Status::from_errno("could not start \"" + e.file + "\": fork failed", errno);
-  if (middle == 0) detach(e, c, pid_report.writer.get(), exec_report.writer.get());
+  if (middle < 0) return Status::from_errno("could not start \"" + prepared.exec.file + "\": fork failed", errno);
+  if (middle == 0) detach(prepared.exec, prepared.streams, pid_report.writer.get(), exec_report.writer.get());
   pid_report.writer.reset();
   exec_report.writer.reset();
-  int64_t word = 0;
-  bool got_pid = read_word(pid_report.reader.get(), word);
-  reap(middle);
-  if (!got_pid) return Status::failed("could not start \"" + e.file + "\": the intermediate process died");
-  if (word <= 0) return Status::from_errno("could not start \"" + e.file + "\"", static_cast<int>(-word));
+  auto pid = read_detached_pid(pid_report.reader.get(), middle, prepared.exec.file);
+  if (!pid) return pid;
   if (int err = 0; read_word(exec_report.reader.get(), err))
-    return Status::from_errno("could not execute \"" + e.file + "\"", err);
-  return static_cast<pid_t>(word);
+    return Status::from_errno("could not execute \"" + prepared.exec.file + "\"", err);
+  return pid;
 }
 
 }  // namespace cellar

@@ -25,7 +25,7 @@ namespace cellar {
 // What one of a child's standard streams is.
 struct Stdio {
   enum class Kind { inherit, pipe, null, append, fd } kind = Kind::inherit;
-  std::string path;  // append: opened O_WRONLY|O_APPEND|O_CREAT, mode 0600
+  std::string path;  // append: opened O_WRONLY|O_APPEND|O_CREAT, mode 0600 (stdin: read)
   int fd = -1;       // fd: this descriptor, which the caller keeps
 
   static Stdio inherit() { return {}; }
