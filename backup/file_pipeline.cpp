@@ -63,8 +63,7 @@ void FilePipeline::fail(const Status& st) {
   cv_.notify_all();
 }
 
-Status FilePipeline::begin_file(const std::string& manifest_path, const std::string& stored_path,
-                                uint64_t size_hint) {
+Status FilePipeline::begin_file(const std::string& manifest_path, const std::string& stored_path, uint64_t size_hint) {
   auto job = std::make_shared<Job>();
   job->manifest_path = manifest_path;
   job->size_hint = size_hint;

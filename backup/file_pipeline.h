@@ -33,9 +33,9 @@ namespace cellar::backup {
 
 // A file of the previous backup that a new one may link to.
 struct ReuseEntry {
-  uint64_t size = 0;         // decompressed size (manifest Size)
-  std::string checksum;      // manifest CRC32C hex
-  std::string stored_path;   // its file on disk
+  uint64_t size = 0;        // decompressed size (manifest Size)
+  std::string checksum;     // manifest CRC32C hex
+  std::string stored_path;  // its file on disk
 };
 using ReuseMap = std::unordered_map<std::string, ReuseEntry>;  // by manifest path
 

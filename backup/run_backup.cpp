@@ -1,18 +1,18 @@
 #include "backup/run_backup.h"
-#include "config/layout.h"
 
 #include <ctime>
 #include <filesystem>
 #include <thread>
 
+#include "backup/stream_writer.h"
 #include "catalog/backup_info.h"
 #include "catalog/catalogue.h"
 #include "catalog/manifest.h"
-#include "common/progress.h"
-#include "backup/stream_writer.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/pause_point.h"
+#include "common/progress.h"
+#include "config/layout.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
 #include "pg/base_backup.h"
@@ -315,7 +315,8 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   if (!b) return b.status();
   if (Status st = make_dirs(b->dir); !st) return st;
   if (Status st = catalog::save_backup_info(b->dir, b->info); !st) return st;
-  say(req, "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
+  say(req,
+      "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
   pause_point("backup-started");
   // 5-7. Copy, mark the end in WAL, wait for the WAL.
   return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b));

@@ -35,14 +35,14 @@ namespace cellar::backup {
 struct BackupRequest {
   const Config* config = nullptr;
   const ServerConfig* server = nullptr;
-  std::string name;                              // --name; "" = none
-  bool wait = false;                             // --wait: until DONE (or FAILED)
+  std::string name;                                  // --name; "" = none
+  bool wait = false;                                 // --wait: until DONE (or FAILED)
   std::optional<std::chrono::seconds> wait_timeout;  // with wait; none = forever
-  bool immediate_checkpoint = false;             // CHECKPOINT 'fast'
-  std::optional<codec::Codec> compression;       // --compression; none = the server's
-  unsigned jobs = 0;                             // --jobs; 0 = parallel_jobs
-  bool progress = false;                         // draw a progress line on stderr
-  std::function<void(const std::string&)> say;   // informational lines (stdout)
+  bool immediate_checkpoint = false;                 // CHECKPOINT 'fast'
+  std::optional<codec::Codec> compression;           // --compression; none = the server's
+  unsigned jobs = 0;                                 // --jobs; 0 = parallel_jobs
+  bool progress = false;                             // draw a progress line on stderr
+  std::function<void(const std::string&)> say;       // informational lines (stdout)
 };
 
 struct BackupOutcome {

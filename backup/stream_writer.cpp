@@ -1,8 +1,8 @@
 #include "backup/stream_writer.h"
-#include "config/layout.h"
 
 #include "catalog/manifest.h"
 #include "common/crc32c.h"
+#include "config/layout.h"
 
 namespace cellar::backup {
 

@@ -16,9 +16,9 @@
 #include <string>
 
 #include "backup/file_pipeline.h"
-#include "common/tar_reader.h"
 #include "common/fs.h"
 #include "common/storage.h"
+#include "common/tar_reader.h"
 #include "pg/base_backup.h"
 
 namespace cellar::backup {
@@ -30,9 +30,9 @@ struct CopyResult {
   pg::BaseBackupStart start;
   std::vector<FileOutcome> files;
   std::map<uint32_t, std::string> tablespace_links;  // oid → symlink target in pg_tblspc
-  uint64_t size = 0;               // bytes on disk
-  uint64_t deduplicated_size = 0;  // bytes on disk not shared with the previous backup
-  uint64_t cluster_size = 0;       // bytes before compression
+  uint64_t size = 0;                                 // bytes on disk
+  uint64_t deduplicated_size = 0;                    // bytes on disk not shared with the previous backup
+  uint64_t cluster_size = 0;                         // bytes before compression
 };
 
 class StreamWriter final : public pg::BaseBackupSink, private TarHandler {

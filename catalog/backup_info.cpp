@@ -123,9 +123,7 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
-bool BackupInfo::copy_done() const {
-  return status == BackupStatus::waiting_for_wals || status == BackupStatus::done;
-}
+bool BackupInfo::copy_done() const { return status == BackupStatus::waiting_for_wals || status == BackupStatus::done; }
 
 std::map<std::string, std::string> info_fields(const BackupInfo& info) {
   std::map<std::string, std::string> out = info.unknown;

@@ -49,8 +49,8 @@ struct BackupInfo {
   std::optional<uint64_t> end_offset;
   std::optional<uint64_t> timeline;
   std::string systemid;
-  std::optional<uint64_t> version;  // server_version_num
-  std::optional<uint64_t> size;     // stored bytes
+  std::optional<uint64_t> version;            // server_version_num
+  std::optional<uint64_t> size;               // stored bytes
   std::optional<uint64_t> deduplicated_size;  // stored bytes not hard-linked to the previous backup
   std::optional<uint64_t> cluster_size;       // bytes before compression
   std::string compression;                    // codec name
@@ -63,7 +63,7 @@ struct BackupInfo {
   std::string ident_file;
   std::string data_checksums;  // "on" / "off"
   std::optional<uint64_t> xlog_segment_size;
-  std::string copy_stats;  // {'copy_time': 1.234, 'number_of_workers': 2}
+  std::string copy_stats;                      // {'copy_time': 1.234, 'number_of_workers': 2}
   std::map<std::string, std::string> unknown;  // other keys as read, "" for None
 
   // WAITING_FOR_WALS or DONE: the files are all there.

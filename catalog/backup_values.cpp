@@ -129,9 +129,8 @@ std::optional<Timestamp> parse_timestamp(const std::string& text) {
   Cursor c{text};
   std::tm tm{};
   int y = 0, mo = 0;
-  if (!c.digits(4, y) || !c.take("-") || !c.digits(2, mo) || !c.take("-") || !c.digits(2, tm.tm_mday) ||
-      !c.take(" ") || !c.digits(2, tm.tm_hour) || !c.take(":") || !c.digits(2, tm.tm_min) || !c.take(":") ||
-      !c.digits(2, tm.tm_sec))
+  if (!c.digits(4, y) || !c.take("-") || !c.digits(2, mo) || !c.take("-") || !c.digits(2, tm.tm_mday) || !c.take(" ") ||
+      !c.digits(2, tm.tm_hour) || !c.take(":") || !c.digits(2, tm.tm_min) || !c.take(":") || !c.digits(2, tm.tm_sec))
     return std::nullopt;
   if (mo < 1 || mo > 12 || tm.tm_mday < 1 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59) return std::nullopt;
   tm.tm_year = y - 1900;

@@ -1,10 +1,10 @@
 #include "catalog/catalogue.h"
-#include "config/layout.h"
 
 #include <algorithm>
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "config/layout.h"
 #include "config/names.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
@@ -60,7 +60,8 @@ Result<const BackupEntry*> Catalogue::resolve(const std::string& arg) const {
     return nullptr;
   };
   auto copy_done = [](const BackupEntry& b) { return b.copy_done(); };
-  if (arg == "latest" || arg == "last") found = newest(copy_done);
+  if (arg == "latest" || arg == "last")
+    found = newest(copy_done);
   else if (arg == "oldest" || arg == "first") {
     auto it = std::find_if(backups.begin(), backups.end(), copy_done);
     found = it == backups.end() ? nullptr : &*it;
@@ -127,9 +128,8 @@ Result<BackupStatus> check_backup_wals(const locks::BackupIdLock&, const std::st
     info->status = BackupStatus::done;
   } else {
     // Missing for good only if something later is already archived.
-    bool later = std::any_of(missing + 1, segments.end(), [&](const std::string& s) {
-      return wal::is_archived(server_dir, s);
-    });
+    bool later =
+        std::any_of(missing + 1, segments.end(), [&](const std::string& s) { return wal::is_archived(server_dir, s); });
     if (!later) {
       auto db = wal::load_xlogdb(wal::xlogdb_path(server_dir));
       const wal::XlogEntry* last = db ? db->last() : nullptr;

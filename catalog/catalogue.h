@@ -18,7 +18,7 @@ namespace cellar::catalog {
 
 struct BackupEntry {
   BackupInfo info;
-  std::string dir;     // <home>/<server>/base/<id>
+  std::string dir;                            // <home>/<server>/base/<id>
   BackupStatus status = BackupStatus::empty;  // effective status (see above)
   bool copy_done() const { return status == BackupStatus::waiting_for_wals || status == BackupStatus::done; }
 };

@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "common/fs.h"
-#include "common/storage_posix.h"
 #include "common/log.h"
+#include "common/storage_posix.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -16,18 +16,18 @@ namespace {
 Status refuse_delete(const Catalogue& cat, const BackupEntry& b, int64_t minimum_redundancy) {
   const std::string id = b.info.backup_id;
   if (!b.info.keep.empty())
-    return Status::failed("backup " + id + " of server '" + cat.server + "' has a keep request (" + b.info.keep +
-                              ")",
+    return Status::failed("backup " + id + " of server '" + cat.server + "' has a keep request (" + b.info.keep + ")",
                           "release it first: cellar keep --release " + cat.server + " " + id);
   if (b.info.status == BackupStatus::started && b.status == BackupStatus::started)
     return Status::failed("cannot delete running backup " + id + " of server '" + cat.server + "'");
   long done = std::count_if(cat.backups.begin(), cat.backups.end(),
                             [](const BackupEntry& e) { return e.status == BackupStatus::done; });
   if (b.status == BackupStatus::done && done <= minimum_redundancy)
-    return Status::failed("cannot delete backup " + id + " of server '" + cat.server +
-                              "': minimum redundancy requirements (minimum_redundancy = " +
-                              std::to_string(minimum_redundancy) + ", current redundancy = " + std::to_string(done) + ")",
-                          "lower minimum_redundancy or take a new backup first");
+    return Status::failed(
+        "cannot delete backup " + id + " of server '" + cat.server +
+            "': minimum redundancy requirements (minimum_redundancy = " + std::to_string(minimum_redundancy) +
+            ", current redundancy = " + std::to_string(done) + ")",
+        "lower minimum_redundancy or take a new backup first");
   return Status::ok();
 }
 
@@ -65,8 +65,10 @@ Result<std::vector<std::string>> remove_wals(const Config& config, const Catalog
   if (!db) return db.status();
   std::vector<wal::XlogEntry> kept;
   for (const auto& e : db->entries) {
-    if (removable(e.name, cutoff)) removed.push_back(e.name);
-    else kept.push_back(e);
+    if (removable(e.name, cutoff))
+      removed.push_back(e.name);
+    else
+      kept.push_back(e);
   }
   if (removed.empty()) return removed;
   if (Status st = wal::save_xlogdb(*lock, path, kept); !st) return st;

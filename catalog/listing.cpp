@@ -1,7 +1,7 @@
 #include "catalog/listing.h"
 
-#include "common/progress.h"
 #include "catalog/retention.h"
+#include "common/progress.h"
 #include "wal/xlogdb.h"
 
 namespace cellar::catalog {

@@ -1,9 +1,9 @@
 #include "catalog/manifest.h"
-#include "config/layout.h"
 
 #include "common/fs.h"
 #include "common/json.h"
 #include "common/sha256.h"
+#include "config/layout.h"
 
 namespace cellar::catalog {
 namespace {
@@ -75,8 +75,7 @@ Status check_manifest_checksum(const std::string& text) {
   if (q2 == std::string::npos) return Status::failed("backup manifest has an invalid Manifest-Checksum");
   std::string want = text.substr(q1 + 1, q2 - q1 - 1);
   std::string got = sha256_hex(std::string_view(text).substr(0, pos));
-  if (want != got)
-    return Status::failed("backup manifest checksum mismatch: expected " + want + ", computed " + got);
+  if (want != got) return Status::failed("backup manifest checksum mismatch: expected " + want + ", computed " + got);
   return Status::ok();
 }
 

@@ -14,7 +14,7 @@
 namespace cellar::catalog {
 
 struct ManifestFile {
-  std::string path;                // decoded (Encoded-Path is hex-decoded)
+  std::string path;  // decoded (Encoded-Path is hex-decoded)
   uint64_t size = 0;
   std::string checksum_algorithm;  // "CRC32C", "NONE", ...
   std::string checksum;            // hex as written

@@ -22,7 +22,7 @@ struct RetentionInput {
   std::string id;
   BackupStatus status = BackupStatus::empty;  // effective status
   std::time_t end_time = 0;
-  std::string keep;     // "", "full", "standalone"
+  std::string keep;  // "", "full", "standalone"
 };
 
 // Statuses by id. `backups` in any order.

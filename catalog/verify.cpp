@@ -1,5 +1,4 @@
 #include "catalog/verify.h"
-#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,6 +10,7 @@
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/storage_filter.h"
+#include "config/layout.h"
 
 namespace cellar::catalog {
 namespace {
@@ -44,8 +44,10 @@ void walk(const std::string& dir, std::vector<std::string>& out) {
     std::string p = join_path(dir, n);
     struct stat sb {};
     if (::lstat(p.c_str(), &sb) != 0) continue;
-    if (S_ISDIR(sb.st_mode)) walk(p, out);
-    else out.push_back(p);
+    if (S_ISDIR(sb.st_mode))
+      walk(p, out);
+    else
+      out.push_back(p);
   }
 }
 

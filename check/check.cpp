@@ -1,5 +1,4 @@
 #include "check/check.h"
-#include "config/layout.h"
 
 #include <unistd.h>
 
@@ -9,6 +8,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "config/layout.h"
 
 namespace cellar::check {
 namespace {

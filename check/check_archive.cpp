@@ -6,9 +6,9 @@
 #include <ctime>
 
 #include "check/check.h"
-#include "config/layout.h"
-#include "common/progress.h"
 #include "common/fs.h"
+#include "common/progress.h"
+#include "config/layout.h"
 #include "locks/typed_lock.h"
 #include "pg/replication.h"
 #include "pg/wal_names.h"
@@ -28,8 +28,8 @@ const catalog::BackupEntry* last_done(const catalog::Catalogue& cat) {
 }
 
 int count_status(const catalog::Catalogue& cat, catalog::BackupStatus status) {
-  return static_cast<int>(
-      std::count_if(cat.backups.begin(), cat.backups.end(), [&](const catalog::BackupEntry& b) { return b.status == status; }));
+  return static_cast<int>(std::count_if(cat.backups.begin(), cat.backups.end(),
+                                        [&](const catalog::BackupEntry& b) { return b.status == status; }));
 }
 
 // "2 days, 3 hours, 4 minutes" (Barman's human_readable_timedelta, to the minute).

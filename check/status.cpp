@@ -3,8 +3,8 @@
 #include <ctime>
 
 #include "catalog/catalogue.h"
-#include "common/progress.h"
 #include "common/fs.h"
+#include "common/progress.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
 #include "pg/wal_names.h"
@@ -48,8 +48,8 @@ void collect_postgres(const ServerConfig& server, ServerStatus& st) {
 }
 
 void collect_receiver(const Config& config, const ServerConfig& server, ServerStatus& st) {
-  std::string path = join_path(config.lock_directory(),
-                               locks::make_lock_file_name({locks::LockKind::receive_wal, server.name, ""}));
+  std::string path =
+      join_path(config.lock_directory(), locks::make_lock_file_name({locks::LockKind::receive_wal, server.name, ""}));
   auto pid = locks::LockFile(path).owner_pid();
   auto state = wal::load_receiver_state(config.server_dir(server.name));
   std::optional<wal::ReceiverState> rs = state ? *state : std::nullopt;
@@ -101,7 +101,8 @@ std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
 std::string receiver_line(const ServerStatus& s) {
   if (!s.streaming_archiver) return "not used (streaming_archiver = false)";
-  if (!s.receiver_pid) return "not running" + (s.receiver_error.empty() ? "" : " (last error: " + s.receiver_error + ")");
+  if (!s.receiver_pid)
+    return "not running" + (s.receiver_error.empty() ? "" : " (last error: " + s.receiver_error + ")");
   std::string line = "running (PID " + std::to_string(*s.receiver_pid);
   if (s.receiver_uptime) line += ", uptime " + std::to_string(*s.receiver_uptime) + " s";
   return line + ")";

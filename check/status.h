@@ -24,10 +24,10 @@ struct ServerStatus {
   bool passive = false;
   // PostgreSQL (empty when unreachable or passive)
   std::string postgres_error;
-  std::string pg_version;      // e.g. "15.4"
-  std::string systemid;        // from the server, else identity.json
+  std::string pg_version;  // e.g. "15.4"
+  std::string systemid;    // from the server, else identity.json
   std::string current_lsn;
-  std::string current_wal;     // segment holding current_lsn
+  std::string current_wal;  // segment holding current_lsn
   bool in_recovery = false;
   // replication slot
   std::string slot_name;
@@ -38,13 +38,13 @@ struct ServerStatus {
   std::optional<int64_t> receiver_pid;
   std::optional<int64_t> receiver_uptime;  // seconds
   std::string flushed_lsn;
-  std::optional<int64_t> lag_bytes;        // current_lsn - flushed_lsn
-  std::string receiver_error;              // the receiver's last error, if any
+  std::optional<int64_t> lag_bytes;  // current_lsn - flushed_lsn
+  std::string receiver_error;        // the receiver's last error, if any
   // backups
-  int backups = 0;          // DONE
+  int backups = 0;  // DONE
   int failed_backups = 0;
-  std::string first_backup;  // oldest DONE id, "" if none
-  std::string last_backup;   // newest DONE id
+  std::string first_backup;      // oldest DONE id, "" if none
+  std::string last_backup;       // newest DONE id
   std::string retention_policy;  // "" = not enforced
   int64_t minimum_redundancy = 0;
   // WAL archive

@@ -25,7 +25,8 @@ Result<backup::BackupRequest> parse_request(const Invocation& inv) {
   req.immediate_checkpoint = inv.has("immediate-checkpoint");
   if (inv.has("compression")) {
     auto c = codec::parse_codec(inv.str("compression"));
-    if (!c) return Status::usage("invalid --compression \"" + inv.str("compression") + "\"", "use none, gzip, lz4 or zstd");
+    if (!c)
+      return Status::usage("invalid --compression \"" + inv.str("compression") + "\"", "use none, gzip, lz4 or zstd");
     req.compression = *c;
   }
   if (inv.has("jobs")) {
@@ -43,14 +44,14 @@ Result<backup::BackupRequest> parse_request(const Invocation& inv) {
 Status validate_backup(const Invocation& inv) { return parse_request(inv).status(); }
 
 void declare_backup(po::options_description& d) {
-  d.add_options()
-      ("name", po::value<std::string>(), "a name for the backup, usable wherever a BACKUP is expected")
-      ("wait", "wait until every WAL the backup needs is archived (status DONE)")
-      ("wait-timeout", po::value<int>()->default_value(0), "seconds to wait with --wait (0: no limit)")
-      ("immediate-checkpoint", "start with a fast checkpoint instead of a spread one")
-      ("compression", po::value<std::string>(), "codec for the backup's files: none, gzip, lz4, zstd (default: compression)")
-      ("jobs", po::value<int>(), "worker threads for compression and writing (default: parallel_jobs)")
-      ("no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
+  d.add_options()("name", po::value<std::string>(), "a name for the backup, usable wherever a BACKUP is expected")(
+      "wait", "wait until every WAL the backup needs is archived (status DONE)")(
+      "wait-timeout", po::value<int>()->default_value(0), "seconds to wait with --wait (0: no limit)")(
+      "immediate-checkpoint", "start with a fast checkpoint instead of a spread one")(
+      "compression", po::value<std::string>(),
+      "codec for the backup's files: none, gzip, lz4, zstd (default: compression)")(
+      "jobs", po::value<int>(), "worker threads for compression and writing (default: parallel_jobs)")(
+      "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
 }
 
 // Called for each server of SERVER*, after validate_backup accepted the options.

@@ -41,8 +41,10 @@ Outcome run_list_backups(Invocation& inv, const ServerList& servers) {
     auto views = catalog::describe_backups(*cat, *s);
     if (!views) return views.status();
     for (const auto& v : *views) {
-      if (inv.json()) all.push(catalog::backup_json(v));
-      else std::cout << catalog::list_line(s->name, v) << "\n";
+      if (inv.json())
+        all.push(catalog::backup_json(v));
+      else
+        std::cout << catalog::list_line(s->name, v) << "\n";
     }
   }
   if (inv.json()) std::cout << all.dump() << "\n";
@@ -56,8 +58,10 @@ Outcome run_show_backup(Invocation& inv, const ServerConfig& server) {
   if (!views) return views.status();
   for (const auto& v : *views) {
     if (v.entry != t->backup) continue;
-    if (inv.json()) std::cout << catalog::backup_json(v).dump() << "\n";
-    else std::cout << catalog::show_text(v);
+    if (inv.json())
+      std::cout << catalog::backup_json(v).dump() << "\n";
+    else
+      std::cout << catalog::show_text(v);
   }
   return Status::ok();
 }
@@ -72,8 +76,8 @@ Outcome run_verify_backup(Invocation& inv, const ServerConfig& server) {
   if (!r) return r.status();
   if (!r->ok()) {
     for (const auto& p : r->problems) std::cerr << "ERROR: " << p << "\n";
-    return Status::failed("backup " + id + " of server '" + t->server->name + "' failed verification: " +
-                          std::to_string(r->problems.size()) + " problem(s)");
+    return Status::failed("backup " + id + " of server '" + t->server->name +
+                          "' failed verification: " + std::to_string(r->problems.size()) + " problem(s)");
   }
   info(inv, "Backup " + id + " of server '" + t->server->name + "' verified: " + std::to_string(r->files_checked) +
                 " files match the backup manifest");
@@ -89,10 +93,9 @@ Outcome run_delete(Invocation& inv, const ServerConfig& server) {
 }
 
 void declare_keep(po::options_description& d) {
-  d.add_options()
-      ("target", po::value<std::string>(), "full (keep the backup and all WAL after it) or standalone (only its own WAL)")
-      ("status", "print the keep status")
-      ("release", "remove the keep");
+  d.add_options()("target", po::value<std::string>(),
+                  "full (keep the backup and all WAL after it) or standalone (only its own WAL)")(
+      "status", "print the keep status")("release", "remove the keep");
 }
 
 Outcome run_keep(Invocation& inv, const ServerConfig& server) {

@@ -2,8 +2,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cron/cron.h"
 #include "cli/handlers.h"
+#include "cron/cron.h"
 
 namespace cellar::cli {
 
@@ -18,7 +18,10 @@ Outcome run_cron(Invocation& inv) {
   options.config = inv.config;
   options.config_path = ec ? inv.config->main_file : config_path;
   options.keep_descriptors = inv.has("keep-descriptors");
-  options.say = [&](const std::string& line) { info(inv, line); std::cout.flush(); };
+  options.say = [&](const std::string& line) {
+    info(inv, line);
+    std::cout.flush();
+  };
   options.complain = [](const Status& st) { print_error(st); };
   return cron::run_cron(options);
 }

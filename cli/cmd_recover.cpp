@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "recover/recover.h"
 #include "cli/handlers.h"
+#include "recover/recover.h"
 
 namespace cellar::cli {
 namespace {

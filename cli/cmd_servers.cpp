@@ -53,8 +53,10 @@ Outcome run_show_servers(Invocation& inv, const ServerList& servers) {
       }
     };
     for (const KeySpec& spec : key_specs()) {
-      if (spec.scope == KeyScope::global_only) emit(spec.name, config.get(spec.key));
-      else emit(spec.name, s->get(spec.key));
+      if (spec.scope == KeyScope::global_only)
+        emit(spec.name, config.get(spec.key));
+      else
+        emit(spec.name, s->get(spec.key));
     }
     if (inv.json()) doc.set(s->name, std::move(keys));
   }

@@ -2,12 +2,12 @@
 // sync-wal and sync-backup (passive side).
 #include <iostream>
 
-#include "sync/sync.h"
-#include "sync/sync_info.h"
-#include "sync/sync_stream.h"
 #include "cli/handlers.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
+#include "sync/sync.h"
+#include "sync/sync_info.h"
+#include "sync/sync_stream.h"
 
 namespace cellar::cli {
 

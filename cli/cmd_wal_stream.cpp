@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "cli/handlers.h"
-#include "config/layout.h"
 #include "common/fs.h"
-#include "common/storage.h"
 #include "common/json.h"
+#include "common/storage.h"
+#include "config/layout.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
 #include "pg/replication.h"
@@ -28,8 +28,7 @@ Status refuse_passive(const ServerConfig& s) {
 }
 
 std::string receive_lock_path(const Config& config, const std::string& server) {
-  return join_path(config.lock_directory(),
-                   locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""}));
+  return join_path(config.lock_directory(), locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""}));
 }
 
 Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
@@ -54,16 +53,15 @@ Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
 Status stop_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
   locks::LockFile probe(receive_lock_path(config, s.name));
   auto pid = probe.owner_pid();
-  if (!pid)
-    return Status::failed("no receive-wal is running for server '" + s.name + "'");
+  if (!pid) return Status::failed("no receive-wal is running for server '" + s.name + "'");
   if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH)
     return Status::from_errno("could not signal receive-wal (PID " + std::to_string(*pid) + ")", errno);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (probe.owner_pid()) {
     if (std::chrono::steady_clock::now() > deadline)
-      return Status::failed("receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name +
-                            "' did not stop within 30 s",
-                            "check its log; 'kill -9 " + std::to_string(*pid) + "' is safe: WAL is fsynced");
+      return Status::failed(
+          "receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name + "' did not stop within 30 s",
+          "check its log; 'kill -9 " + std::to_string(*pid) + "' is safe: WAL is fsynced");
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   info(inv, "Stopped process receive-wal(" + std::to_string(*pid) + ") of server '" + s.name + "'");
@@ -137,13 +135,12 @@ Status print_status(const Invocation& inv, const Config& config, const ServerCon
 }  // namespace
 
 void declare_receive_wal(po::options_description& d) {
-  d.add_options()
-      ("stop", "stop the receive-wal of this server and wait until it has stopped")
-      ("status", "show PID, uptime, last flushed LSN and lag")
-      ("reset", "drop .partial files and resume at the server's current WAL segment (receiver must be stopped)")
-      ("create-slot", "create the replication slot slot_name")
-      ("if-not-exists", "with --create-slot: an existing slot is not an error")
-      ("drop-slot", "drop the replication slot slot_name");
+  d.add_options()("stop", "stop the receive-wal of this server and wait until it has stopped")(
+      "status", "show PID, uptime, last flushed LSN and lag")(
+      "reset", "drop .partial files and resume at the server's current WAL segment (receiver must be stopped)")(
+      "create-slot", "create the replication slot slot_name")(
+      "if-not-exists", "with --create-slot: an existing slot is not an error")("drop-slot",
+                                                                               "drop the replication slot slot_name");
 }
 
 Outcome run_receive_wal(Invocation& inv, const ServerConfig& s) {
@@ -166,10 +163,9 @@ Outcome run_receive_wal(Invocation& inv, const ServerConfig& s) {
 }
 
 void declare_switch_wal(po::options_description& d) {
-  d.add_options()
-      ("force", "run a CHECKPOINT first, so that there is WAL to switch")
-      ("archive", "wait until the closed segment is in the archive, running archive-wal meanwhile")
-      ("archive-timeout", po::value<int>()->default_value(30), "seconds to wait with --archive");
+  d.add_options()("force", "run a CHECKPOINT first, so that there is WAL to switch")(
+      "archive", "wait until the closed segment is in the archive, running archive-wal meanwhile")(
+      "archive-timeout", po::value<int>()->default_value(30), "seconds to wait with --archive");
 }
 
 Outcome run_switch_wal(Invocation& inv, const ServerConfig& s) {

@@ -47,13 +47,15 @@ using ServerList = std::vector<const ServerConfig*>;
 struct Invocation {
   const GlobalOptions& global;
   const po::variables_map& vm;
-  const Config* config;  // null unless the command declared a config need and it loaded
+  const Config* config;               // null unless the command declared a config need and it loaded
   std::vector<std::string> trailing;  // words after "--" (for `lock`)
 
   bool json() const { return global.format == Format::json; }
   bool has(const char* option) const { return vm.count(option) > 0; }
   template <typename T>
-  T get(const char* option) const { return vm[option].as<T>(); }
+  T get(const char* option) const {
+    return vm[option].as<T>();
+  }
   std::string str(const char* option, const std::string& fallback = "") const {
     return vm.count(option) ? vm[option].as<std::string>() : fallback;
   }
@@ -87,10 +89,10 @@ using RunList = Outcome (*)(Invocation&, const ServerList&);    // many: the who
 using Handler = std::variant<RunPlain, RunEach, RunList>;
 
 struct Positional {
-  const char* name;      // option name the value lands in
-  const char* metavar;   // shown in usage, e.g. "SERVER"
+  const char* name;     // option name the value lands in
+  const char* metavar;  // shown in usage, e.g. "SERVER"
   bool required;
-  bool repeated;         // takes all remaining words
+  bool repeated;  // takes all remaining words
 };
 
 // What few commands need; defaults for the others.

@@ -22,12 +22,10 @@ int finish(const Outcome& outcome) {
 
 po::options_description global_options() {
   po::options_description d("Global options");
-  d.add_options()
-      ("config,c", po::value<std::string>(), "configuration file (default: $CELLAR_CONFIG, then /etc/cellar/cellar.toml)")
-      ("format,f", po::value<std::string>(), "output format: text or json")
-      ("quiet,q", "print only errors")
-      ("debug,d", "print debug messages")
-      ("help,h", "show help");
+  d.add_options()("config,c", po::value<std::string>(),
+                  "configuration file (default: $CELLAR_CONFIG, then /etc/cellar/cellar.toml)")(
+      "format,f", po::value<std::string>(), "output format: text or json")("quiet,q", "print only errors")(
+      "debug,d", "print debug messages")("help,h", "show help");
   return d;
 }
 
@@ -51,7 +49,8 @@ void print_program_help() {
     name.resize(std::max<size_t>(name.size() + 2, 16), ' ');
     std::cout << "  " << name << c.summary << "\n";
   }
-  std::cout << "\n" << global_options() << "  --version             print the version\n\n"
+  std::cout << "\n"
+            << global_options() << "  --version             print the version\n\n"
             << "Run 'cellar COMMAND --help' for a command's arguments and options.\n"
             << "Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 busy (a lock is held).\n";
 }
@@ -82,12 +81,20 @@ int unknown_command(const std::string& word) {
   size_t best_d = 99;
   for (const auto& c : command_table()) {
     size_t d = edit_distance(word, c.name);
-    if (d < best_d) { best_d = d; best = &c; }
+    if (d < best_d) {
+      best_d = d;
+      best = &c;
+    }
   }
   std::string hint = "run 'cellar --help' for the list of commands";
   for (const auto& c : command_table())
-    if (!best_d || std::string(c.name).rfind(word, 0) == 0) { best = &c; best_d = 0; break; }
-  if (best && best_d <= std::max<size_t>(2, word.size() / 3)) hint = std::string("did you mean \"") + best->name + "\"?";
+    if (!best_d || std::string(c.name).rfind(word, 0) == 0) {
+      best = &c;
+      best_d = 0;
+      break;
+    }
+  if (best && best_d <= std::max<size_t>(2, word.size() / 3))
+    hint = std::string("did you mean \"") + best->name + "\"?";
   return finish(Status::usage("unknown command \"" + word + "\"", hint));
 }
 
@@ -99,9 +106,12 @@ Status apply_globals(const po::variables_map& vm, GlobalOptions& g) {
   if (vm.count("config")) g.config_path = vm["config"].as<std::string>();
   if (vm.count("format")) {
     std::string f = vm["format"].as<std::string>();
-    if (f == "json") g.format = Format::json;
-    else if (f == "text") g.format = Format::text;
-    else return Status::usage("invalid format \"" + f + "\"", "use --format text or --format json");
+    if (f == "json")
+      g.format = Format::json;
+    else if (f == "text")
+      g.format = Format::text;
+    else
+      return Status::usage("invalid format \"" + f + "\"", "use --format text or --format json");
   }
   if (vm.count("quiet")) g.quiet = true;
   if (vm.count("debug")) g.debug = true;
@@ -198,8 +208,10 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
   po::positional_options_description pos;
   const std::vector<Positional> positionals = positionals_of(c);
   for (const auto& p : positionals) {
-    if (p.repeated) hidden.add_options()(p.name, po::value<std::vector<std::string>>());
-    else hidden.add_options()(p.name, po::value<std::string>());
+    if (p.repeated)
+      hidden.add_options()(p.name, po::value<std::vector<std::string>>());
+    else
+      hidden.add_options()(p.name, po::value<std::string>());
     pos.add(p.name, p.repeated ? -1 : 1);
   }
   po::options_description all;
@@ -210,8 +222,8 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
     po::store(po::command_line_parser(words).options(all).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return finish(Status::usage(std::string(c.name) + ": " + e.what(),
-                                std::string("run 'cellar ") + c.name + " --help'"));
+    return finish(
+        Status::usage(std::string(c.name) + ": " + e.what(), std::string("run 'cellar ") + c.name + " --help'"));
   }
   if (vm.count("help")) {
     print_command_help(c);
@@ -220,8 +232,7 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
   if (Status st = apply_globals(vm, g); !st) return finish(st);
   for (const auto& p : positionals)
     if (p.required && !vm.count(p.name))
-      return finish(Status::usage(std::string(c.name) + ": missing argument " + p.metavar,
-                                  "usage: " + usage_line(c)));
+      return finish(Status::usage(std::string(c.name) + ": missing argument " + p.metavar, "usage: " + usage_line(c)));
   if (c.extras.trailing_command && trailing.empty())
     return finish(Status::usage(std::string(c.name) + ": missing \"-- COMMAND\"", "usage: " + usage_line(c)));
 
@@ -263,7 +274,11 @@ int run(int argc, char** argv) {
   bool want_version = false;
   while (i < argc) {
     std::string tok = argv[i];
-    if (tok == "--version") { want_version = true; ++i; continue; }
+    if (tok == "--version") {
+      want_version = true;
+      ++i;
+      continue;
+    }
     if (tok.empty() || tok[0] != '-') break;
     pre.push_back(tok);
     if (takes_value(tok) && i + 1 < argc) pre.push_back(argv[++i]);

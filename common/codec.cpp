@@ -33,7 +33,7 @@ struct Decompressor::Impl {
 
 namespace {
 
-constexpr size_t kOutChunk = 128 * 1024;  // largest piece handed to a sink
+constexpr size_t kOutChunk = 128 * 1024;   // largest piece handed to a sink
 constexpr size_t kLz4InChunk = 64 * 1024;  // lz4 output buffer is sized for this much input
 constexpr size_t kReadChunk = 1024 * 1024;
 
@@ -304,10 +304,14 @@ Result<std::unique_ptr<Base>> make_backend(Args... args) {
 
 const char* codec_name(Codec codec) {
   switch (codec) {
-    case Codec::gzip: return "gzip";
-    case Codec::lz4: return "lz4";
-    case Codec::zstd: return "zstd";
-    case Codec::none: break;
+    case Codec::gzip:
+      return "gzip";
+    case Codec::lz4:
+      return "lz4";
+    case Codec::zstd:
+      return "zstd";
+    case Codec::none:
+      break;
   }
   return "none";
 }
@@ -321,10 +325,14 @@ std::optional<Codec> parse_codec(std::string_view word) {
 
 const char* codec_suffix(Codec codec) {
   switch (codec) {
-    case Codec::gzip: return ".gz";
-    case Codec::lz4: return ".lz4";
-    case Codec::zstd: return ".zst";
-    case Codec::none: break;
+    case Codec::gzip:
+      return ".gz";
+    case Codec::lz4:
+      return ".lz4";
+    case Codec::zstd:
+      return ".zst";
+    case Codec::none:
+      break;
   }
   return "";
 }
@@ -347,20 +355,28 @@ Codec detect_codec(std::string_view head) {
 
 LevelRange level_range(Codec codec) {
   switch (codec) {
-    case Codec::gzip: return {1, 9};
-    case Codec::lz4: return {1, 12};
-    case Codec::zstd: return {1, 19};
-    case Codec::none: break;
+    case Codec::gzip:
+      return {1, 9};
+    case Codec::lz4:
+      return {1, 12};
+    case Codec::zstd:
+      return {1, 19};
+    case Codec::none:
+      break;
   }
   return {0, 0};
 }
 
 int default_level(Codec codec) {
   switch (codec) {
-    case Codec::gzip: return 6;
-    case Codec::lz4: return 1;
-    case Codec::zstd: return 3;
-    case Codec::none: break;
+    case Codec::gzip:
+      return 6;
+    case Codec::lz4:
+      return 1;
+    case Codec::zstd:
+      return 3;
+    case Codec::none:
+      break;
   }
   return 0;
 }
@@ -370,9 +386,9 @@ Result<int> resolve_level(Codec codec, int level) {
   LevelRange r = level_range(codec);
   if (level < r.min || level > r.max)
     return Status::usage("invalid " + std::string(codec_name(codec)) + " compression level " + std::to_string(level),
-                         codec == Codec::none ? "compression \"none\" takes no level"
-                                              : "use a level from " + std::to_string(r.min) + " to " +
-                                                    std::to_string(r.max));
+                         codec == Codec::none
+                             ? "compression \"none\" takes no level"
+                             : "use a level from " + std::to_string(r.min) + " to " + std::to_string(r.max));
   return level;
 }
 
@@ -383,10 +399,18 @@ Result<Compressor> Compressor::create(Codec codec, int level, unsigned threads) 
   if (!resolved) return resolved.status();
   Result<std::unique_ptr<Impl>> impl = Status::failed("unknown codec");
   switch (codec) {
-    case Codec::none: impl = make_backend<Impl, CopyCompressor>(); break;
-    case Codec::zstd: impl = make_backend<Impl, ZstdCompressor>(*resolved, threads); break;
-    case Codec::lz4: impl = make_backend<Impl, Lz4Compressor>(*resolved); break;
-    case Codec::gzip: impl = make_backend<Impl, GzipCompressor>(*resolved); break;
+    case Codec::none:
+      impl = make_backend<Impl, CopyCompressor>();
+      break;
+    case Codec::zstd:
+      impl = make_backend<Impl, ZstdCompressor>(*resolved, threads);
+      break;
+    case Codec::lz4:
+      impl = make_backend<Impl, Lz4Compressor>(*resolved);
+      break;
+    case Codec::gzip:
+      impl = make_backend<Impl, GzipCompressor>(*resolved);
+      break;
   }
   if (!impl) return impl.status();
   return Compressor(std::move(*impl));
@@ -403,10 +427,18 @@ Codec Compressor::codec() const { return impl_->codec; }
 Result<Decompressor> Decompressor::create(Codec codec) {
   Result<std::unique_ptr<Impl>> impl = Status::failed("unknown codec");
   switch (codec) {
-    case Codec::none: impl = make_backend<Impl, CopyDecompressor>(); break;
-    case Codec::zstd: impl = make_backend<Impl, ZstdDecompressor>(); break;
-    case Codec::lz4: impl = make_backend<Impl, Lz4Decompressor>(); break;
-    case Codec::gzip: impl = make_backend<Impl, GzipDecompressor>(); break;
+    case Codec::none:
+      impl = make_backend<Impl, CopyDecompressor>();
+      break;
+    case Codec::zstd:
+      impl = make_backend<Impl, ZstdDecompressor>();
+      break;
+    case Codec::lz4:
+      impl = make_backend<Impl, Lz4Decompressor>();
+      break;
+    case Codec::gzip:
+      impl = make_backend<Impl, GzipDecompressor>();
+      break;
   }
   if (!impl) return impl.status();
   return Decompressor(std::move(*impl));

@@ -32,13 +32,27 @@ std::string json_quote(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -60,12 +74,21 @@ static void newline(std::string& out, int indent, int depth) {
 
 void Json::dump_to(std::string& out, int indent, int depth) const {
   switch (v_.index()) {
-    case 0: out += "null"; break;
-    case 1: out += as_bool() ? "true" : "false"; break;
-    case 2: out += std::to_string(std::get<int64_t>(v_)); break;
+    case 0:
+      out += "null";
+      break;
+    case 1:
+      out += as_bool() ? "true" : "false";
+      break;
+    case 2:
+      out += std::to_string(std::get<int64_t>(v_));
+      break;
     case 3: {
       double d = std::get<double>(v_);
-      if (!std::isfinite(d)) { out += "null"; break; }
+      if (!std::isfinite(d)) {
+        out += "null";
+        break;
+      }
       char buf[32];
       // The shortest of %.15g..%.17g that reads back as the same double.
       for (int precision = 15; precision <= 17; ++precision) {
@@ -77,7 +100,9 @@ void Json::dump_to(std::string& out, int indent, int depth) const {
       if (std::string_view(buf).find_first_of(".eE") == std::string_view::npos) out += ".0";
       break;
     }
-    case 4: out += json_quote(as_string()); break;
+    case 4:
+      out += json_quote(as_string());
+      break;
     case 5: {
       const auto& arr = as_array();
       out += '[';
@@ -135,13 +160,21 @@ class Parser {
   Status err() const {
     size_t line = 1, col = 1;
     for (size_t k = 0; k < where_ && k < t_.size(); ++k) {
-      if (t_[k] == '\n') { ++line; col = 1; } else { ++col; }
+      if (t_[k] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
     }
-    return Status::usage("invalid JSON at line " + std::to_string(line) + ", column " +
-                         std::to_string(col) + ": " + msg_);
+    return Status::usage("invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(col) + ": " +
+                         msg_);
   }
   bool fail(const std::string& m) {
-    if (msg_.empty()) { msg_ = m; where_ = i_; }
+    if (msg_.empty()) {
+      msg_ = m;
+      where_ = i_;
+    }
     return false;
   }
   void skip_ws() {
@@ -177,7 +210,11 @@ class Parser {
     ++i_;
     Json obj = Json::object();
     skip_ws();
-    if (i_ < t_.size() && t_[i_] == '}') { ++i_; out = std::move(obj); return true; }
+    if (i_ < t_.size() && t_[i_] == '}') {
+      ++i_;
+      out = std::move(obj);
+      return true;
+    }
     for (;;) {
       skip_ws();
       if (i_ >= t_.size() || t_[i_] != '"') return fail("expected a string key");
@@ -191,8 +228,15 @@ class Parser {
       if (obj.find(key)) return fail("duplicate key \"" + key + "\"");
       obj.set(key, std::move(v));
       skip_ws();
-      if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-      if (i_ < t_.size() && t_[i_] == '}') { ++i_; out = std::move(obj); return true; }
+      if (i_ < t_.size() && t_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < t_.size() && t_[i_] == '}') {
+        ++i_;
+        out = std::move(obj);
+        return true;
+      }
       return fail("expected ',' or '}'");
     }
   }
@@ -200,14 +244,25 @@ class Parser {
     ++i_;
     Json arr = Json::array();
     skip_ws();
-    if (i_ < t_.size() && t_[i_] == ']') { ++i_; out = std::move(arr); return true; }
+    if (i_ < t_.size() && t_[i_] == ']') {
+      ++i_;
+      out = std::move(arr);
+      return true;
+    }
     for (;;) {
       Json v;
       if (!value(v, depth + 1)) return false;
       arr.push(std::move(v));
       skip_ws();
-      if (i_ < t_.size() && t_[i_] == ',') { ++i_; continue; }
-      if (i_ < t_.size() && t_[i_] == ']') { ++i_; out = std::move(arr); return true; }
+      if (i_ < t_.size() && t_[i_] == ',') {
+        ++i_;
+        continue;
+      }
+      if (i_ < t_.size() && t_[i_] == ']') {
+        ++i_;
+        out = std::move(arr);
+        return true;
+      }
       return fail("expected ',' or ']'");
     }
   }
@@ -234,10 +289,14 @@ class Parser {
     for (int k = 0; k < 4; ++k) {
       char h = t_[i_++];
       cp <<= 4;
-      if (h >= '0' && h <= '9') cp |= static_cast<uint32_t>(h - '0');
-      else if (h >= 'a' && h <= 'f') cp |= static_cast<uint32_t>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') cp |= static_cast<uint32_t>(h - 'A' + 10);
-      else return fail("invalid \\u escape");
+      if (h >= '0' && h <= '9')
+        cp |= static_cast<uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        cp |= static_cast<uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        cp |= static_cast<uint32_t>(h - 'A' + 10);
+      else
+        return fail("invalid \\u escape");
     }
     return true;
   }
@@ -247,19 +306,41 @@ class Parser {
       if (i_ >= t_.size()) return fail("unterminated string");
       char c = t_[i_++];
       if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) { --i_; return fail("control character in string"); }
-      if (c != '\\') { s += c; continue; }
+      if (static_cast<unsigned char>(c) < 0x20) {
+        --i_;
+        return fail("control character in string");
+      }
+      if (c != '\\') {
+        s += c;
+        continue;
+      }
       if (i_ >= t_.size()) return fail("unterminated string");
       char e = t_[i_++];
       switch (e) {
-        case '"': s += '"'; break;
-        case '\\': s += '\\'; break;
-        case '/': s += '/'; break;
-        case 'b': s += '\b'; break;
-        case 'f': s += '\f'; break;
-        case 'n': s += '\n'; break;
-        case 'r': s += '\r'; break;
-        case 't': s += '\t'; break;
+        case '"':
+          s += '"';
+          break;
+        case '\\':
+          s += '\\';
+          break;
+        case '/':
+          s += '/';
+          break;
+        case 'b':
+          s += '\b';
+          break;
+        case 'f':
+          s += '\f';
+          break;
+        case 'n':
+          s += '\n';
+          break;
+        case 'r':
+          s += '\r';
+          break;
+        case 't':
+          s += '\t';
+          break;
         case 'u': {
           uint32_t cp;
           if (!hex4(cp)) return false;
@@ -275,7 +356,9 @@ class Parser {
           put_utf8(s, cp);
           break;
         }
-        default: --i_; return fail("invalid escape");
+        default:
+          --i_;
+          return fail("invalid escape");
       }
     }
   }
@@ -283,8 +366,10 @@ class Parser {
     size_t start = i_;
     if (t_[i_] == '-') ++i_;
     if (i_ >= t_.size() || !isdigit(static_cast<unsigned char>(t_[i_]))) return fail("invalid number");
-    if (t_[i_] == '0') ++i_;
-    else while (i_ < t_.size() && isdigit(static_cast<unsigned char>(t_[i_]))) ++i_;
+    if (t_[i_] == '0')
+      ++i_;
+    else
+      while (i_ < t_.size() && isdigit(static_cast<unsigned char>(t_[i_]))) ++i_;
     bool is_float = false;
     if (i_ < t_.size() && t_[i_] == '.') {
       is_float = true;
@@ -305,8 +390,10 @@ class Parser {
     } else {
       errno = 0;
       long long v = std::strtoll(num.c_str(), nullptr, 10);
-      if (errno == ERANGE) out = Json(std::strtod(num.c_str(), nullptr));
-      else out = Json(static_cast<int64_t>(v));
+      if (errno == ERANGE)
+        out = Json(std::strtod(num.c_str(), nullptr));
+      else
+        out = Json(static_cast<int64_t>(v));
     }
     return true;
   }

@@ -14,9 +14,8 @@ std::string redact_secrets(const std::string& text) {
   // quote runs to the end) | password=ab'c\ d (up to unescaped white space;
   // a double quote ends it too, for a conninfo quoted inside a message).
   // Not after '?' or '&': that is the URI parameter, which ends at '&'.
-  static const std::regex kv(
-      R"((^|[^?&])(password\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s'"\\]|\\.)(?:[^\s"\\]|\\.)*))",
-      std::regex::icase);
+  static const std::regex kv(R"((^|[^?&])(password\s*=\s*)('(?:[^'\\]|\\.)*'?|(?:[^\s'"\\]|\\.)(?:[^\s"\\]|\\.)*))",
+                             std::regex::icase);
   // URI form: scheme://user:secret@host
   static const std::regex uri(R"(((?:postgres|postgresql)://[^:/@\s]*:)[^@\s]*@)", std::regex::icase);
   // URI parameter: ?password=... or &password=...

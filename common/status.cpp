@@ -6,17 +6,19 @@ namespace cellar {
 
 int exit_code_of(ErrorCode code) {
   switch (code) {
-    case ErrorCode::ok: return 0;
-    case ErrorCode::failed: return 1;
-    case ErrorCode::usage: return 2;
-    case ErrorCode::busy: return 3;
+    case ErrorCode::ok:
+      return 0;
+    case ErrorCode::failed:
+      return 1;
+    case ErrorCode::usage:
+      return 2;
+    case ErrorCode::busy:
+      return 3;
   }
   return 1;
 }
 
-Status Status::from_errno(const std::string& what, int err) {
-  return Status::failed(what + ": " + std::strerror(err));
-}
+Status Status::from_errno(const std::string& what, int err) { return Status::failed(what + ": " + std::strerror(err)); }
 
 std::string Status::to_string() const {
   std::string out = "ERROR: " + message_;

@@ -72,7 +72,7 @@ class Reader {
 };
 
 struct Entry {
-  std::string name;   // within the listed directory
+  std::string name;  // within the listed directory
   bool is_dir = false;
   uint64_t size = 0;  // files only
   int64_t mtime = 0;  // seconds since the epoch

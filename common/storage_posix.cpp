@@ -24,9 +24,8 @@ std::string make_temp_name(const std::string& final_path) {
 // Paths from callers are trusted to be built by config/layout.h or validated
 // names; this catches a bug before it escapes the root.
 Status check_relative(const std::string& path) {
-  if (path.find('\0') != std::string::npos || path.find("/../") != std::string::npos ||
-      path.rfind("../", 0) == 0 || path == ".." ||
-      (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
+  if (path.find('\0') != std::string::npos || path.find("/../") != std::string::npos || path.rfind("../", 0) == 0 ||
+      path == ".." || (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
     return Status::failed("invalid storage path \"" + path + "\"");
   return Status::ok();
 }
@@ -50,7 +49,10 @@ Status commit_steps(UniqueFd& fd, const std::string& from, const std::string& to
 class PosixWriter final : public Writer {
  public:
   PosixWriter(std::string path, std::string final_path, std::string temp, UniqueFd fd, bool sync_dir)
-      : path_(std::move(path)), final_(std::move(final_path)), temp_(std::move(temp)), fd_(std::move(fd)),
+      : path_(std::move(path)),
+        final_(std::move(final_path)),
+        temp_(std::move(temp)),
+        fd_(std::move(fd)),
         sync_dir_(sync_dir) {}
   ~PosixWriter() override { abandon(); }
 
@@ -141,7 +143,8 @@ class PosixStorage final : public Storage {
       ::unlink(temp.c_str());
       return st;
     }
-    return std::unique_ptr<Writer>(std::make_unique<PosixWriter>(path, final_path, temp, std::move(fd), options.sync_dir));
+    return std::unique_ptr<Writer>(
+        std::make_unique<PosixWriter>(path, final_path, temp, std::move(fd), options.sync_dir));
   }
 
   Result<std::unique_ptr<Reader>> open_read(const std::string& path, uint64_t offset, uint64_t length) override {
@@ -231,7 +234,8 @@ class PosixStorage final : public Storage {
 
 Status durable_rename(int fd, const std::string& from, const std::string& to) {
   UniqueFd owned(fd >= 0 ? ::dup(fd) : -1);
-  if (fd >= 0 && !owned.valid()) return Status::from_errno("could not duplicate the descriptor of \"" + from + "\"", errno);
+  if (fd >= 0 && !owned.valid())
+    return Status::from_errno("could not duplicate the descriptor of \"" + from + "\"", errno);
   return commit_steps(owned, from, to, true);
 }
 

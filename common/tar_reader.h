@@ -15,9 +15,9 @@ namespace cellar {
 enum class TarType { file, directory, symlink, other };
 
 struct TarMember {
-  std::string name;      // as in the archive, trailing '/' removed
+  std::string name;  // as in the archive, trailing '/' removed
   TarType type = TarType::other;
-  uint64_t size = 0;     // data bytes (files)
+  uint64_t size = 0;  // data bytes (files)
   unsigned mode = 0;
   int64_t mtime = 0;
   std::string link_target;  // symlinks
@@ -42,11 +42,11 @@ class TarReader {
  private:
   Status parse_header();
   TarHandler* handler_;
-  std::string header_;        // partial 512-byte header
-  uint64_t data_left_ = 0;    // data bytes of the current member still to come
-  uint64_t padding_left_ = 0; // padding after it
+  std::string header_;         // partial 512-byte header
+  uint64_t data_left_ = 0;     // data bytes of the current member still to come
+  uint64_t padding_left_ = 0;  // padding after it
   bool in_member_ = false;
-  bool ended_ = false;        // saw the zero end-of-archive block
+  bool ended_ = false;  // saw the zero end-of-archive block
 };
 
 // Parses one 512-byte header block (exposed for tests). Nothing for a zero block.

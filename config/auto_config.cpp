@@ -1,16 +1,16 @@
 #include "config/auto_config.h"
-#include "config/layout.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "common/fs.h"
-#include "common/storage.h"
 #include "common/json.h"
+#include "common/storage.h"
+#include "config/layout.h"
 #include "config/names.h"
 
 namespace cellar {
@@ -40,7 +40,8 @@ Result<ConfigValue> typed_json(const KeySpec& spec, const Json& v) {
     case KeyType::duration:
       if (v.is_int()) return ConfigValue(v.as_int());
       if (v.is_string()) return ConfigValue(v.as_string());
-      return Status::usage("must be a duration: a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds");
+      return Status::usage(
+          "must be a duration: a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds");
   }
   return Status::usage("has an unknown type");
 }
@@ -93,9 +94,12 @@ toml::table& child_table(toml::table& parent, const std::string& key) {
 }
 
 void assign(toml::table& t, const std::string& key, const ConfigValue& v) {
-  if (auto s = std::get_if<std::string>(&v)) t.insert_or_assign(key, *s);
-  else if (auto b = std::get_if<bool>(&v)) t.insert_or_assign(key, *b);
-  else t.insert_or_assign(key, std::get<int64_t>(v));
+  if (auto s = std::get_if<std::string>(&v))
+    t.insert_or_assign(key, *s);
+  else if (auto b = std::get_if<bool>(&v))
+    t.insert_or_assign(key, *b);
+  else
+    t.insert_or_assign(key, std::get<int64_t>(v));
 }
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
@@ -162,8 +166,10 @@ void remove_stale_scratch(const Config& config) {
 
 Result<std::vector<ConfigChange>> parse_config_changes(const std::string& json_text) {
   auto doc = Json::parse(json_text);
-  if (!doc) return Status::usage("config-update: invalid JSON: " + doc.status().message(),
-                                 "give a JSON array of objects, e.g. '[{\"scope\":\"server\",\"server_name\":\"main\",\"active\":false}]'");
+  if (!doc)
+    return Status::usage(
+        "config-update: invalid JSON: " + doc.status().message(),
+        "give a JSON array of objects, e.g. '[{\"scope\":\"server\",\"server_name\":\"main\",\"active\":false}]'");
   if (!doc->is_array()) return Status::usage("config-update: the JSON must be an array of objects");
   std::vector<ConfigChange> changes;
   const auto& list = doc->as_array();
@@ -182,8 +188,8 @@ Result<std::string> merge_auto_config(const std::string& existing, const std::ve
     return Status::usage(std::string("the current auto file is malformed TOML: ") + std::string(e.description()));
   }
   for (const ConfigChange& c : changes) {
-    toml::table& section = c.server.empty() ? child_table(root, "global")
-                                            : child_table(child_table(root, "servers"), c.server);
+    toml::table& section =
+        c.server.empty() ? child_table(root, "global") : child_table(child_table(root, "servers"), c.server);
     assign(section, c.key, c.value);
   }
   std::ostringstream out;

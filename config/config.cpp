@@ -1,16 +1,16 @@
 #include "config/config.h"
-#include "config/layout.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
-#include <toml++/toml.h>
 
 #include "common/fs.h"
+#include "config/layout.h"
 #include "config/names.h"
 #include "pg/connection.h"
 
@@ -19,10 +19,14 @@ namespace {
 
 const char* type_name(KeyType t) {
   switch (t) {
-    case KeyType::string: return "a string";
-    case KeyType::boolean: return "a boolean";
-    case KeyType::integer: return "an integer";
-    case KeyType::duration: return "a duration (a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds)";
+    case KeyType::string:
+      return "a string";
+    case KeyType::boolean:
+      return "a boolean";
+    case KeyType::integer:
+      return "an integer";
+    case KeyType::duration:
+      return "a duration (a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds)";
   }
   return "?";
 }
@@ -142,7 +146,8 @@ std::optional<Layer> read_layer(const std::string& file, bool allow_global, Prob
   try {
     root = toml::parse_file(file);
   } catch (const toml::parse_error& e) {
-    problems.add(file, static_cast<int>(e.source().begin.line), std::string("malformed TOML: ") + std::string(e.description()));
+    problems.add(file, static_cast<int>(e.source().begin.line),
+                 std::string("malformed TOML: ") + std::string(e.description()));
     return std::nullopt;
   } catch (const std::exception& e) {
     problems.add(file, 0, std::string("could not read: ") + e.what());
@@ -151,8 +156,10 @@ std::optional<Layer> read_layer(const std::string& file, bool allow_global, Prob
   for (const auto& [key_node, node] : root) {
     std::string key(key_node.str());
     if (key == "global" && allow_global) {
-      if (const toml::table* g = node.as_table()) read_keys(*g, "global", false, file, layer.global, problems);
-      else problems.add(file, line_of(node), "\"global\" must be a table");
+      if (const toml::table* g = node.as_table())
+        read_keys(*g, "global", false, file, layer.global, problems);
+      else
+        problems.add(file, line_of(node), "\"global\" must be a table");
     } else if (key == "servers") {
       read_servers(node, file, layer, problems);
     } else if (key == "global") {
@@ -222,10 +229,14 @@ void cross_check(const ServerConfig& s, const Source& table, Problems& problems)
   if (auto level = s.compression_level()) {
     std::string codec = s.compression();
     std::string why;
-    if (codec == "gzip") why = in_range(*level, 1, 9);
-    else if (codec == "lz4") why = in_range(*level, 1, 12);
-    else if (codec == "zstd") why = in_range(*level, 1, 19);
-    else why = "has no meaning with compression \"none\"";
+    if (codec == "gzip")
+      why = in_range(*level, 1, 9);
+    else if (codec == "lz4")
+      why = in_range(*level, 1, 12);
+    else if (codec == "zstd")
+      why = in_range(*level, 1, 19);
+    else
+      why = "has no meaning with compression \"none\"";
     if (!why.empty())
       problems.add(where(Key::compression_level).file, where(Key::compression_level).line,
                    "key \"compression_level\" of server \"" + s.name + "\" (" + codec + ") " + why);

@@ -72,10 +72,11 @@ std::optional<ParsedPath> parse_backup(const std::vector<std::string_view>& part
   if (parts.size() < 2 || !is_backup_id(std::string(parts[1]))) return std::nullopt;
   ParsedPath p{PathKind::backup_dir, std::string(parts[1]), {}, codec::Codec::none, {}};
   if (parts.size() == 2) return p;
-  if (parts.size() == 3 && parts[2] == kBackupInfoName) return ParsedPath{PathKind::backup_info, p.backup_id, {}, {}, {}};
+  if (parts.size() == 3 && parts[2] == kBackupInfoName)
+    return ParsedPath{PathKind::backup_info, p.backup_id, {}, {}, {}};
   if (parts.size() == 3 && parts[2] == kManifest) return ParsedPath{PathKind::backup_manifest, p.backup_id, {}, {}, {}};
-  const bool oid = !parts[2].empty() && parts[2].size() <= 10 &&
-                   parts[2].find_first_not_of("0123456789") == std::string_view::npos;
+  const bool oid =
+      !parts[2].empty() && parts[2].size() <= 10 && parts[2].find_first_not_of("0123456789") == std::string_view::npos;
   if (parts.size() < 4 || (parts[2] != kData && !oid)) return std::nullopt;
   std::string rest;
   for (size_t i = 2; i < parts.size(); ++i) rest += (i > 2 ? "/" : "") + std::string(parts[i]);
@@ -111,7 +112,8 @@ std::optional<ParsedPath> parse_error(std::string_view file) {
   size_t stamp_dot = file.find_last_of('.', reason_dot - 1);
   if (stamp_dot == std::string_view::npos || stamp_dot == 0) return std::nullopt;
   std::string_view reason = file.substr(reason_dot + 1);
-  if (reason.empty() || reason.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string_view::npos) return std::nullopt;
+  if (reason.empty() || reason.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string_view::npos)
+    return std::nullopt;
   if (!is_error_stamp(file.substr(stamp_dot + 1, reason_dot - stamp_dot - 1))) return std::nullopt;
   return ParsedPath{PathKind::error, {}, std::string(file.substr(0, stamp_dot)), {}, std::string(reason)};
 }

@@ -12,8 +12,8 @@ Status validate_server_name(const std::string& name) {
   if (name.empty()) return bad("it is empty");
   if (name.size() > 64) return bad("it is longer than 64 characters");
   for (char c : name) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '.' || c == '-';
+    bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
     if (!ok) return bad(std::string("it contains the character '") + c + "'");
   }
   if (name[0] == '.' || name[0] == '-') return bad("it starts with '" + name.substr(0, 1) + "'");
@@ -34,7 +34,7 @@ bool is_backup_id(const std::string& s) {
 }
 
 std::string make_backup_id(std::time_t t) {
-  std::tm tm {};
+  std::tm tm{};
   localtime_r(&t, &tm);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);

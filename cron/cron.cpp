@@ -1,6 +1,4 @@
 #include "cron/cron.h"
-#include "config/layout.h"
-#include "sync/sync.h"
 
 #include <signal.h>
 
@@ -9,12 +7,14 @@
 #include <ctime>
 #include <thread>
 
-#include "cron/maintenance.h"
 #include "common/fs.h"
-#include "common/storage.h"
 #include "common/log.h"
 #include "common/process.h"
+#include "common/storage.h"
+#include "config/layout.h"
+#include "cron/maintenance.h"
 #include "locks/typed_lock.h"
+#include "sync/sync.h"
 #include "wal/archive.h"
 
 namespace cellar::cron {
@@ -94,8 +94,8 @@ class ServerPass {
   // The steps, in Barman's order plus the backup ones; each failure is
   // reported and the pass goes on.
   bool run() {
-    step(supervise_receiver());  // 1. keep receive-wal running (or stopped)
-    step(archive());             // 2. streaming/ and incoming/ → wals/
+    step(supervise_receiver());                         // 1. keep receive-wal running (or stopped)
+    step(archive());                                    // 2. streaming/ and incoming/ → wals/
     step(settle_waiting_backups(config_, s_, o_.say));  // 3. WAITING_FOR_WALS → DONE/FAILED
     step(fail_dead_backups(config_, s_, o_.say));       // 4. dead STARTED → FAILED
     step(enforce_retention(config_, s_, o_.say));       // 5. OBSOLETE backups and their WAL

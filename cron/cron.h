@@ -23,11 +23,11 @@ namespace cellar::cron {
 
 struct CronOptions {
   const Config* config = nullptr;
-  std::string config_path;        // absolute; passed to children as "-c <path>"
-  bool keep_descriptors = false;  // children inherit stdout/stderr instead of the log files
-  std::string exe = "/proc/self/exe";                  // the cellar binary children run
-  std::function<void(const std::string&)> say;         // informational lines (stdout)
-  std::function<void(const Status&)> complain;         // a step's failure (stderr)
+  std::string config_path;                      // absolute; passed to children as "-c <path>"
+  bool keep_descriptors = false;                // children inherit stdout/stderr instead of the log files
+  std::string exe = "/proc/self/exe";           // the cellar binary children run
+  std::function<void(const std::string&)> say;  // informational lines (stdout)
+  std::function<void(const Status&)> complain;  // a step's failure (stderr)
 };
 
 // One pass. Ok when every step of every server succeeded or was skipped

@@ -15,7 +15,6 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-
 Result<ResultPtr> next_result(Connection& conn, ExecStatusType want, const char* what) {
   ResultPtr res(PQgetResult(conn.raw()));
   if (!res) return Status::failed(std::string("BASE_BACKUP ended early, expected ") + what);

@@ -25,8 +25,8 @@ struct BaseBackupOptions {
 };
 
 struct TablespaceRow {
-  std::optional<uint32_t> oid;  // none for the main data directory (last row)
-  std::string location;         // "" for the main data directory
+  std::optional<uint32_t> oid;      // none for the main data directory (last row)
+  std::string location;             // "" for the main data directory
   std::optional<uint64_t> size_kb;  // only with progress
 };
 

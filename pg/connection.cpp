@@ -139,8 +139,10 @@ Result<QueryResult> Connection::query(const std::string& sql) {
   for (int r = 0; r < nrows; ++r) {
     Row row;
     for (int c = 0; c < ncols; ++c) {
-      if (PQgetisnull(res, r, c)) row.emplace_back(std::nullopt);
-      else row.emplace_back(std::string(PQgetvalue(res, r, c), static_cast<size_t>(PQgetlength(res, r, c))));
+      if (PQgetisnull(res, r, c))
+        row.emplace_back(std::nullopt);
+      else
+        row.emplace_back(std::string(PQgetvalue(res, r, c), static_cast<size_t>(PQgetlength(res, r, c))));
     }
     out.rows.push_back(std::move(row));
   }

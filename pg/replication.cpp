@@ -34,7 +34,6 @@ std::string quote_ident(const std::string& name) {
   return out + "\"";
 }
 
-
 std::string sqlstate(PGresult* res) {
   const char* s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
   return s ? s : "";

@@ -51,8 +51,8 @@ Result<SlotState> read_replication_slot(Connection& conn, const std::string& slo
 // --- Streaming -------------------------------------------------------------
 
 struct XLogData {
-  Lsn start = 0;    // LSN of the first WAL byte
-  Lsn wal_end = 0;  // server's flush position when sent
+  Lsn start = 0;        // LSN of the first WAL byte
+  Lsn wal_end = 0;      // server's flush position when sent
   std::string message;  // the whole CopyData payload (kept whole: no copy)
   std::string_view wal() const { return std::string_view(message).substr(25); }
 };

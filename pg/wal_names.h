@@ -35,8 +35,8 @@ enum class WalFileKind { segment, partial, history, backup_label };
 struct WalFileName {
   WalFileKind kind;
   TimeLineId tli = 0;
-  SegNo segno = 0;        // segment, partial, backup_label
-  uint32_t offset = 0;    // backup_label
+  SegNo segno = 0;      // segment, partial, backup_label
+  uint32_t offset = 0;  // backup_label
 };
 
 // Parses any of the shapes above; nothing for anything else.

@@ -1,5 +1,4 @@
 #include "recover/recover.h"
-#include "config/layout.h"
 
 #include <sys/stat.h>
 
@@ -9,14 +8,15 @@
 #include <filesystem>
 
 #include "catalog/catalogue.h"
-#include "common/progress.h"
-#include "recover/recover_config.h"
-#include "recover/recover_copy.h"
-#include "recover/recover_wal.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/pause_point.h"
+#include "common/progress.h"
+#include "config/layout.h"
 #include "locks/typed_lock.h"
+#include "recover/recover_config.h"
+#include "recover/recover_copy.h"
+#include "recover/recover_wal.h"
 #include "wal/archive.h"
 
 namespace cellar::recover {
@@ -54,9 +54,9 @@ Result<HeldBackup> hold_backup(const RecoverRequest& r) {
   auto info = catalog::load_backup_info((*entry)->dir);  // a delete may have won the race
   if (!info) return Status::failed("backup " + id + " of server '" + r.server->name + "' is gone");
   if (info->status != catalog::BackupStatus::done)
-    return Status::failed("backup " + id + " of server '" + r.server->name + "' is " +
-                              catalog::status_name(info->status) + ", not DONE",
-                          "only DONE backups can be recovered; run 'cellar list-backups " + r.server->name + "'");
+    return Status::failed(
+        "backup " + id + " of server '" + r.server->name + "' is " + catalog::status_name(info->status) + ", not DONE",
+        "only DONE backups can be recovered; run 'cellar list-backups " + r.server->name + "'");
   return HeldBackup{std::move(*lock), std::move(*info), (*entry)->dir};
 }
 
@@ -118,8 +118,7 @@ Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, c
   RestorePlan plan;
   auto codec = codec::parse_codec(b.info.compression.empty() ? "none" : b.info.compression);
   if (!codec)
-    return Status::failed("backup " + b.info.backup_id + " has an unknown compression \"" + b.info.compression +
-                          "\"");
+    return Status::failed("backup " + b.info.backup_id + " has an unknown compression \"" + b.info.compression + "\"");
   if (Status st = plan_tree(layout::backup_data_dir(b.dir), r.dest, *codec, plan); !st) return st;
   plan.dirs.push_back(join_path(r.dest, "pg_tblspc"));
   for (const auto& p : spaces) {

@@ -30,9 +30,9 @@
 #include <string>
 #include <vector>
 
-#include "recover/recover_target.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "recover/recover_target.h"
 
 namespace cellar::recover {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "recover/recover_target.h"
 #include "common/status.h"
+#include "recover/recover_target.h"
 
 namespace cellar::recover {
 

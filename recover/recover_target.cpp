@@ -53,7 +53,8 @@ Status check_lsn(const RecoveryTarget& target, const catalog::BackupInfo& info, 
 }
 
 // The recovery_target* setting of the target itself.
-Result<RecoverySetting> target_setting(const RecoveryTarget& target, const catalog::BackupInfo& info, PreparedTarget& out) {
+Result<RecoverySetting> target_setting(const RecoveryTarget& target, const catalog::BackupInfo& info,
+                                       PreparedTarget& out) {
   switch (target.kind) {
     case TargetKind::time: {
       auto t = check_time(target, info, out);

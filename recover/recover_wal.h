@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "catalog/backup_info.h"
+#include "common/status.h"
 #include "recover/recover_copy.h"
 #include "recover/recover_target.h"
-#include "common/status.h"
 
 namespace cellar::recover {
 

@@ -1,6 +1,5 @@
 // sync-wal and the passive cron step (backup/sync.h).
 #include "sync/sync.h"
-#include "config/layout.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,10 +8,11 @@
 #include <optional>
 
 #include "catalog/catalogue.h"
-#include "common/tar_reader.h"
-#include "config/names.h"
 #include "common/fs.h"
 #include "common/storage.h"
+#include "common/tar_reader.h"
+#include "config/layout.h"
+#include "config/names.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -146,15 +146,18 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
   if (!wanted) return wanted.status();
   // 3. Copy and catalogue by batches, so an interruption keeps what arrived.
   for (size_t at = 0; at < wanted->size(); at += kNamesPerRequest) {
-    std::vector<wal::XlogEntry> batch(wanted->begin() + static_cast<long>(at),
-                                      wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
-    if (Status s = receive_batch(server, wals, batch); !s) return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
+    std::vector<wal::XlogEntry> batch(
+        wanted->begin() + static_cast<long>(at),
+        wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
+    if (Status s = receive_batch(server, wals, batch); !s)
+      return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
     auto xlogdb_lock = locks::XlogdbLock::acquire(config.lock_directory(), server.name);
     if (!xlogdb_lock) return xlogdb_lock.status();
     if (Status s = wal::append_xlogdb(*xlogdb_lock, wal::xlogdb_path(server_dir), batch); !s) return s;
   }
   // 4. Remember where the primary's catalogue ended.
-  SyncWalResult result{wanted->size(), info->find("last_name")->is_string() ? info->find("last_name")->as_string() : ""};
+  SyncWalResult result{wanted->size(),
+                       info->find("last_name")->is_string() ? info->find("last_name")->as_string() : ""};
   if (!result.last_name.empty() && info->find("last_position")->is_int()) {
     std::string text = result.last_name + "\t" + std::to_string(info->find("last_position")->as_int());
     if (Status s = storage::write_file(storage::local(), bookmark_path(server_dir), text); !s) return s;
@@ -215,9 +218,12 @@ Result<std::vector<std::string>> run_passive_sync(const Config& config, const Se
     auto lock = free ? locks::SyncBackupLock::acquire(config.lock_directory(), server.name, *next)
                      : Result<locks::SyncBackupLock>(free);
     auto status = lock ? sync_backup(*lock, config, server, *next) : Result<std::string>(lock.status());
-    if (status) lines.push_back("backup " + *next + " of server \"" + server.name + "\" synchronised: " + *status);
-    else if (status.status().code() == ErrorCode::busy) lines.push_back(status.status().message());
-    else backup_error = status.status();
+    if (status)
+      lines.push_back("backup " + *next + " of server \"" + server.name + "\" synchronised: " + *status);
+    else if (status.status().code() == ErrorCode::busy)
+      lines.push_back(status.status().message());
+    else
+      backup_error = status.status();
   }
   // 2. WAL, unless a sync-wal is already running.
   if (Status free = probe_lock(config, {locks::LockKind::sync_wal, server.name, ""}); !free) {

@@ -40,8 +40,8 @@ Status run_on_primary(const ServerConfig& server, const std::vector<std::string>
 Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& last_wal, uint64_t last_position);
 
 struct SyncWalResult {
-  size_t copied = 0;       // WAL files received and catalogued
-  std::string last_name;   // the primary's last WAL, now the bookmark
+  size_t copied = 0;      // WAL files received and catalogued
+  std::string last_name;  // the primary's last WAL, now the bookmark
 };
 
 // sync-wal: copies the WAL the primary has and this node lacks, verifies

@@ -6,13 +6,13 @@
 #include <set>
 
 #include "catalog/catalogue.h"
-#include "config/layout.h"
-#include "sync/sync.h"
-#include "common/tar_reader.h"
 #include "catalog/verify.h"
 #include "common/fs.h"
 #include "common/storage.h"
+#include "common/tar_reader.h"
+#include "config/layout.h"
 #include "config/names.h"
+#include "sync/sync.h"
 
 namespace cellar::sync {
 namespace {
@@ -71,7 +71,8 @@ Result<catalog::BackupInfo> info_from_primary(const Json& remote, const std::str
         !(value.is_string() || value.is_null()))
       return Status::failed("the primary sent an invalid backup.info key \"" + key + "\"");
     std::string v = value.is_null() ? "" : value.as_string();
-    if (v.find('\n') != std::string::npos) return Status::failed("the primary sent a multi-line value for \"" + key + "\"");
+    if (v.find('\n') != std::string::npos)
+      return Status::failed("the primary sent a multi-line value for \"" + key + "\"");
     if (Status s = catalog::parse_info_field(info, key, v); !s)
       return s.prefix("the primary sent an invalid backup description");
   }
@@ -94,8 +95,9 @@ Status copy_and_verify(const locks::BackupIdLock& id_lock, const ServerConfig& s
   auto report = catalog::verify_backup(id_lock, entry);
   if (!report) return report.status();
   if (!report->ok())
-    return Status::failed("the copy does not match its manifest: " + report->problems.front() +
-                          (report->problems.size() > 1 ? " (and " + std::to_string(report->problems.size() - 1) + " more)" : ""));
+    return Status::failed(
+        "the copy does not match its manifest: " + report->problems.front() +
+        (report->problems.size() > 1 ? " (and " + std::to_string(report->problems.size() - 1) + " more)" : ""));
   return Status::ok();
 }
 
@@ -114,7 +116,8 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   auto primary = fetch_primary_info(server, "", 0);
   if (!primary) return primary.status();
   const Json* remote = primary->find("backups")->find(backup_id);
-  if (!remote) return Status::failed("backup " + backup_id + " is not DONE on the primary node of server \"" + server.name + "\"");
+  if (!remote)
+    return Status::failed("backup " + backup_id + " is not DONE on the primary node of server \"" + server.name + "\"");
   // 2. Already here: nothing to do; a failed or interrupted copy starts over.
   const std::string server_dir = config.server_dir(server.name);
   catalog::BackupEntry entry{{}, join_path(catalog::base_dir(server_dir), backup_id), catalog::BackupStatus::syncing};

@@ -32,10 +32,14 @@ Json config_json(const ServerConfig& server) {
   for (const KeySpec& spec : key_specs()) {
     if (spec.scope == KeyScope::global_only) continue;
     const Setting& s = server.get(spec.key);
-    if (!s.is_set) o.set(spec.name, Json());
-    else if (auto b = std::get_if<bool>(&s.value)) o.set(spec.name, *b);
-    else if (auto i = std::get_if<int64_t>(&s.value)) o.set(spec.name, *i);
-    else o.set(spec.name, redact_secrets(std::get<std::string>(s.value)));
+    if (!s.is_set)
+      o.set(spec.name, Json());
+    else if (auto b = std::get_if<bool>(&s.value))
+      o.set(spec.name, *b);
+    else if (auto i = std::get_if<int64_t>(&s.value))
+      o.set(spec.name, *i);
+    else
+      o.set(spec.name, redact_secrets(std::get<std::string>(s.value)));
   }
   return o;
 }
@@ -55,9 +59,9 @@ Result<size_t> start_index(const std::vector<PositionedEntry>& lines, const Sync
                               (lines.empty() ? std::string("(none)") : lines.front().entry.name) + "\"",
                           "run sync-info without LAST_WAL for a full synchronisation");
   if (req.last_wal > lines.back().entry.name)
-    return Status::failed("last_wal \"" + req.last_wal + "\" is newer than the last available WAL \"" +
-                              lines.back().entry.name + "\"",
-                          "run sync-info without LAST_WAL for a full synchronisation");
+    return Status::failed(
+        "last_wal \"" + req.last_wal + "\" is newer than the last available WAL \"" + lines.back().entry.name + "\"",
+        "run sync-info without LAST_WAL for a full synchronisation");
   size_t i = 0;
   if (req.last_position) {
     for (size_t k = 0; k < lines.size(); ++k)
@@ -79,8 +83,7 @@ Result<std::vector<PositionedEntry>> read_positioned_xlogdb(const std::string& p
   for (size_t nl; (nl = text->find('\n', at)) != std::string::npos; at = nl + 1) {
     ++line_no;
     auto entry = wal::parse_xlog_entry(text->substr(at, nl - at));
-    if (!entry)
-      return Status::failed("malformed line " + std::to_string(line_no) + " in \"" + path + "\"");
+    if (!entry) return Status::failed("malformed line " + std::to_string(line_no) + " in \"" + path + "\"");
     out.push_back({*entry, at});
   }
   return out;  // a torn last line (no '\n') is not part of the catalogue yet

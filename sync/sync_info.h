@@ -29,8 +29,8 @@
 namespace cellar::sync {
 
 struct SyncInfoRequest {
-  std::string last_wal;                  // "" = from the start
-  std::optional<uint64_t> last_position; // only with last_wal
+  std::string last_wal;                   // "" = from the start
+  std::optional<uint64_t> last_position;  // only with last_wal
 };
 
 // One complete xlog.db line and the byte offset where it starts.

@@ -6,11 +6,11 @@
 
 #include <cstdio>
 
-#include "sync/sync.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "common/redact.h"
+#include "sync/sync.h"
 
 namespace cellar::sync {
 namespace {
@@ -93,7 +93,13 @@ Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& l
   }
   std::string text;
   int code = 0;
-  Status ran = run_on_primary(server, words, [&](std::string_view d) { text.append(d); return Status::ok(); }, &code);
+  Status ran = run_on_primary(
+      server, words,
+      [&](std::string_view d) {
+        text.append(d);
+        return Status::ok();
+      },
+      &code);
   if (!ran && code == 1 && !last_wal.empty()) {
     log::warning("sync-info of server \"" + server.name + "\" is out of sync (" + ran.detail() +
                  "): asking the primary for a full synchronisation");

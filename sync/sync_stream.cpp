@@ -1,5 +1,4 @@
 #include "sync/sync_stream.h"
-#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 
 #include "catalog/catalogue.h"
 #include "common/fs.h"
+#include "config/layout.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
 #include "pg/wal_names.h"

@@ -1,5 +1,4 @@
 #include "wal/archive.h"
-#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include "common/log.h"
 #include "common/storage_filter.h"
 #include "common/storage_posix.h"
+#include "config/layout.h"
 #include "wal/identity.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -67,7 +67,8 @@ Result<std::vector<Source>> list_sources(const std::string& server_dir) {
     auto names = list_dir(dir);
     if (!names) return names.status();
     for (auto& n : *names)
-      if (n[0] != '.' && !ends_with(n, ".partial") && !ends_with(n, ".tmp") && !storage::is_temp_name(n)) out.push_back({n, dir});
+      if (n[0] != '.' && !ends_with(n, ".partial") && !ends_with(n, ".tmp") && !storage::is_temp_name(n))
+        out.push_back({n, dir});
   }
   std::stable_sort(out.begin(), out.end(), [](const Source& a, const Source& b) { return a.name < b.name; });
   return out;
@@ -196,8 +197,9 @@ class Archiver {
   Status settle_existing(const Source& s, const ArchivedFile& stored, const struct stat& sb) {
     auto same = same_content(s.path(), stored);
     if (!same)
-      return Status(same.status()).with_hint("the archived copy \"" + stored.path + "\" may be damaged; the source \"" +
-                                             s.path() + "\" was left in place");
+      return Status(same.status())
+          .with_hint("the archived copy \"" + stored.path + "\" may be damaged; the source \"" + s.path() +
+                     "\" was left in place");
     if (!*same) return move_to_errors(s, "duplicate", "differs from the archived \"" + stored.path + "\"");
     if (!catalogued_.count(s.name)) {
       struct stat st_stored {};
@@ -249,9 +251,7 @@ class Archiver {
   std::set<std::string> catalogued_;
 };
 
-bool valid_segment_size(uint64_t size) {
-  return size >= (1u << 20) && size <= (1u << 30) && (size & (size - 1)) == 0;
-}
+bool valid_segment_size(uint64_t size) { return size >= (1u << 20) && size <= (1u << 30) && (size & (size - 1)) == 0; }
 
 }  // namespace
 
@@ -270,7 +270,7 @@ Result<ArchiveOptions> archive_options_for(const Config& config, const ServerCon
   if (*identity && (*identity)->xlog_segment_size != 0) {
     if (!valid_segment_size((*identity)->xlog_segment_size))
       return Status::failed("invalid xlog_segment_size " + std::to_string((*identity)->xlog_segment_size) + " in \"" +
-                            identity_path(o.server_dir) + "\"",
+                                identity_path(o.server_dir) + "\"",
                             "it must be a power of two from 1 MiB to 1 GiB; fix or remove the file");
     o.segment_size = (*identity)->xlog_segment_size;
   }

@@ -43,11 +43,11 @@ struct ArchiveOptions {
 Result<ArchiveOptions> archive_options_for(const Config& config, const ServerConfig& server);
 
 struct ArchiveReport {
-  int archived = 0;             // files newly stored in wals/
-  uint64_t bytes = 0;           // their size before compression
-  uint64_t stored_bytes = 0;    // their size in wals/
-  int catalogued = 0;           // found in wals/ but missing from xlog.db (after a crash): added
-  int duplicates_dropped = 0;   // already archived with the same content: source removed
+  int archived = 0;                          // files newly stored in wals/
+  uint64_t bytes = 0;                        // their size before compression
+  uint64_t stored_bytes = 0;                 // their size in wals/
+  int catalogued = 0;                        // found in wals/ but missing from xlog.db (after a crash): added
+  int duplicates_dropped = 0;                // already archived with the same content: source removed
   std::vector<std::string> moved_to_errors;  // paths under errors/
 };
 

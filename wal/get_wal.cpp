@@ -36,8 +36,8 @@ Status get_wal(const GetWalRequest& r) {
   auto stored = find_archived(wals_dir(r.server_dir), r.name);
   if (!stored)
     return Status::failed("WAL file \"" + r.name + "\" is not in the archive of server '" + r.server + "'",
-                          "it may not be archived yet: see 'cellar status " + r.server + "' and run 'cellar archive-wal " +
-                              r.server + "'");
+                          "it may not be archived yet: see 'cellar status " + r.server +
+                              "' and run 'cellar archive-wal " + r.server + "'");
   auto in = storage::open_decompressed(storage::local(), stored->path, stored->codec);
   if (!in) return in.status();
   if (r.output_dir.empty()) return copy_to_stdout(**in);

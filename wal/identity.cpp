@@ -1,9 +1,9 @@
 #include "wal/identity.h"
-#include "config/layout.h"
 
 #include "common/fs.h"
-#include "common/storage.h"
 #include "common/json.h"
+#include "common/storage.h"
+#include "config/layout.h"
 
 namespace cellar::wal {
 
@@ -40,10 +40,10 @@ Status check_or_record_identity(const std::string& server_dir, const std::string
   if (!stored) return stored.status();
   if (!*stored) return save_identity(server_dir, seen);
   if ((*stored)->systemid != seen.systemid)
-    return Status::failed("the system id of server '" + server + "' changed from " + (*stored)->systemid + " to " +
-                              seen.systemid,
-                          "conninfo points at a different cluster; fix it, or move \"" +
-                              identity_path(server_dir) + "\" away if the cluster was rebuilt on purpose");
+    return Status::failed(
+        "the system id of server '" + server + "' changed from " + (*stored)->systemid + " to " + seen.systemid,
+        "conninfo points at a different cluster; fix it, or move \"" + identity_path(server_dir) +
+            "\" away if the cluster was rebuilt on purpose");
   return Status::ok();
 }
 

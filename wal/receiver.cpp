@@ -1,16 +1,16 @@
 #include "wal/receiver.h"
-#include "config/layout.h"
 
 #include <unistd.h>
 
 #include <ctime>
 
 #include "common/fs.h"
-#include "common/storage.h"
-#include "common/storage_posix.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "common/storage.h"
+#include "common/storage_posix.h"
+#include "config/layout.h"
 #include "pg/connection.h"
 #include "pg/replication.h"
 #include "wal/identity.h"
@@ -34,8 +34,8 @@ void interruptible_sleep(int secs) {
   }
 }
 
-void note_segment_name(const std::string& name, uint64_t seg_size, bool complete,
-                       std::optional<ResumePoint>& best, bool& best_complete) {
+void note_segment_name(const std::string& name, uint64_t seg_size, bool complete, std::optional<ResumePoint>& best,
+                       bool& best_complete) {
   auto w = pg::parse_wal_file_name(name, seg_size);
   if (!w || (w->kind != pg::WalFileKind::segment && w->kind != pg::WalFileKind::partial)) return;
   complete = complete && w->kind == pg::WalFileKind::segment;
@@ -62,7 +62,10 @@ std::string strip_codec(const std::string& name) {
 
 class Receiver {
  public:
-  explicit Receiver(const ReceiverOptions& o) : o_(o) { state_.pid = ::getpid(); state_.started_at = now_secs(); }
+  explicit Receiver(const ReceiverOptions& o) : o_(o) {
+    state_.pid = ::getpid();
+    state_.started_at = now_secs();
+  }
 
   Status run() {
     int backoff = 1;
@@ -101,8 +104,8 @@ class Receiver {
     auto start = decide_start(*conn, *id);
     if (!start) return start.status();
     ResumePoint at = *start;
-    log::info("receive-wal for server '" + o_.server + "': streaming from " + pg::format_lsn(at.lsn) +
-              " on timeline " + std::to_string(at.tli));
+    log::info("receive-wal for server '" + o_.server + "': streaming from " + pg::format_lsn(at.lsn) + " on timeline " +
+              std::to_string(at.tli));
     while (!signals::stop_requested()) {
       if (Status st = fetch_history(*conn, at.tli); !st) return st;
       auto next = stream_timeline(*conn, at, got_data);
@@ -120,9 +123,9 @@ class Receiver {
       if (!s) return s.status();
       if (!s->exists) {
         if (!o_.create_slot)
-          return Status::usage("replication slot \"" + o_.slot_name + "\" does not exist on server '" + o_.server + "'",
-                               "run 'cellar receive-wal --create-slot " + o_.server +
-                                   "' or set create_slot = \"auto\"");
+          return Status::usage(
+              "replication slot \"" + o_.slot_name + "\" does not exist on server '" + o_.server + "'",
+              "run 'cellar receive-wal --create-slot " + o_.server + "' or set create_slot = \"auto\"");
         if (Status st = pg::create_physical_slot(conn, o_.slot_name, true); !st) return st;
         log::info("created replication slot \"" + o_.slot_name + "\" on server '" + o_.server + "'");
         s = pg::read_replication_slot(conn, o_.slot_name);
@@ -140,7 +143,8 @@ class Receiver {
     if (tli <= 1) return Status::ok();
     std::string name = pg::make_history_name(tli);
     std::string streaming = layout::streaming_dir(o_.server_dir);
-    if (path_exists(join_path(streaming, name)) || path_exists(layout::archived_wal_file(o_.server_dir, name, codec::Codec::none)))
+    if (path_exists(join_path(streaming, name)) ||
+        path_exists(layout::archived_wal_file(o_.server_dir, name, codec::Codec::none)))
       return Status::ok();
     auto h = pg::timeline_history(conn, tli);
     if (!h) return h.status();
@@ -186,16 +190,15 @@ class Receiver {
         log::info("receive-wal for server '" + o_.server + "': timeline " + std::to_string(at.tli) +
                   " ended; following timeline " + std::to_string(*end->next_tli) + " from " +
                   pg::format_lsn(end->next_start));
-        return std::optional<ResumePoint>(
-            ResumePoint{*end->next_tli, end->next_start - end->next_start % seg_size_});
+        return std::optional<ResumePoint>(ResumePoint{*end->next_tli, end->next_start - end->next_start % seg_size_});
       }
       auto now = std::chrono::steady_clock::now();
       // As PostgreSQL's walreceiver: after half the timeout of silence ask the
       // server for a reply; after all of it, give the connection up.
       if (now - last_heard >= o_.receiver_timeout) {
         (void)writer.close_partial();
-        return Status::failed("no message from the server for " +
-                              std::to_string(o_.receiver_timeout.count() / 1000) + " s");
+        return Status::failed("no message from the server for " + std::to_string(o_.receiver_timeout.count() / 1000) +
+                              " s");
       }
       bool ping = !pinged && now - last_heard >= o_.receiver_timeout / 2;
       if (reply || ping || now - last_status >= o_.status_interval) {
@@ -293,8 +296,14 @@ Result<std::optional<ReceiverState>> load_receiver_state(const std::string& serv
   auto doc = Json::parse(*text);
   if (!doc || !doc->is_object()) return Status::failed("\"" + path + "\" is corrupt");
   ReceiverState s;
-  auto num = [&](const char* k) { auto v = doc->find(k); return v && v->is_number() ? v->as_int() : 0; };
-  auto str = [&](const char* k) { auto v = doc->find(k); return v && v->is_string() ? v->as_string() : std::string(); };
+  auto num = [&](const char* k) {
+    auto v = doc->find(k);
+    return v && v->is_number() ? v->as_int() : 0;
+  };
+  auto str = [&](const char* k) {
+    auto v = doc->find(k);
+    return v && v->is_string() ? v->as_string() : std::string();
+  };
   s.pid = num("pid");
   s.started_at = num("started_at");
   s.updated_at = num("updated_at");

@@ -21,12 +21,12 @@
 namespace cellar::wal {
 
 struct ReceiverOptions {
-  std::string server;          // server name, for messages
-  std::string server_dir;      // <home>/<server>
-  std::string conninfo;        // streaming_conninfo (replication connection)
-  std::string slot_name;       // "" = no slot
-  bool create_slot = false;    // create_slot = "auto"
-  int backoff_limit_secs = 10; // receive_wal_backoff_limit
+  std::string server;           // server name, for messages
+  std::string server_dir;       // <home>/<server>
+  std::string conninfo;         // streaming_conninfo (replication connection)
+  std::string slot_name;        // "" = no slot
+  bool create_slot = false;     // create_slot = "auto"
+  int backoff_limit_secs = 10;  // receive_wal_backoff_limit
   std::chrono::milliseconds status_interval{10000};
   // Silence from the server this long ends the connection (a reply is asked
   // for at half of it), like PostgreSQL's wal_receiver_timeout.

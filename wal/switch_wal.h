@@ -14,7 +14,7 @@
 namespace cellar::wal {
 
 struct SwitchResult {
-  bool switched = false;     // false: no WAL written since the last switch
+  bool switched = false;       // false: no WAL written since the last switch
   std::string closed_segment;  // the segment that was closed, when switched
 };
 

@@ -1,9 +1,9 @@
 #include "wal/wal_store.h"
-#include "config/layout.h"
 
 #include <sys/stat.h>
 
 #include "common/fs.h"
+#include "config/layout.h"
 #include "pg/wal_names.h"
 
 namespace cellar::wal {

@@ -1,5 +1,4 @@
 #include "wal/xlogdb.h"
-#include "config/layout.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/storage.h"
+#include "config/layout.h"
 
 namespace cellar::wal {
 namespace {
@@ -55,7 +55,8 @@ Status cut_torn_tail(storage::Storage& store, const std::string& path) {
     return Status::failed("\"" + path + "\" ends with a line longer than 4096 bytes",
                           "the catalogue is damaged; move it aside and rebuild it from wals/");
   const uint64_t keep = nl == std::string::npos ? 0 : size - window + nl + 1;
-  log::warning("removing a torn last line from \"" + path + "\": \"" + tail->substr(tail->size() - (size - keep)) + "\"");
+  log::warning("removing a torn last line from \"" + path + "\": \"" + tail->substr(tail->size() - (size - keep)) +
+               "\"");
   auto kept = storage::read_file(store, path, 0, keep);
   if (!kept) return kept.status();
   return storage::write_file(store, path, *kept);

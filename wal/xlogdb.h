@@ -24,9 +24,9 @@
 namespace cellar::wal {
 
 struct XlogEntry {
-  std::string name;         // WAL file name, no codec suffix
-  uint64_t size = 0;        // bytes stored in wals/
-  double time = 0;          // epoch seconds
+  std::string name;   // WAL file name, no codec suffix
+  uint64_t size = 0;  // bytes stored in wals/
+  double time = 0;    // epoch seconds
   codec::Codec compression = codec::Codec::none;
   bool operator==(const XlogEntry&) const = default;
 };

@@ -62,8 +62,8 @@ struct Site {
   // backup --wait; returns the new id.
   std::string backup_done(const std::vector<std::string>& extra = {}) const {
     // A spread checkpoint after pgbench -i takes most of a minute: tests go fast.
-    std::vector<std::string> args{"backup", "main", "--wait", "--wait-timeout", "60", "--no-progress",
-                                  "--immediate-checkpoint"};
+    std::vector<std::string> args{
+        "backup", "main", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run(args);
     INFO(r.out << r.err);
@@ -89,7 +89,8 @@ std::vector<std::string> files_under(const std::string& dir) {
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> out;
   size_t start = 0;
-  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) out.push_back(text.substr(start, nl - start));
+  for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
+    out.push_back(text.substr(start, nl - start));
   return out;
 }
 

@@ -3,18 +3,18 @@
 // tests/catalog/backup_info_test.cpp).
 #include <catch2/catch.hpp>
 
+#include "backup/file_pipeline.h"
+#include "backup/run_backup.h"
 #include "catalog/backup_info.h"
 #include "catalog/catalogue.h"
-#include "backup/file_pipeline.h"
 #include "catalog/manifest.h"
 #include "catalog/retention.h"
-#include "config/grammar.h"
-#include "backup/run_backup.h"
-#include "common/tar_reader.h"
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/sha256.h"
+#include "common/tar_reader.h"
+#include "config/grammar.h"
 #include "support/cellar_env.h"
 #include "support/run.h"
 
@@ -87,8 +87,10 @@ TEST_CASE("the tar reader yields members whatever the chunking", "[backup]") {
     // Data may arrive in pieces: merge them.
     std::vector<std::string> merged;
     for (const auto& e : c.events) {
-      if (e.rfind("data ", 0) == 0 && !merged.empty() && merged.back().rfind("data ", 0) == 0) merged.back() += e.substr(5);
-      else merged.push_back(e);
+      if (e.rfind("data ", 0) == 0 && !merged.empty() && merged.back().rfind("data ", 0) == 0)
+        merged.back() += e.substr(5);
+      else
+        merged.push_back(e);
     }
     CHECK(merged == std::vector<std::string>{"member base 1", "end", "member base/1 0", "data hello", "end"});
   }

@@ -2,9 +2,10 @@
 // exact text of a fully populated file, round trips, values that are not of
 // their key's type, keys the table does not know, and the value types'
 // near misses.
+#include "catalog/backup_info.h"
+
 #include <catch2/catch.hpp>
 
-#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "support/run.h"
 
@@ -23,7 +24,7 @@ BackupInfo full_info() {
   i.server_name = "main";
   i.status = BackupStatus::done;
   i.mode = "postgres";
-  i.begin_time = Timestamp{1795338490, 3600, ""};      // 2026-11-22 10:08:10+01:00
+  i.begin_time = Timestamp{1795338490, 3600, ""};        // 2026-11-22 10:08:10+01:00
   i.end_time = Timestamp{1795354720, -12600, "250000"};  // 2026-11-22 10:08:40.250000-03:30
   i.begin_wal = "000000010000000000000002";
   i.end_wal = "000000010000000000000002";
@@ -116,8 +117,7 @@ TEST_CASE("backup.info round-trips through its text", "[catalog]") {
   CHECK(info_fields(*back).size() == 30);
 }
 
-TEST_CASE("a backup.info value that is not of its key's type fails the load naming the file and the key",
-          "[catalog]") {
+TEST_CASE("a backup.info value that is not of its key's type fails the load naming the file and the key", "[catalog]") {
   struct Case {
     std::string line;
     std::string says;
@@ -195,10 +195,10 @@ TEST_CASE("backup times parse in their exact shapes and keep their zone", "[cata
   CHECK(format_timestamp(*parse_timestamp("2026-11-22 14:38:10.5+05:30")) == "2026-11-22 14:38:10.5+05:30");
   CHECK(format_timestamp(*parse_timestamp("2026-11-22 07:38:10.839146-01:30")) == "2026-11-22 07:38:10.839146-01:30");
   CHECK(parse_timestamp(format_time(1700000000))->epoch == 1700000000);
-  for (const char* bad : {"", "2026-11-22", "2026-11-22T09:08:10+00:00", "2026-11-22 09:08:10 +00:00",
-                          "2026-11-22 09:08:10+0000", "2026-11-22 09:08:10+1:00", "2026-02-30 00:00:00",
-                          "2026-11-22 24:00:00", "2026-11-22 09:08:60", "2026-11-22 09:08:10.", "26-11-22 09:08:10",
-                          "2026-11-22 09:08:10.1234567", "2026-11-22 09:08:10+00:00x"}) {
+  for (const char* bad :
+       {"", "2026-11-22", "2026-11-22T09:08:10+00:00", "2026-11-22 09:08:10 +00:00", "2026-11-22 09:08:10+0000",
+        "2026-11-22 09:08:10+1:00", "2026-02-30 00:00:00", "2026-11-22 24:00:00", "2026-11-22 09:08:60",
+        "2026-11-22 09:08:10.", "26-11-22 09:08:10", "2026-11-22 09:08:10.1234567", "2026-11-22 09:08:10+00:00x"}) {
     INFO(bad);
     CHECK_FALSE(parse_timestamp(bad));
   }

@@ -2,10 +2,10 @@
 // and truncated input, detection by suffix and magic bytes, levels, file helpers.
 #include "common/codec.h"
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
 #include <thread>

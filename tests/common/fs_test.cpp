@@ -1,7 +1,6 @@
 // File-system mechanism (common/fs.h): directory creation and listing, and
 // the durable whole-file write of the posix storage on absolute paths.
 #include "common/fs.h"
-#include "common/storage.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/storage.h"
 #include "support/run.h"
 
 using namespace cellar;

@@ -3,6 +3,8 @@
 // commit, nothing under the final name after an abandon (explicit, by
 // destruction, by an exception, by a failed commit), ranged reads, listings,
 // info, removal, links, and compressed round trips.
+#include "common/storage.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include <vector>
 
 #include "common/fs.h"
-#include "common/storage.h"
 #include "common/storage_filter.h"
 #include "common/storage_posix.h"
 #include "support/run.h"
@@ -64,8 +65,7 @@ TEST_CASE("a streamed write is invisible under its final name until commit", "[c
   CHECK_FALSE(w->commit());  // spent
 }
 
-TEST_CASE("an abandoned write leaves nothing, also when an exception or early return unwinds it",
-          "[common][storage]") {
+TEST_CASE("an abandoned write leaves nothing, also when an exception or early return unwinds it", "[common][storage]") {
   TempDir dir;
   auto repo = storage::make_posix(dir.path());
   SECTION("explicit abandon") {

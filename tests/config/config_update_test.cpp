@@ -91,7 +91,8 @@ TEST_CASE("config-update changes a value; show-servers names the auto file as it
 TEST_CASE("config-update creates a new server", "[config-update]") {
   CellarEnv env;
   env.add_server("main", "host=db1 user=cellar");
-  RunResult r = update(env, R"([{"scope":"server","server_name":"replica2","conninfo":"host=db2 user=cellar password=s3cret"}])");
+  RunResult r =
+      update(env, R"([{"scope":"server","server_name":"replica2","conninfo":"host=db2 user=cellar password=s3cret"}])");
   REQUIRE(r.exit_code == 0);
   RunResult list = env.run({"list-servers"});
   CHECK(list.out.find("replica2") != std::string::npos);
@@ -141,7 +142,8 @@ TEST_CASE("config-update killed at any instant leaves the old or the new auto fi
   int killed = 0;
   for (int i = 1; i <= 25; ++i) {
     std::string desc = "v" + std::to_string(i) + std::string(static_cast<size_t>(i) * 97, 'x');
-    Child c = env.spawn_cellar({"config-update", R"([{"scope":"server","server_name":"main","description":")" + desc + "\"}]"});
+    Child c = env.spawn_cellar(
+        {"config-update", R"([{"scope":"server","server_name":"main","description":")" + desc + "\"}]"});
     ::usleep(static_cast<useconds_t>(delay_us(rng)));
     c.kill(SIGKILL);
     int code = c.wait();

@@ -46,10 +46,10 @@ TEST_CASE("every path the layout makes parses back to its kind and fields", "[co
        codec::Codec::lz4, "16384/PG_15_202209061/5/16385.lz4"},
       {layout::xlogdb_file(kServer), PathKind::xlogdb, "", "", codec::Codec::none, ""},
       {layout::sync_bookmark_file(kServer), PathKind::sync_bookmark, "", "", codec::Codec::none, ""},
-      {layout::archived_wal_file(kServer, seg, codec::Codec::none), PathKind::archived_wal, "", seg,
-       codec::Codec::none, ""},
-      {layout::archived_wal_file(kServer, seg, codec::Codec::gzip), PathKind::archived_wal, "", seg,
-       codec::Codec::gzip, ""},
+      {layout::archived_wal_file(kServer, seg, codec::Codec::none), PathKind::archived_wal, "", seg, codec::Codec::none,
+       ""},
+      {layout::archived_wal_file(kServer, seg, codec::Codec::gzip), PathKind::archived_wal, "", seg, codec::Codec::gzip,
+       ""},
       {layout::archived_wal_file(kServer, seg + ".00000028.backup", codec::Codec::zstd), PathKind::archived_wal, "",
        seg + ".00000028.backup", codec::Codec::zstd, ""},
       {layout::archived_wal_file(kServer, "00000002.history", codec::Codec::none), PathKind::archived_wal, "",
@@ -103,11 +103,11 @@ TEST_CASE("near misses of every shape parse to nothing", "[config][layout]") {
       "wals",
       "wals/xlog.db.bak",
       "wals/xlog.db/x",
-      "wals/000000010000000A000000FE",                      // a segment outside its hash directory
-      "wals/000000010000000B/000000010000000A000000FE",     // in the wrong hash directory
+      "wals/000000010000000A000000FE",                       // a segment outside its hash directory
+      "wals/000000010000000B/000000010000000A000000FE",      // in the wrong hash directory
       "wals/000000010000000A/000000010000000A000000FE.bz2",  // no such codec
-      "wals/000000010000000A/000000010000000a000000fe",     // lower case
-      "wals/0000000100000000/00000002.history",             // history in a hash directory
+      "wals/000000010000000A/000000010000000a000000fe",      // lower case
+      "wals/0000000100000000/00000002.history",              // history in a hash directory
       "wals/000000010000000A/x/000000010000000A000000FE",
       "wals/000000010000000A/000000010000000A000000FE.zst.cellar-tmp.1.2",
       "streaming/000000010000000A000000FE.partial.tmp",

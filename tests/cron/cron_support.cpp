@@ -2,8 +2,8 @@
 
 #include <signal.h>
 
-#include <ctime>
 #include <catch2/catch.hpp>
+#include <ctime>
 #include <fstream>
 
 #include "catalog/backup_info.h"
@@ -16,7 +16,6 @@
 #include "wal/xlogdb.h"
 
 namespace cellar::test {
-
 
 ReceiverGuard::~ReceiverGuard() {
   for (const auto& s : servers_) {

@@ -14,7 +14,6 @@
 
 namespace cellar::test {
 
-
 // Stops the receivers of `servers` (receive-wal --stop, then SIGKILL if that
 // failed) and drops their slots on `slot_conninfo`'s server, even when the
 // test failed. Declare it after the CellarEnv, so it runs first.

@@ -24,8 +24,6 @@ std::string status_of(const CellarEnv& env, const std::string& server, const std
   return info ? catalog::status_name(info->status) + (info->error.empty() ? "" : ": " + info->error) : "missing";
 }
 
-
-
 Child hold_lock(const CellarEnv& env, const locks::LockName& name) {
   Child holder = spawn_helper("lock-hold", {env.home() + "/" + locks::make_lock_file_name(name)});
   REQUIRE(holder.read_line().rfind("locked", 0) == 0);
@@ -34,8 +32,7 @@ Child hold_lock(const CellarEnv& env, const locks::LockName& name) {
 
 }  // namespace
 
-TEST_CASE("two crons started at the same instant start exactly one receive-wal per server and both exit 0",
-          "[cron]") {
+TEST_CASE("two crons started at the same instant start exactly one receive-wal per server and both exit 0", "[cron]") {
   PgServer& pg = shared_pg();
   CellarEnv env;
   env.add_server("a", pg.conninfo(), "create_slot = \"auto\"\nslot_name = \"cron_two_a\"");
@@ -160,8 +157,9 @@ TEST_CASE("retention removes exactly the OBSOLETE backups and the WAL only they 
     auto r = env.run({"cron"});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    CHECK(contains(r.out, "WARNING: another action is in progress for the backup 20260100T000000 of server 'main', "
-                          "skipping retention policy application"));
+    CHECK(contains(r.out,
+                   "WARNING: another action is in progress for the backup 20260100T000000 of server 'main', "
+                   "skipping retention policy application"));
     CHECK(contains(r.out, "Enforcing retention policy: removing backup 20260101T000000 of server 'main'"));
     CHECK(exists("20260100T000000"));
     CHECK_FALSE(exists("20260101T000000"));

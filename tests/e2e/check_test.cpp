@@ -1,10 +1,11 @@
 // `cellar check` end to end: the real binary against the harness PostgreSQL,
 // in console, JSON and Nagios form, healthy and broken.
+#include "check/check.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
-#include "check/check.h"
 #include "common/json.h"
 #include "cron/cron_support.h"
 #include "support/cellar_env.h"
@@ -288,11 +289,13 @@ TEST_CASE("a missing or inactive slot, a stopped receive-wal, an empty archive a
   INFO(missing.out << missing.err);
   CHECK(missing.exit_code == 1);
   CHECK(lines_of(missing.out).at(1) == "\tWAL archive: FAILED (please make sure WAL shipping is setup)");
-  CHECK(has(missing.out, "\treplication slot: FAILED (replication slot 'check_slot' doesn't exist. Please execute "
-                         "'cellar receive-wal --create-slot main')\n"));
-  CHECK(has(missing.out, "\treceive-wal running: FAILED (no receive-wal process is running for server 'main'; "
-                         "'cellar cron' (run every minute) starts it; see \"" +
-                             env.server_dir("main") + "/receive-wal.log\")\n"));
+  CHECK(has(missing.out,
+            "\treplication slot: FAILED (replication slot 'check_slot' doesn't exist. Please execute "
+            "'cellar receive-wal --create-slot main')\n"));
+  CHECK(has(missing.out,
+            "\treceive-wal running: FAILED (no receive-wal process is running for server 'main'; "
+            "'cellar cron' (run every minute) starts it; see \"" +
+                env.server_dir("main") + "/receive-wal.log\")\n"));
   CHECK(has(missing.out, "\tsystemid coherence: OK (no system Id stored on disk)\n"));
   check_hints(missing.out);
 
@@ -301,17 +304,19 @@ TEST_CASE("a missing or inactive slot, a stopped receive-wal, an empty archive a
   RunResult inactive = env.run({"check", "main"});
   INFO(inactive.out);
   CHECK(has(inactive.out, "\treplication slot: FAILED (slot 'check_slot' not active: is 'receive-wal' running?)\n"));
-  CHECK(has(inactive.out, "\tsystemid coherence: FAILED (the system Id of the connected PostgreSQL server changed, "
-                          "stored in \"" +
-                              env.server_dir("main") + "/identity.json\")\n"));
+  CHECK(has(inactive.out,
+            "\tsystemid coherence: FAILED (the system Id of the connected PostgreSQL server changed, "
+            "stored in \"" +
+                env.server_dir("main") + "/identity.json\")\n"));
   check_hints(inactive.out);
 
   // With streaming_archiver off an existing slot is only a warning, and receive-wal is not expected.
   std::string text = read_text(env.config());
   write_text(env.config(), text + "streaming_archiver = false\n");
   RunResult off = env.run({"check", "main"});
-  CHECK(has(off.out, "\treplication slot: OK (WARNING: slot 'check_slot' is initialised but not required by the "
-                     "current config)\n"));
+  CHECK(has(off.out,
+            "\treplication slot: OK (WARNING: slot 'check_slot' is initialised but not required by the "
+            "current config)\n"));
   CHECK_FALSE(has(off.out, "receive-wal running"));
 }
 
@@ -321,8 +326,9 @@ TEST_CASE("backup age, failed backups, redundancy, WAL gaps and archiver errors 
   env.add_server("main", "host=/nonexistent port=1 user=postgres",
                  "last_backup_maximum_age = \"1 DAYS\"\nminimum_redundancy = 3\nstreaming_archiver = false");
   RunResult none = env.run({"check", "main"});
-  CHECK(has(none.out, "\tbackup maximum age: FAILED (interval provided: 1 day, latest backup age: No available "
-                      "backups; take one: cellar backup main)\n"));
+  CHECK(has(none.out,
+            "\tbackup maximum age: FAILED (interval provided: 1 day, latest backup age: No available "
+            "backups; take one: cellar backup main)\n"));
 
   fabricate_backup(env, "main", "20260101T000000", "DONE", segment(2), segment(2), 2 * 86400 + 3 * 3600 + 60);
   fabricate_backup(env, "main", "20260102T000000", "FAILED", segment(5), segment(5));
@@ -335,8 +341,9 @@ TEST_CASE("backup age, failed backups, redundancy, WAL gaps and archiver errors 
   RunResult r = env.run({"check", "main"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
-  CHECK(has(r.out, "\tbackup maximum age: FAILED (interval provided: 1 day, latest backup age: 2 days, 3 hours, "
-                   "1 minute; take a backup: cellar backup main)\n"));
+  CHECK(has(r.out,
+            "\tbackup maximum age: FAILED (interval provided: 1 day, latest backup age: 2 days, 3 hours, "
+            "1 minute; take a backup: cellar backup main)\n"));
   CHECK(has(r.out, "\tbackup minimum size: OK (1000 B)\n"));
   CHECK(has(r.out, "\tfailed backups: FAILED (there are 1 failed backups; "));
   CHECK(has(r.out, "\tminimum redundancy requirements: FAILED (have 1 backups, expected at least 3)\n"));

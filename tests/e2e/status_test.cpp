@@ -18,11 +18,11 @@ bool matches(const std::string& text, const std::string& pattern) {
 }
 }  // namespace
 
-TEST_CASE("status shows PostgreSQL, the slot, receive-wal with its lag, backups and the WAL archive",
-          "[e2e][status]") {
+TEST_CASE("status shows PostgreSQL, the slot, receive-wal with its lag, backups and the WAL archive", "[e2e][status]") {
   PgServer& pg = shared_pg();
   CellarEnv env;
-  env.add_server("main", pg.conninfo(), "create_slot = \"auto\"\nslot_name = \"status_slot\"\ndescription = \"db one\"");
+  env.add_server("main", pg.conninfo(),
+                 "create_slot = \"auto\"\nslot_name = \"status_slot\"\ndescription = \"db one\"");
   ReceiverGuard guard(env, {"main"}, pg.conninfo(), {"status_slot"});
   REQUIRE(env.run({"cron"}).exit_code == 0);
   REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));

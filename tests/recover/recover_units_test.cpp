@@ -5,11 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include "common/fs.h"
 #include "recover/recover.h"
 #include "recover/recover_config.h"
 #include "recover/recover_copy.h"
 #include "recover/recover_target.h"
-#include "common/fs.h"
 #include "support/run.h"
 
 using namespace cellar;

@@ -26,9 +26,7 @@ void CellarEnv::add_global(const std::string& lines) {
   write();
 }
 
-void CellarEnv::write() {
-  write_text(config_, "[global]\nhome = \"" + home_ + "\"\n" + global_ + servers_);
-}
+void CellarEnv::write() { write_text(config_, "[global]\nhome = \"" + home_ + "\"\n" + global_ + servers_); }
 
 RunResult CellarEnv::run(const std::vector<std::string>& args) const {
   std::vector<std::string> full{"-c", config_};

@@ -8,13 +8,13 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
-#include "sync/sync.h"
 #include "common/fs.h"
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
 #include "pg/connection.h"
 #include "support/cellar_env.h"
 #include "support/pg_server.h"
+#include "sync/sync.h"
 
 using namespace cellar;
 using namespace cellar::test;
@@ -57,7 +57,12 @@ struct Primary {
     REQUIRE(pos != std::string::npos);
     std::string segment = sw.out.substr(pos + 13, 24);
     std::string path = env.server_dir("main") + "/wals/" + segment.substr(0, 16) + "/" + segment;
-    REQUIRE(wait_until([&] { env.run({"archive-wal", "main"}); return path_exists(path); }, 60));
+    REQUIRE(wait_until(
+        [&] {
+          env.run({"archive-wal", "main"});
+          return path_exists(path);
+        },
+        60));
   }
 };
 
@@ -84,8 +89,7 @@ struct Passive {
 
 }  // namespace
 
-TEST_CASE("a passive node syncs backup and WAL from the primary, verifies them, and recovers the data",
-          "[sync][pg]") {
+TEST_CASE("a passive node syncs backup and WAL from the primary, verifies them, and recovers the data", "[sync][pg]") {
   Primary primary;
   const std::string id = primary.backup();
   primary.pg->psql("INSERT INTO t SELECT generate_series(1001, 1500)");
@@ -117,17 +121,24 @@ TEST_CASE("a passive node syncs backup and WAL from the primary, verifies them, 
                                                    "port = 5432\nlisten_addresses = ''\nunix_socket_directories = '" +
                                                    sock + "'\n");
     chown_to_postgres(tmp.path());
-    auto started = run_as_postgres({pg_bindir() + "/pg_ctl", "start", "-D", dest, "-l", sock + "/pg.log", "-w", "-t", "120"});
+    auto started =
+        run_as_postgres({pg_bindir() + "/pg_ctl", "start", "-D", dest, "-l", sock + "/pg.log", "-w", "-t", "120"});
     INFO(started.err << (path_exists(sock + "/pg.log") ? read_text(sock + "/pg.log") : ""));
     REQUIRE(started.exit_code == 0);
     std::string conninfo = "host=" + sock + " port=5432 user=postgres dbname=postgres";
     auto count = [&]() -> std::string {
       auto conn = pg::Connection::open(conninfo, pg::ConnectionKind::normal, "cellar_tests");
       if (!conn) return "";
-      auto v = conn->query_value("SELECT CASE WHEN pg_is_in_recovery() THEN 'recovering' ELSE count(*)::text END FROM t");
+      auto v =
+          conn->query_value("SELECT CASE WHEN pg_is_in_recovery() THEN 'recovering' ELSE count(*)::text END FROM t");
       return v ? *v : "";
     };
-    bool promoted = wait_until([&] { std::string c = count(); return !c.empty() && c != "recovering"; }, 90);
+    bool promoted = wait_until(
+        [&] {
+          std::string c = count();
+          return !c.empty() && c != "recovering";
+        },
+        90);
     std::string rows = count();
     run_as_postgres({pg_bindir() + "/pg_ctl", "stop", "-D", dest, "-m", "immediate", "-w"});
     REQUIRE(promoted);

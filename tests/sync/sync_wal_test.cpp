@@ -34,7 +34,8 @@ struct Nodes {
     std::string name = segment(n);
     std::string dir = primary_wals() + "/" + name.substr(0, 16);
     REQUIRE(make_dirs(dir));
-    std::string data = content.empty() ? std::string(1000 + static_cast<size_t>(n), static_cast<char>('a' + n)) : content;
+    std::string data =
+        content.empty() ? std::string(1000 + static_cast<size_t>(n), static_cast<char>('a' + n)) : content;
     write_text(dir + "/" + name + suffix, data);
     std::string line = wal::format_xlog_entry(
         {name, data.size(), 1795342120.0 + n, suffix.empty() ? codec::Codec::none : codec::Codec::zstd});
@@ -62,7 +63,7 @@ TEST_CASE("sync-wal copies the primary's WAL, catalogues it and resumes from its
   CHECK(n.passive_catalogue() == std::vector<std::string>{segment(2), segment(3)});
   std::string rel2 = "/" + segment(2).substr(0, 16) + "/" + segment(2);
   CHECK(read_text(n.passive_wals() + rel2) == read_text(n.primary_wals() + rel2));
-  CHECK(read_text(n.passive_wals() + rel2 + "") .size() == 1002);
+  CHECK(read_text(n.passive_wals() + rel2 + "").size() == 1002);
   CHECK(path_exists(n.passive_wals() + "/" + segment(3).substr(0, 16) + "/" + segment(3) + ".zst"));
   CHECK(read_text(n.passive_wals() + "/sync-wals.info").rfind(segment(3) + "\t", 0) == 0);
   // The passive node's get-wal serves the copy.
@@ -110,8 +111,7 @@ TEST_CASE("sync-wal resynchronises fully when its bookmark is outside the primar
   CHECK(n.passive_catalogue() == std::vector<std::string>{segment(2), segment(5), segment(6)});
 }
 
-TEST_CASE("sync-wal is refused for a server that is not passive, and fails when the primary is unreachable",
-          "[sync]") {
+TEST_CASE("sync-wal is refused for a server that is not passive, and fails when the primary is unreachable", "[sync]") {
   Nodes n;
   RunResult r = n.primary.run({"sync-wal", "main"});
   CHECK(r.exit_code == 2);

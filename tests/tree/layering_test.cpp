@@ -5,7 +5,6 @@
 // the rooms it links. The linker would not notice: static libraries resolve
 // symbols late, and a header-only use needs no symbol at all.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -67,8 +66,8 @@ std::set<std::string> included_rooms(const fs::path& file, const std::set<std::s
 
 TEST_CASE("the library graph in CMakeLists.txt has every room and no cycle", "[tree]") {
   auto graph = declared_graph();
-  for (const char* room : {"common", "pg", "config", "locks", "wal", "catalog", "backup", "recover", "sync", "check",
-                           "cron", "cli"})
+  for (const char* room :
+       {"common", "pg", "config", "locks", "wal", "catalog", "backup", "recover", "sync", "check", "cron", "cli"})
     CHECK(graph.count(room) == 1);
   for (const auto& [room, deps] : graph)
     for (const std::string& d : deps) {

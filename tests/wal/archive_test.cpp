@@ -137,8 +137,7 @@ TEST_CASE("a segment archived again with the same content is dropped, without a 
   CHECK_FALSE(path_exists(f.errors()));
 }
 
-TEST_CASE("a segment whose name is archived with different content goes to errors/ and the archive is kept",
-          "[wal]") {
+TEST_CASE("a segment whose name is archived with different content goes to errors/ and the archive is kept", "[wal]") {
   Fixture f;
   put_file(f.streaming(), segment(7), random_bytes(kSeg, 7));
   f.archive();
@@ -197,7 +196,7 @@ TEST_CASE("a torn xlog.db line from a crash mid-append is replaced by one whole 
   f.archive();
   const std::string db = xlogdb_path(f.options.server_dir);
   std::string text = read_text(db);
-  write_text(db, text.substr(0, text.size() - 9));         // the second line torn
+  write_text(db, text.substr(0, text.size() - 9));             // the second line torn
   put_file(f.streaming(), segment(6), random_bytes(kSeg, 6));  // its source not yet unlinked
   ArchiveReport r = f.archive();
   CHECK(r.catalogued == 1);

@@ -40,11 +40,9 @@ std::set<std::string> complete_segments(const std::string& dir) {
 
 bool same_bytes(const std::string& a, const std::string& b) { return read_text(a) == read_text(b); }
 
-
 // A slot that nobody advances keeps every WAL segment on the server, so the
 // test can compare what cellar streamed with the server's own files.
 void hold_wal(const PgServer& pg) { pg.psql("SELECT pg_create_physical_replication_slot('hold', true)"); }
-
 
 }  // namespace
 
@@ -96,7 +94,8 @@ TEST_CASE("receive-wal killed with SIGKILL over and over loses no segment", "[wa
     Child receiver = env.spawn_cellar({"receive-wal", "main"});
     REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
     // About one segment of WAL per round, with the kill landing while it streams.
-    std::thread load([&] { pg->psql("INSERT INTO churn SELECT g, repeat('x', 60) FROM generate_series(1, 120000) g"); });
+    std::thread load(
+        [&] { pg->psql("INSERT INTO churn SELECT g, repeat('x', 60) FROM generate_series(1, 120000) g"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(100 + 150 * round));  // a different instant each round
     receiver.kill(SIGKILL);
     load.join();
@@ -182,9 +181,7 @@ TEST_CASE("receive-wal slot options create, refuse duplicates and drop the slot"
   auto& pg = shared_pg();
   CellarEnv env;
   env.add_server("main", pg.conninfo(), "slot_name = \"opt_slot\"");
-  auto slot_count = [&] {
-    return pg.psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'opt_slot'");
-  };
+  auto slot_count = [&] { return pg.psql("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'opt_slot'"); };
   auto created = env.run({"receive-wal", "--create-slot", "main"});
   INFO(created.err);
   REQUIRE(created.exit_code == 0);
@@ -255,7 +252,8 @@ TEST_CASE("receive-wal and archive-wal killed under load archive every segment e
   for (int round = 0; round < 5; ++round) {
     Child receiver = env.spawn_cellar({"receive-wal", "main"});
     REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
-    std::thread load([&] { pg->psql("INSERT INTO churn SELECT g, repeat('y', 60) FROM generate_series(1, 120000) g"); });
+    std::thread load(
+        [&] { pg->psql("INSERT INTO churn SELECT g, repeat('y', 60) FROM generate_series(1, 120000) g"); });
     Child archiver = env.spawn_cellar({"archive-wal", "main"});
     std::this_thread::sleep_for(std::chrono::milliseconds(30 + 70 * round));  // a different instant each round
     archiver.kill(SIGKILL);

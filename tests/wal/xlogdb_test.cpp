@@ -35,7 +35,8 @@ TEST_CASE("xlog.db lines round-trip through format and parse", "[wal]") {
     CHECK(std::count(line.begin(), line.end(), '\t') == 3);
     CHECK(parse_xlog_entry(line.substr(0, line.size() - 1)) == e);
   }
-  CHECK(format_xlog_entry(entry("00000002.history", 42, Codec::none)) == "00000002.history\t42\t1700000000.250000\tnone\n");
+  CHECK(format_xlog_entry(entry("00000002.history", 42, Codec::none)) ==
+        "00000002.history\t42\t1700000000.250000\tnone\n");
 }
 
 TEST_CASE("xlog.db reader accepts Barman's lines and rejects near misses", "[wal]") {
@@ -50,9 +51,8 @@ TEST_CASE("xlog.db reader accepts Barman's lines and rejects near misses", "[wal
 
   for (const char* bad : {"", "000000010000000000000003", "000000010000000000000003\t100",
                           "000000010000000000000003\t-1\t1.0\tnone", "000000010000000000000003\t1x\t1.0\tnone",
-                          "000000010000000000000003\t100\tyesterday\tnone",
-                          "000000010000000000000003\t100\t1.0\tbzip2", "a/b\t100\t1.0\tnone",
-                          "000000010000000000000003\t100\t1.0\tnone\tNone\textra"})
+                          "000000010000000000000003\t100\tyesterday\tnone", "000000010000000000000003\t100\t1.0\tbzip2",
+                          "a/b\t100\t1.0\tnone", "000000010000000000000003\t100\t1.0\tnone\tNone\textra"})
     CHECK_FALSE(parse_xlog_entry(bad));
 }
 
@@ -127,8 +127,8 @@ TEST_CASE("a malformed complete line fails load with the path and line number", 
 
 TEST_CASE("catalogue queries find a name, list from a name and give the last entry", "[wal]") {
   XlogDb db;
-  for (const char* n : {"000000010000000000000001", "000000010000000000000002", "00000002.history",
-                        "000000020000000000000003"})
+  for (const char* n :
+       {"000000010000000000000001", "000000010000000000000002", "00000002.history", "000000020000000000000003"})
     db.entries.push_back(entry(n, 1));
   CHECK(db.contains("000000010000000000000002"));
   CHECK_FALSE(db.contains("000000010000000000000009"));
