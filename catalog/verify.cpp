@@ -21,14 +21,12 @@ std::string check_file(const std::string& stored, codec::Codec codec, const Mani
   if (!in) return "\"" + mf.path + "\" is unreadable: " + in.status().message();
   Crc32c crc;
   uint64_t size = 0;
-  std::string buf(256 * 1024, '\0');
-  for (;;) {
-    auto n = (*in)->read(buf.data(), buf.size());
-    if (!n) return "\"" + mf.path + "\" is unreadable: " + n.status().message();
-    if (*n == 0) break;
-    crc.update({buf.data(), *n});
-    size += *n;
-  }
+  auto read = storage::drain(**in, [&](std::string_view piece) {
+    crc.update(piece);
+    size += piece.size();
+    return Status::ok();
+  });
+  if (!read) return "\"" + mf.path + "\" is unreadable: " + read.status().message();
   if (size != mf.size)
     return "\"" + mf.path + "\" has size " + std::to_string(size) + " instead of " + std::to_string(mf.size);
   if (mf.checksum_algorithm == "CRC32C" && crc32c_manifest_hex(crc.value()) != mf.checksum)

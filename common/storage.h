@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -121,6 +122,9 @@ class Storage {
 // The whole file (or the range) as a string.
 [[nodiscard]] Result<std::string> read_file(Storage& storage, const std::string& path, uint64_t offset = 0,
                                             uint64_t length = kToEnd);
+// Every byte of `reader`, in pieces of at most 256 KiB, to `consume`; the
+// number of bytes. Stops at the first error of either side.
+[[nodiscard]] Result<uint64_t> drain(Reader& reader, const std::function<Status(std::string_view)>& consume);
 // Every byte of `reader` to `writer` (not committed); the number of bytes.
 [[nodiscard]] Result<uint64_t> copy(Reader& reader, Writer& writer);
 

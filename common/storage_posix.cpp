@@ -259,25 +259,28 @@ Result<std::string> read_file(Storage& storage, const std::string& path, uint64_
   auto reader = storage.open_read(path, offset, length);
   if (!reader) return reader.status();
   std::string out;
-  char buf[65536];
-  for (;;) {
-    auto n = (*reader)->read(buf, sizeof buf);
-    if (!n) return n.status();
-    if (*n == 0) return out;
-    out.append(buf, *n);
-  }
+  auto got = drain(**reader, [&](std::string_view piece) {
+    out.append(piece);
+    return Status::ok();
+  });
+  if (!got) return got.status();
+  return out;
 }
 
-Result<uint64_t> copy(Reader& reader, Writer& writer) {
+Result<uint64_t> drain(Reader& reader, const std::function<Status(std::string_view)>& consume) {
   std::string buf(256 * 1024, '\0');
   uint64_t total = 0;
   for (;;) {
     auto n = reader.read(buf.data(), buf.size());
     if (!n) return n.status();
     if (*n == 0) return total;
-    if (Status st = writer.write({buf.data(), *n}); !st) return st;
+    if (Status st = consume({buf.data(), *n}); !st) return st;
     total += *n;
   }
+}
+
+Result<uint64_t> copy(Reader& reader, Writer& writer) {
+  return drain(reader, [&](std::string_view piece) { return writer.write(piece); });
 }
 
 }  // namespace cellar::storage

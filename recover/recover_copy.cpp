@@ -31,19 +31,12 @@ Result<uint64_t> copy_one(const CopyJob& job) {
   if (!in) return in.status();
   UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::from_errno("could not create file \"" + job.dest + "\"", errno);
-  std::string buf(256 * 1024, '\0');
-  uint64_t bytes = 0;
-  for (;;) {
-    auto n = (*in)->read(buf.data(), buf.size());
-    if (!n) return n.status();
-    if (*n == 0) break;
-    if (Status st = write_all(out.get(), {buf.data(), *n}, job.dest); !st) return st;
-    bytes += *n;
-  }
+  auto bytes = storage::drain(**in, [&](std::string_view piece) { return write_all(out.get(), piece, job.dest); });
+  if (!bytes) return bytes.status();
   if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int fd = out.release();
   if (::close(fd) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
-  return bytes;
+  return *bytes;
 }
 
 // Work shared by the copy threads: the next job to take, the first error.

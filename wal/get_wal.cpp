@@ -17,13 +17,9 @@ constexpr uint64_t kSmallestSegmentSize = 1u << 20;
 
 // restore_command's "> %p": PostgreSQL checks the exit code and the size.
 Status copy_to_stdout(storage::Reader& in) {
-  std::string buf(256 * 1024, '\0');
-  for (;;) {
-    auto n = in.read(buf.data(), buf.size());
-    if (!n) return n.status();
-    if (*n == 0) return Status::ok();
-    if (Status st = write_all(STDOUT_FILENO, {buf.data(), *n}, "standard output"); !st) return st;
-  }
+  auto copied =
+      storage::drain(in, [](std::string_view piece) { return write_all(STDOUT_FILENO, piece, "standard output"); });
+  return copied ? Status::ok() : copied.status();
 }
 
 }  // namespace
