@@ -2,7 +2,7 @@
 
 #include "common/fs.h"
 #include "common/json.h"
-#include "common/sha256.h"
+#include "common/crypto.h"
 #include "config/layout.h"
 
 namespace cellar::catalog {

@@ -42,7 +42,9 @@ struct WriteOptions {
   unsigned mode = 0600;  // posix: the file's mode, whatever the umask
   // false: commit() leaves the parent directory's fsync to the caller, who
   // calls Storage::sync_dir once for many files (a backup writes thousands of
-  // files into few directories). The file's own data is always synced.
+  // files into few directories). The file's own data is always synced on
+  // posix; an object store may return from commit() before the upload is
+  // done, and sync_dir() then waits for it and reports its failure.
   bool sync_dir = true;
   bool make_parents = false;  // create missing parent directories (0700) instead of failing
 };
@@ -101,7 +103,13 @@ class Storage {
   // it durable before returning. For the one append-only catalogue file,
   // xlog.db; a driver without appends rewrites the object.
   [[nodiscard]] virtual Status append(const std::string& path, std::string_view data) = 0;
-  // Makes renames and removals inside `dir` durable (posix: fsync; object stores: nothing).
+  // Removes `dir` and everything under it; a missing one is fine. Not atomic:
+  // callers first make the tree unusable (a backup's backup.info goes first).
+  [[nodiscard]] virtual Status remove_tree(const std::string& dir) = 0;
+  // Makes commits, renames and removals inside `dir` durable (posix: fsync
+  // the directory; object stores: waits for every commit made with
+  // sync_dir = false, which may still be uploading, and fails with the
+  // first of their errors).
   [[nodiscard]] virtual Status sync_dir(const std::string& dir) = 0;
   // mkdir -p (0700); object stores have no directories and succeed.
   [[nodiscard]] virtual Status make_dir(const std::string& dir) = 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 
 #include "common/fs.h"
 
@@ -206,6 +207,15 @@ class PosixStorage final : public Storage {
     if (Status st = write_all(fd.get(), data, p); !st) return st;
     if (::fsync(fd.get()) != 0) return Status::from_errno("could not fsync \"" + p + "\"", errno);
     return created ? fsync_dir(dirname_of(p)) : Status::ok();
+  }
+
+  Status remove_tree(const std::string& dir) override {
+    if (Status st = check_relative(dir); !st) return st;
+    const std::string p = full(dir);
+    std::error_code ec;
+    std::filesystem::remove_all(p, ec);
+    if (ec) return Status::failed("could not remove \"" + p + "\": " + ec.message());
+    return fsync_dir(dirname_of(p));
   }
 
   Status sync_dir(const std::string& dir) override { return fsync_dir(full(dir)); }

@@ -12,7 +12,7 @@
 #include "common/codec.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
-#include "common/sha256.h"
+#include "common/crypto.h"
 #include "common/tar_reader.h"
 #include "config/grammar.h"
 #include "support/cellar_env.h"
@@ -30,17 +30,6 @@ TEST_CASE("crc32c matches the Castagnoli check value and renders bytes in manife
   std::string text(100000, 'x');
   for (size_t i = 0; i < text.size(); i += 7) c.update(std::string_view(text).substr(i, 7));
   CHECK(c.value() == crc32c(text));
-}
-
-TEST_CASE("sha256 matches the FIPS 180-2 test vectors", "[backup]") {
-  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
-        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  Sha256 s;
-  std::string a(1000000, 'a');
-  for (size_t i = 0; i < a.size(); i += 999) s.update(std::string_view(a).substr(i, 999));
-  CHECK(s.hex_digest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 namespace {
