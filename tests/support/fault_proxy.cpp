@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -258,9 +259,11 @@ struct FaultProxyState {
 // that the proxy stopping (an eventfd) interrupts any wait.
 class Connection {
  public:
-  Connection(FaultProxyState& proxy, UniqueFd client);
+  // `wake` is an eventfd that wake() signals.
+  Connection(FaultProxyState& proxy, UniqueFd client, UniqueFd wake);
   ~Connection() { thread_.join(); }
   void wake() { signal_eventfd(wake_.get()); }
+  bool finished() const { return finished_; }
 
  private:
   struct Peer {
@@ -274,8 +277,8 @@ class Connection {
 
   void run();
   bool serve_one();
-  bool answer_error(const Head& request, const Decision& decision);
-  bool forward(const Head& request, const Decision& decision);
+  void answer_error(const Head& request, const Decision& decision);
+  void forward(const Head& request, const Decision& decision);
   std::optional<Head> await_continue(const Head& request);
   Head read_response(const Head& request);
   Head read_response_head(const Head& request);
@@ -304,11 +307,12 @@ class Connection {
   Peer client_;
   Peer upstream_;
   UniqueFd wake_;
+  std::atomic<bool> finished_{false};
   std::thread thread_;
 };
 
-Connection::Connection(FaultProxyState& proxy, UniqueFd client)
-    : proxy_(proxy), client_{std::move(client), {}}, wake_(::eventfd(0, EFD_CLOEXEC)) {
+Connection::Connection(FaultProxyState& proxy, UniqueFd client, UniqueFd wake)
+    : proxy_(proxy), client_{std::move(client), {}}, wake_(std::move(wake)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -321,29 +325,34 @@ void Connection::run() {
   }
   client_.fd.reset();
   upstream_.fd.reset();
+  finished_ = true;
 }
 
-// One request and its response; false once the connection is to end.
+// One request and its response; false when the client closed before a new
+// request. Every other end of the connection throws ConnectionEnded.
 bool Connection::serve_one() {
   std::optional<Head> request = read_head(client_, true);
   if (!request) return false;
   Decision decision = proxy_.decide();
-  if (decision.fault == Fault::fail) return answer_error(*request, decision);
-  if (decision.fault == Fault::reset_mid_request) reset_mid_request(*request);
-  return forward(*request, decision);
+  if (decision.fault == Fault::fail)
+    answer_error(*request, decision);
+  else if (decision.fault == Fault::reset_mid_request)
+    reset_mid_request(*request);
+  else
+    forward(*request, decision);
+  return true;
 }
 
-bool Connection::answer_error(const Head& request, const Decision& decision) {
+void Connection::answer_error(const Head& request, const Decision& decision) {
   // A client waiting for 100 Continue gets the final status instead and then
   // chooses whether to send the body anyway; only closing is unambiguous.
   bool keep_open = !request.expect_continue && !request.close;
   if (!request.expect_continue) copy_body(client_, nullptr, request);
   send_all(client_, error_response(request, decision, keep_open));
   if (!keep_open) close_gracefully();
-  return true;
 }
 
-bool Connection::forward(const Head& request, const Decision& decision) {
+void Connection::forward(const Head& request, const Decision& decision) {
   open_upstream();
   send_all(upstream_, request.raw);
   proxy_.count_forwarded();
@@ -360,7 +369,6 @@ bool Connection::forward(const Head& request, const Decision& decision) {
   copy_body(upstream_, &client_, *response);
   bool keep_open = body_sent && !request.close && !response->close && response->framing != Framing::until_close;
   if (!keep_open) close_gracefully();
-  return true;
 }
 
 // After a head announcing Expect: 100-continue: relays upstream's 100 and
@@ -634,9 +642,11 @@ void FaultProxyState::accept_loop() {
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || fds[1].revents != 0) return;
     UniqueFd client(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
-    if (!client.valid()) continue;
+    UniqueFd wake(::eventfd(0, EFD_CLOEXEC));
+    if (!client.valid() || !wake.valid()) continue;
     set_nodelay(client.get());
-    connections.push_back(std::make_unique<Connection>(*this, std::move(client)));
+    std::erase_if(connections, [](const auto& c) { return c->finished(); });  // joins them
+    connections.push_back(std::make_unique<Connection>(*this, std::move(client), std::move(wake)));
   }
 }
 

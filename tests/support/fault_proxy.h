@@ -23,7 +23,7 @@
 //   relayed and the connection closed after it, since the client may or may
 //   not send the body it announced.
 // Malformed framing, or an upstream that refuses the connection, ends the
-// client connection with a plain close and no response.
+// client connection without a response.
 //
 // Faults are chosen per request, counting requests across every connection.
 // A `*_every(n)` fault hits the n-th, 2n-th, ... request counted from the call
@@ -49,7 +49,8 @@ class FaultProxy {
   // Throws std::runtime_error if it cannot listen.
   FaultProxy(std::string upstream_host, int upstream_port);
   // Stops forwarding, closes every connection (also those held by a stall or
-  // a cut) and joins every thread.
+  // a cut; the kernel makes a close with unread input an RST) and joins every
+  // thread.
   ~FaultProxy();
   FaultProxy(const FaultProxy&) = delete;
   FaultProxy& operator=(const FaultProxy&) = delete;
