@@ -120,7 +120,7 @@ Result<std::string> FilePipeline::pop_chunk(Job& job, bool& end) {
 Status FilePipeline::process(Job& job, FileOutcome& out) {
   out.manifest_path = job.manifest_path;
   out.stored_path = job.stored_path;
-  storage::Storage& store = options_.storage ? *options_.storage : storage::local();
+  storage::Storage& store = options_.storage ? *options_.storage : storage::root();
   // One big relation file (up to 1 GB) would otherwise keep one core busy
   // while the others idle at the end of the stream.
   constexpr uint64_t kLargeFile = 64ULL << 20;

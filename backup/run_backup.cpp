@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "common/pause_point.h"
 #include "common/progress.h"
+#include "common/storage.h"
+#include "common/storage_mount.h"
 #include "config/layout.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
@@ -99,7 +101,7 @@ Status check_identity(const Config& config, const ServerConfig& server, const Se
 Result<std::string> new_backup_id(const std::string& base) {
   for (int tries = 0; tries < 5; ++tries) {
     std::string id = make_backup_id(std::time(nullptr));
-    if (!path_exists(join_path(base, id))) return id;
+    if (!storage::exists(storage::root(), join_path(base, id))) return id;
     std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   }
   return Status::failed("could not find a free backup id in \"" + base + "\"");
@@ -126,6 +128,7 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
   i.systemid = f.identity.systemid;
   i.version = static_cast<uint64_t>(f.version);
   i.compression = codec::codec_name(b.codec);
+  i.encryption = storage::filter_id_of(layout::backup_manifest_file(b.dir));
   i.xlog_segment_size = f.segment_size;
   i.pgdata = f.settings.at("data_directory");
   i.config_file = f.settings.at("config_file");
@@ -141,7 +144,7 @@ ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat,
   const catalog::BackupEntry* prev = cat.previous_done(b.id);
   if (req.server->reuse_backup() != "link" || !prev) return map;
   if (prev->info.compression != codec::codec_name(b.codec)) return map;
-  auto text = read_file(layout::backup_manifest_file(prev->dir));
+  auto text = storage::read_file(storage::root(), layout::backup_manifest_file(prev->dir));
   auto manifest = text ? catalog::parse_manifest(*text) : Result<catalog::Manifest>(text.status());
   if (!manifest) {
     log::warning("not reusing backup " + prev->info.backup_id + ": " + manifest.status().message());
@@ -235,13 +238,15 @@ Result<catalog::BackupStatus> settle_wals(const BackupRequest& req, const locks:
 // A failed copy is useless: its files go first (frees the space a full disk
 // needs for backup.info), backup.info stays, saying why.
 void remove_partial_files(const NewBackup& b) {
-  auto names = list_dir(b.dir);
-  if (!names) return;
-  for (const auto& n : *names) {
-    if (n == layout::kBackupInfoName) continue;
-    std::error_code ec;
-    std::filesystem::remove_all(join_path(b.dir, n), ec);
-    if (ec) log::warning("could not remove \"" + join_path(b.dir, n) + "\": " + ec.message());
+  // Uploads still in flight end (or fail) before their files are removed.
+  (void)storage::root().sync_dir(b.dir);
+  auto entries = storage::root().list(b.dir);
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    if (e.name == layout::kBackupInfoName) continue;
+    const std::string path = join_path(b.dir, e.name);
+    Status st = e.is_dir ? storage::root().remove_tree(path) : storage::root().remove(path);
+    if (!st) log::warning(st.message());
   }
 }
 
@@ -302,7 +307,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   if (Status st = catalog::fail_stale_backups(*server_lock, *cat); !st) return st;
   // 3. Connect (SQL and replication) and check this is the same cluster.
   std::string base = catalog::base_dir(config.server_dir(server));
-  if (Status st = make_dirs(base); !st) return st;
+  if (Status st = storage::root().make_dir(base); !st) return st;
   auto session = open_session(*req.server);
   if (!session) return session.status();
   if (Status st = check_identity(config, *req.server, session->facts); !st) return st;
@@ -313,7 +318,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   if (!id_lock) return id_lock.status();
   auto b = plan_backup(req, *session, *id);
   if (!b) return b.status();
-  if (Status st = make_dirs(b->dir); !st) return st;
+  if (Status st = storage::root().make_dir(b->dir); !st) return st;
   if (Status st = catalog::save_backup_info(b->dir, b->info); !st) return st;
   say(req,
       "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));

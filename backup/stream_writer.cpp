@@ -17,7 +17,7 @@ Status StreamWriter::on_start(const pg::BaseBackupStart& start) {
 
 Status StreamWriter::ensure_dir(const std::string& dir) {
   if (dirs_.count(dir)) return Status::ok();
-  if (Status st = make_dirs(dir); !st) return st;
+  if (Status st = storage::root().make_dir(dir); !st) return st;
   dirs_.insert(dir);
   return Status::ok();
 }
@@ -64,7 +64,7 @@ Status StreamWriter::on_progress(uint64_t done) {
 
 Status StreamWriter::on_manifest() {
   if (Status st = end_archive(); !st) return st;
-  auto out = storage::local().open_write(layout::backup_manifest_file(dir_));
+  auto out = storage::root().open_write(layout::backup_manifest_file(dir_));
   if (!out) return out.status();
   manifest_out_ = std::move(*out);
   return Status::ok();
@@ -130,7 +130,7 @@ Result<CopyResult> StreamWriter::complete() {
   if (Status st = check_against_manifest(*files); !st) return st;
   // Files were committed by the workers without a directory fsync each.
   for (const auto& d : dirs_)
-    if (Status st = storage::local().sync_dir(d); !st) return st;
+    if (Status st = storage::root().sync_dir(d); !st) return st;
   if (Status st = manifest_out_->commit(); !st) return st;
   for (const auto& f : *files) {
     result_.size += f.stored_size;

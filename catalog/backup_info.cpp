@@ -92,6 +92,7 @@ constexpr FieldSpec kFields[] = {
     field<&BackupInfo::size>("size"),
     field<&BackupInfo::deduplicated_size>("deduplicated_size"),
     field<&BackupInfo::compression>("compression"),
+    field<&BackupInfo::encryption>("encryption"),
     field<&BackupInfo::tablespaces>("tablespaces"),
     field<&BackupInfo::keep>("keep"),
     field<&BackupInfo::error>("error"),
@@ -141,6 +142,7 @@ std::string format_backup_info(const BackupInfo& info) {
   std::string out;
   for (const auto& [k, v] : info_fields(info)) {
     if (k == "backup_name" && v.empty()) continue;  // Barman omits a null name
+    if (k == "encryption" && v.empty()) continue;   // cellar's key: only where it says something
     out += k + "=" + (v.empty() ? "None" : v) + "\n";
   }
   return out;
@@ -171,13 +173,13 @@ std::string backup_info_path(const std::string& backup_dir) { return layout::bac
 
 Result<BackupInfo> load_backup_info(const std::string& backup_dir) {
   std::string path = backup_info_path(backup_dir);
-  auto text = read_file(path);
+  auto text = storage::read_file(storage::root(), path);
   if (!text) return text.status();
   return parse_backup_info(*text, path);
 }
 
 Status save_backup_info(const std::string& backup_dir, const BackupInfo& info) {
-  return storage::write_file(storage::local(), backup_info_path(backup_dir), format_backup_info(info));
+  return storage::write_file(storage::root(), backup_info_path(backup_dir), format_backup_info(info));
 }
 
 }  // namespace cellar::catalog

@@ -54,6 +54,7 @@ struct BackupInfo {
   std::optional<uint64_t> deduplicated_size;  // stored bytes not hard-linked to the previous backup
   std::optional<uint64_t> cluster_size;       // bytes before compression
   std::string compression;                    // codec name
+  std::string encryption;                     // "aes-256-gcm:<key id>" when the files are encrypted; "" (None) not
   std::vector<Tablespace> tablespaces;
   std::string keep;   // "full", "standalone" or ""
   std::string error;  // why it is FAILED

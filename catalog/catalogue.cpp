@@ -4,6 +4,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/storage.h"
 #include "config/layout.h"
 #include "config/names.h"
 #include "pg/wal_names.h"
@@ -34,11 +35,11 @@ bool backup_in_use(const std::string& lock_dir, const std::string& server, const
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server) {
   Catalogue cat{server, config.server_dir(server), config.lock_directory(), {}};
   std::string base = base_dir(cat.server_dir);
-  if (!path_exists(base)) return cat;
-  auto names = list_dir(base);
-  if (!names) return names.status();
-  for (const auto& id : *names) {
-    if (!is_backup_id(id)) continue;
+  auto entries = storage::root().list(base);
+  if (!entries) return entries.status();
+  for (const auto& e : *entries) {
+    const std::string& id = e.name;
+    if (!e.is_dir || !is_backup_id(id)) continue;
     std::string dir = join_path(base, id);
     auto info = load_backup_info(dir);
     if (!info) {

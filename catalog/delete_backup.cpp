@@ -6,6 +6,8 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/storage_posix.h"
+#include "config/layout.h"
+#include "config/names.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -74,26 +76,43 @@ Result<std::vector<std::string>> remove_wals(const Config& config, const Catalog
   if (Status st = wal::save_xlogdb(*lock, path, kept); !st) return st;
   std::string wals = wal::wals_dir(cat.server_dir);
   for (const auto& name : removed)
-    if (auto f = wal::find_archived(wals, name)) ::unlink(f->path.c_str());
+    if (auto f = wal::find_archived(wals, name))
+      if (Status st = storage::root().remove(f->path); !st) log::warning(st.message());
   return removed;
 }
 
-Status remove_tree(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
-  if (ec) return Status::failed("could not remove \"" + path + "\": " + ec.message());
-  return Status::ok();
+// Takes backup `dir` out of every listing in one step that survives a crash:
+// a durable rename to "<id>.deleting" on a filesystem; in an object store,
+// which cannot rename, the removal of its backup.info (a directory without
+// one is no backup, and clean_interrupted_deletes removes what is left).
+Result<std::string> hide_backup(const std::string& dir) {
+  if (auto local = storage::root().local_path(dir)) {
+    if (Status st = storage::durable_rename(-1, *local, *local + ".deleting"); !st) return st;
+    return dir + ".deleting";
+  }
+  if (Status st = storage::root().remove(layout::backup_info_file(dir)); !st) return st;
+  return dir;
+}
+
+// A backup directory that no backup owns any more: renamed for deletion, or
+// (object stores) without backup.info and not being written by a backup.
+bool is_leftover(const storage::Entry& e, const std::string& dir, const std::string& lock_dir,
+                 const std::string& server) {
+  if (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, ".deleting") == 0) return true;
+  if (!e.is_dir || !is_backup_id(e.name) || storage::root().local_path(dir)) return false;
+  return !storage::exists(storage::root(), layout::backup_info_file(dir)) && !backup_in_use(lock_dir, server, e.name);
 }
 
 }  // namespace
 
-void clean_interrupted_deletes(const std::string& server_dir) {
-  auto names = list_dir(base_dir(server_dir));
-  if (!names) return;
-  for (const auto& n : *names)
-    if (n.size() > 9 && n.compare(n.size() - 9, 9, ".deleting") == 0) {
-      if (Status st = remove_tree(join_path(base_dir(server_dir), n)); !st) log::warning(st.message());
-    }
+void clean_interrupted_deletes(const std::string& server_dir, const std::string& lock_dir, const std::string& server) {
+  auto entries = storage::root().list(base_dir(server_dir));
+  if (!entries) return;
+  for (const auto& e : *entries) {
+    const std::string dir = join_path(base_dir(server_dir), e.name);
+    if (!is_leftover(e, dir, lock_dir, server)) continue;
+    if (Status st = storage::root().remove_tree(dir); !st) log::warning(st.message());
+  }
 }
 
 Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& server, const std::string& arg) {
@@ -107,15 +126,15 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
   auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
   if (!lock) return lock.status();
-  // 3. One durable rename hides it from every reader.
-  std::string doomed = b.dir + ".deleting";
-  if (Status st = storage::durable_rename(-1, b.dir, doomed); !st) return st;
+  // 3. One durable step hides it from every reader.
+  auto doomed = hide_backup(b.dir);
+  if (!doomed) return doomed.status();
   // 4. WAL that no remaining backup needs.
   auto wals = remove_wals(config, *cat, wal_cutoff(*cat, b));
   if (!wals) return wals.status();
   // 5. The files.
-  if (Status st = remove_tree(doomed); !st) return st;
-  clean_interrupted_deletes(cat->server_dir);
+  if (Status st = storage::root().remove_tree(*doomed); !st) return st;
+  clean_interrupted_deletes(cat->server_dir, cat->lock_dir, server.name);
   return DeleteReport{b.info.backup_id, std::move(*wals)};
 }
 

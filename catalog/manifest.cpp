@@ -1,8 +1,8 @@
 #include "catalog/manifest.h"
 
+#include "common/crypto.h"
 #include "common/fs.h"
 #include "common/json.h"
-#include "common/crypto.h"
 #include "config/layout.h"
 
 namespace cellar::catalog {

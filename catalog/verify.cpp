@@ -1,8 +1,5 @@
 #include "catalog/verify.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include <set>
 
 #include "catalog/manifest.h"
@@ -16,8 +13,8 @@ namespace cellar::catalog {
 namespace {
 
 std::string check_file(const std::string& stored, codec::Codec codec, const ManifestFile& mf) {
-  if (!path_exists(stored)) return "\"" + mf.path + "\" is missing (" + stored + ")";
-  auto in = storage::open_decompressed(storage::local(), stored, codec);
+  if (!storage::exists(storage::root(), stored)) return "\"" + mf.path + "\" is missing (" + stored + ")";
+  auto in = storage::open_decompressed(storage::root(), stored, codec);
   if (!in) return "\"" + mf.path + "\" is unreadable: " + in.status().message();
   Crc32c crc;
   uint64_t size = 0;
@@ -34,38 +31,22 @@ std::string check_file(const std::string& stored, codec::Codec codec, const Mani
   return "";
 }
 
-// Every regular file below `dir`, as full paths.
-void walk(const std::string& dir, std::vector<std::string>& out) {
-  auto names = list_dir(dir);
-  if (!names) return;
-  for (const auto& n : *names) {
-    std::string p = join_path(dir, n);
-    struct stat sb {};
-    if (::lstat(p.c_str(), &sb) != 0) continue;
-    if (S_ISDIR(sb.st_mode))
-      walk(p, out);
-    else
-      out.push_back(p);
-  }
-}
-
+// Every file in a subdirectory of the backup (data/, tablespaces) that the
+// manifest does not name; backup.info and backup_manifest sit at the top.
 void find_extra_files(const std::string& backup_dir, const std::set<std::string>& known, VerifyReport& report) {
-  auto names = list_dir(backup_dir);
-  if (!names) return;
-  std::vector<std::string> files;
-  for (const auto& n : *names) {
-    std::string p = join_path(backup_dir, n);
-    struct stat sb {};
-    if (::lstat(p.c_str(), &sb) == 0 && S_ISDIR(sb.st_mode)) walk(p, files);
-  }
-  for (const auto& f : files)
+  auto files = storage::root().list_tree(backup_dir);
+  if (!files) return;
+  for (const auto& e : *files) {
+    if (e.is_dir || e.name.find('/') == std::string::npos) continue;
+    std::string f = join_path(backup_dir, e.name);
     if (!known.count(f)) report.problems.push_back("\"" + f + "\" is not in the backup manifest");
+  }
 }
 
 }  // namespace
 
 Result<VerifyReport> verify_backup(const locks::BackupIdLock&, const BackupEntry& backup) {
-  auto text = read_file(layout::backup_manifest_file(backup.dir));
+  auto text = storage::read_file(storage::root(), layout::backup_manifest_file(backup.dir));
   if (!text) return Status(text.status()).with_hint("a backup without backup_manifest is incomplete");
   VerifyReport report;
   if (Status st = check_manifest_checksum(*text); !st) report.problems.push_back(st.message());

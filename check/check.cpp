@@ -8,7 +8,9 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "common/storage_mount.h"
 #include "config/layout.h"
+#include "repo/repository.h"
 
 namespace cellar::check {
 namespace {
@@ -142,6 +144,7 @@ std::optional<CheckResult> check_max_wal_senders(CheckContext& ctx) {
 
 // Creates `dir` (0700) if missing; "" when it is a writable directory, else the problem.
 std::string usable_dir(const std::string& dir) {
+  if (storage::mount_of(dir)) return "";  // in the repository: its own check
   if (Status st = make_dirs(dir, 0700); !st) return st.message();
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
     return Status::from_errno("\"" + dir + "\" is not writable", errno).message();
@@ -158,6 +161,13 @@ std::optional<CheckResult> check_directories(CheckContext& ctx) {
   std::string lock_dir = ctx.config.lock_directory();
   if (std::string problem = usable_dir(lock_dir); !problem.empty())
     return fail(problem + "; make the lock_directory \"" + lock_dir + "\" writable by the user running cellar");
+  return pass();
+}
+
+// A probe object written, read back and removed through the repository's own
+// driver: an S3 repository answers with its HTTP status and error code.
+std::optional<CheckResult> check_repository(CheckContext& ctx) {
+  if (std::string problem = repo::probe_repository(ctx.config, ctx.server); !problem.empty()) return fail(problem);
   return pass();
 }
 
@@ -211,6 +221,7 @@ const std::vector<CheckSpec>& check_table() {
       {"max_wal_senders", check_max_wal_senders},
       {"replication slot", checks::replication_slot},
       {"directories", check_directories},
+      {"repository", check_repository},
       {"retention policy settings", checks::retention_settings},
       {"backup maximum age", checks::backup_maximum_age},
       {"backup minimum size", checks::backup_minimum_size},

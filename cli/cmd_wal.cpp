@@ -1,7 +1,8 @@
-// archive-wal and get-wal: parse, call the wal/ entry point, render.
+// archive-wal, rebuild-xlogdb and get-wal: parse, call the wal/ entry point, render.
 #include "cli/handlers.h"
 #include "wal/archive.h"
 #include "wal/get_wal.h"
+#include "wal/rebuild_xlogdb.h"
 
 namespace cellar::cli {
 
@@ -11,6 +12,20 @@ Outcome run_archive_wal(Invocation& inv, const ServerConfig& server) {
   auto archived = wal::archive_wal(*options);
   if (!archived) return archived.status();
   info(inv, wal::summary_line(*archived, options->server));
+  return Status::ok();
+}
+
+// Under archive-wal's lock too, so no segment is archived while the listing runs.
+Outcome run_rebuild_xlogdb(Invocation& inv, const ServerConfig& server) {
+  const std::string& lock_dir = inv.config->lock_directory();
+  auto archiving = locks::ArchiveWalLock::acquire(lock_dir, server.name);
+  if (!archiving) return archiving.status();
+  auto lock = locks::XlogdbLock::acquire(lock_dir, server.name);
+  if (!lock) return lock.status();
+  auto report = wal::rebuild_xlogdb(*lock, inv.config->server_dir(server.name));
+  if (!report) return report.status();
+  info(inv, "Rebuilt xlog.db of server '" + server.name + "': " + std::to_string(report->entries) + " WAL files (" +
+                std::to_string(report->added) + " added, " + std::to_string(report->dropped) + " dropped)");
   return Status::ok();
 }
 

@@ -84,7 +84,7 @@ Status reset_receiver(const Invocation& inv, const Config& config, const ServerC
   for (const auto& n : *names)
     if (n.size() > 8 && n.compare(n.size() - 8, 8, ".partial") == 0) ::unlink(join_path(streaming, n).c_str());
   std::string current = pg::make_segment_name(id->timeline, pg::segno_of(id->xlogpos, *seg_size), *seg_size);
-  if (Status st = storage::write_file(storage::local(), join_path(streaming, layout::partial_name(current)), ""); !st)
+  if (Status st = storage::write_file(storage::root(), join_path(streaming, layout::partial_name(current)), ""); !st)
     return st;
   info(inv, "Reset receive-wal of server '" + s.name + "': streaming resumes at " + current);
   return Status::ok();

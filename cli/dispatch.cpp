@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/redact.h"
+#include "repo/repository.h"
 
 namespace cellar::cli {
 namespace {
@@ -245,6 +246,8 @@ int run_command(const Command& c, const GlobalOptions& pre, int argc, char** arg
       auto loaded = load_config(path);
       if (!loaded) return finish(loaded.status());
       if (Status st = check_home(*loaded); !st) return finish(st);
+      // Each server's base/, wals/ and identity.json live in its repository.
+      if (Status st = repo::mount_repositories(*loaded); !st) return finish(st);
       config = std::move(*loaded);
     }
   }

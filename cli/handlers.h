@@ -16,6 +16,7 @@ Outcome check_server_error(Invocation& inv, const Status& error);
 void declare_receive_wal(po::options_description& d);
 Outcome run_receive_wal(Invocation& inv, const ServerConfig& server);
 Outcome run_archive_wal(Invocation& inv, const ServerConfig& server);
+Outcome run_rebuild_xlogdb(Invocation& inv, const ServerConfig& server);
 void declare_get_wal(po::options_description& d);
 Outcome run_get_wal(Invocation& inv, const ServerConfig& server);
 void declare_switch_wal(po::options_description& d);

@@ -103,6 +103,11 @@ class Storage {
   // it durable before returning. For the one append-only catalogue file,
   // xlog.db; a driver without appends rewrites the object.
   [[nodiscard]] virtual Status append(const std::string& path, std::string_view data) = 0;
+  // Every file and directory under `dir` at any depth, with `name` the path
+  // relative to `dir`, sorted by name (a directory before what it holds); a
+  // missing `dir` is empty. The default walks list(); drivers with a flat
+  // namespace answer it in one listing.
+  [[nodiscard]] virtual Result<std::vector<Entry>> list_tree(const std::string& dir);
   // Removes `dir` and everything under it; a missing one is fine. Not atomic:
   // callers first make the tree unusable (a backup's backup.info goes first).
   [[nodiscard]] virtual Status remove_tree(const std::string& dir) = 0;
@@ -124,6 +129,10 @@ class Storage {
   virtual std::string describe(const std::string& path) const = 0;
 };
 
+// Whether `path` exists, as a file or a directory; an error to reach the
+// storage counts as "no" (the following open or list reports it).
+bool exists(Storage& storage, const std::string& path);
+
 // Writes `data` as the whole file `path` through open_write and commit.
 [[nodiscard]] Status write_file(Storage& storage, const std::string& path, std::string_view data,
                                 const WriteOptions& options = {});
@@ -136,8 +145,8 @@ class Storage {
 // Every byte of `reader` to `writer` (not committed); the number of bytes.
 [[nodiscard]] Result<uint64_t> copy(Reader& reader, Writer& writer);
 
-// The local disk with absolute paths: a posix storage rooted at "/". For the
-// catalogue files that always live under `home` and for tools and tests.
-Storage& local();
+// The process's namespace of absolute paths, with repositories mounted where
+// they belong (common/storage_mount.h).
+Storage& root();
 
 }  // namespace cellar::storage

@@ -150,6 +150,14 @@ uint64_t encrypted_size(uint64_t plaintext) {
   return kCryptHeaderSize + plaintext + kCryptTagSize * (plaintext / kCryptChunkSize + 1);
 }
 
+uint64_t plaintext_size(uint64_t stored) {
+  if (stored < kCryptHeaderSize + kCryptTagSize) return 0;
+  // stored - header = q * (C + T) + r + T, with r < C the last chunk's size.
+  uint64_t x = stored - kCryptHeaderSize;
+  uint64_t q = x / (kCryptChunkSize + kCryptTagSize);
+  return x - kCryptTagSize * (q + 1);
+}
+
 bool looks_encrypted(std::string_view head) { return head.starts_with(kMagic); }
 
 EncryptWriter::EncryptWriter(std::unique_ptr<Writer> inner, const EncryptionKey& key)

@@ -103,6 +103,9 @@ Result<EncryptionKey> load_key_file(const std::string& path);
 // the format). Also what a CompressWriter over an EncryptWriter stores: the
 // encrypted size of its stored().
 uint64_t encrypted_size(uint64_t plaintext);
+// The inverse, for listings: the plaintext size of a file stored in `stored`
+// bytes (0 for anything shorter than an empty encrypted file).
+uint64_t plaintext_size(uint64_t stored);
 
 // Whether `head` (a file's first bytes, at least 7) starts like an encrypted file.
 bool looks_encrypted(std::string_view head);

@@ -253,9 +253,28 @@ std::unique_ptr<Storage> make_posix(std::string root) { return std::make_unique<
 
 bool is_temp_name(std::string_view name) { return name.find(kTempMark) != std::string_view::npos; }
 
-Storage& local() {
-  static PosixStorage root("/");
-  return root;
+Result<std::vector<Entry>> Storage::list_tree(const std::string& dir) {
+  std::vector<Entry> out;
+  std::vector<std::string> todo{""};
+  while (!todo.empty()) {
+    std::string rel = todo.back();
+    todo.pop_back();
+    auto entries = list(rel.empty() ? dir : dir + "/" + rel);
+    if (!entries) return entries.status();
+    for (auto& e : *entries) {
+      std::string name = rel.empty() ? e.name : rel + "/" + e.name;
+      if (e.is_dir) todo.push_back(name);
+      e.name = std::move(name);
+      out.push_back(std::move(e));
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+  return out;
+}
+
+bool exists(Storage& storage, const std::string& path) {
+  auto e = storage.info(path);
+  return e && e->has_value();
 }
 
 Status write_file(Storage& storage, const std::string& path, std::string_view data, const WriteOptions& options) {

@@ -138,8 +138,8 @@ Status check_loads(const Config& config, const std::string& auto_text) {
   std::ostringstream main_text;
   main_text << main << "\n";
   const std::string scratch_main = join_path(scratch, "main.toml");
-  if (Status s = storage::write_file(storage::local(), scratch_main, main_text.str()); !s) return s;
-  if (Status s = storage::write_file(storage::local(), layout::auto_config_file(scratch), auto_text); !s) return s;
+  if (Status s = storage::write_file(storage::root(), scratch_main, main_text.str()); !s) return s;
+  if (Status s = storage::write_file(storage::root(), layout::auto_config_file(scratch), auto_text); !s) return s;
   auto loaded = load_config(scratch_main);
   if (loaded) return Status::ok();
   std::string msg = loaded.status().message();
@@ -209,7 +209,7 @@ Status apply_config_update(const Config& config, const std::vector<ConfigChange>
   if (!merged) return Status(merged.status()).prefix("\"" + path + "\"");
   remove_stale_scratch(config);
   if (Status s = check_loads(config, *merged); !s) return s;
-  return storage::write_file(storage::local(), path, *merged);
+  return storage::write_file(storage::root(), path, *merged);
 }
 
 }  // namespace cellar

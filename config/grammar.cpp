@@ -140,4 +140,57 @@ Result<Schedule> parse_schedule(std::string_view text) {
   return s;
 }
 
+namespace {
+
+constexpr const char* kRepositoryShape = "must be \"local\", an absolute path or \"s3://BUCKET[/PREFIX]\"";
+
+bool valid_bucket(std::string_view b) {
+  if (b.size() < 3 || b.size() > 63) return false;
+  for (char c : b)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-')) return false;
+  return b.front() != '.' && b.front() != '-' && b.back() != '.' && b.back() != '-';
+}
+
+bool valid_prefix(std::string_view p) {
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string_view::npos) end = p.size();
+    std::string_view part = p.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    for (char c : part)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<RepositoryLocation> parse_repository(std::string_view text) {
+  RepositoryLocation loc;
+  if (text == "local") return loc;
+  if (!text.empty() && text[0] == '/') {
+    if (text.find("/../") != std::string_view::npos || text.ends_with("/..")) return Status::usage(kRepositoryShape);
+    loc.kind = RepositoryLocation::Kind::path;
+    loc.path = std::string(text);
+    while (loc.path.size() > 1 && loc.path.back() == '/') loc.path.pop_back();
+    return loc;
+  }
+  if (!text.starts_with("s3://")) return Status::usage(kRepositoryShape);
+  std::string_view rest = text.substr(5);
+  while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  size_t slash = rest.find('/');
+  std::string_view bucket = rest.substr(0, slash);
+  std::string_view prefix = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+  if (!valid_bucket(bucket))
+    return Status::usage("must name a valid bucket in \"s3://BUCKET[/PREFIX]\" (3-63 of a-z, 0-9, '.' and '-')");
+  if (!prefix.empty() && !valid_prefix(prefix))
+    return Status::usage("must have a prefix without empty, \".\" or \"..\" components");
+  loc.kind = RepositoryLocation::Kind::s3;
+  loc.bucket = std::string(bucket);
+  loc.prefix = std::string(prefix);
+  return loc;
+}
+
 }  // namespace cellar

@@ -18,6 +18,11 @@
 //              RECOVERY WINDOW OF N DAY[S]|WEEK[S]|MONTH[S]   N >= 1
 //   schedule   daily HH:MM                        local time, 00:00-23:59
 //              DURATION                           an interval of at least 1 minute
+//   repository local                              under home (SPEC §3)
+//              /ABSOLUTE/PATH                     the same layout under PATH/<server>/
+//              s3://BUCKET[/PREFIX]               objects under PREFIX/<server>/; BUCKET as S3
+//                                                 names buckets (3-63 of a-z 0-9 . -), PREFIX
+//                                                 without empty, "." or ".." components
 #pragma once
 
 #include <chrono>
@@ -48,5 +53,15 @@ struct Schedule {
 };
 
 Result<Schedule> parse_schedule(std::string_view text);
+
+struct RepositoryLocation {
+  enum class Kind { local, path, s3 } kind = Kind::local;
+  std::string path;    // path: the absolute directory
+  std::string bucket;  // s3
+  std::string prefix;  // s3: "" or "a/b", no leading or trailing '/'
+};
+
+// Case-sensitive (bucket names and paths are).
+Result<RepositoryLocation> parse_repository(std::string_view text);
 
 }  // namespace cellar

@@ -48,6 +48,20 @@ auto slot_name_rule() {
   };
 }
 
+auto repository_rule() {
+  return [](const std::string& v) {
+    auto loc = parse_repository(v);
+    return loc ? std::string() : loc.status().message();
+  };
+}
+
+auto url_rule() {
+  return [](const std::string& v) {
+    bool ok = (v.starts_with("http://") && v.size() > 7) || (v.starts_with("https://") && v.size() > 8);
+    return ok ? std::string() : "must be an http:// or https:// URL";
+  };
+}
+
 auto in_range(int64_t lo, int64_t hi) {
   return [lo, hi](int64_t v) {
     if (v >= lo && v <= hi) return std::string();

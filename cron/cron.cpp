@@ -71,7 +71,7 @@ std::optional<CronRecord> load_record(const std::string& path) {
 }
 
 void save_record(const std::string& path, const CronRecord& r) {
-  Status st = storage::write_file(storage::local(), path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
+  Status st = storage::write_file(storage::root(), path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
   if (!st) log::warning(st.message());
 }
 

@@ -6,12 +6,15 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <map>
 
 #include "catalog/catalogue.h"
+#include "catalog/manifest.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/pause_point.h"
 #include "common/progress.h"
+#include "common/storage.h"
 #include "config/layout.h"
 #include "locks/typed_lock.h"
 #include "recover/recover_config.h"
@@ -114,6 +117,23 @@ void archive_pending_wal(const RecoverRequest& r, std::vector<std::string>& warn
     warnings.push_back("archive-wal failed before the recovery: " + report.status().message());
 }
 
+// Gives every planned file the size and checksum the backup manifest records.
+Status expect_manifest(const HeldBackup& b, codec::Codec codec, RestorePlan& plan) {
+  auto text = storage::read_file(storage::root(), layout::backup_manifest_file(b.dir));
+  if (!text) return Status(text.status()).with_hint("a DONE backup has a backup_manifest; verify-backup tells more");
+  auto manifest = catalog::parse_manifest(*text);
+  if (!manifest) return manifest.status();
+  std::map<std::string, const catalog::ManifestFile*> by_stored;
+  for (const auto& mf : manifest->files) by_stored[catalog::stored_path_of(b.dir, mf.path, codec)] = &mf;
+  for (auto& job : plan.files) {
+    auto it = by_stored.find(job.src);
+    if (it == by_stored.end()) continue;
+    job.size = it->second->size;
+    if (it->second->checksum_algorithm == "CRC32C") job.crc32c = it->second->checksum;
+  }
+  return Status::ok();
+}
+
 Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, const std::vector<Placement>& spaces) {
   RestorePlan plan;
   auto codec = codec::parse_codec(b.info.compression.empty() ? "none" : b.info.compression);
@@ -123,13 +143,14 @@ Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, c
   plan.dirs.push_back(join_path(r.dest, "pg_tblspc"));
   for (const auto& p : spaces) {
     std::string src = join_path(b.dir, std::to_string(p.space.oid));
-    if (path_exists(src)) {
+    if (storage::exists(storage::root(), src)) {
       if (Status st = plan_tree(src, p.location, *codec, plan); !st) return st;
     } else {
       plan.dirs.push_back(p.location);
     }
     plan.symlinks.push_back({join_path(r.dest, "pg_tblspc/" + std::to_string(p.space.oid)), p.location});
   }
+  if (Status st = expect_manifest(b, *codec, plan); !st) return st;
   return plan;
 }
 

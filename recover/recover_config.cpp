@@ -67,9 +67,9 @@ Result<std::string> edit_file(const std::string& path, std::vector<std::string>&
   if (!text) return text.status();
   Edited e = neutralise(*text, path.substr(path.rfind('/') + 1), warnings);
   if (e.changed || always_origin)
-    if (Status st = storage::write_file(storage::local(), path + ".origin", *text); !st) return st;
+    if (Status st = storage::write_file(storage::root(), path + ".origin", *text); !st) return st;
   if (e.changed)
-    if (Status st = storage::write_file(storage::local(), path, e.text); !st) return st;
+    if (Status st = storage::write_file(storage::root(), path, e.text); !st) return st;
   return e.text;
 }
 
@@ -91,9 +91,9 @@ Result<std::vector<std::string>> write_recovery_config(const std::string& pgdata
   std::string auto_path = join_path(pgdata, "postgresql.auto.conf");
   auto text = edit_file(auto_path, warnings, true);
   if (!text) return text.status();
-  if (Status st = storage::write_file(storage::local(), auto_path, *text + cellar_block(config)); !st) return st;
+  if (Status st = storage::write_file(storage::root(), auto_path, *text + cellar_block(config)); !st) return st;
   std::string signal = join_path(pgdata, config.standby ? "standby.signal" : "recovery.signal");
-  if (Status st = storage::write_file(storage::local(), signal, ""); !st) return st;
+  if (Status st = storage::write_file(storage::root(), signal, ""); !st) return st;
   return warnings;
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/storage_filter.h"
 
@@ -27,12 +28,20 @@ std::string strip_suffix(const std::string& name, codec::Codec codec) {
 // DEST is not the archive: files are written in place under their final names
 // (DEST was empty, and a failed recover clears it again).
 Result<uint64_t> copy_one(const CopyJob& job) {
-  auto in = storage::open_decompressed(storage::local(), job.src, job.codec);
+  auto in = storage::open_decompressed(storage::root(), job.src, job.codec);
   if (!in) return in.status();
   UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::from_errno("could not create file \"" + job.dest + "\"", errno);
-  auto bytes = storage::drain(**in, [&](std::string_view piece) { return write_all(out.get(), piece, job.dest); });
+  Crc32c crc;
+  auto bytes = storage::drain(**in, [&](std::string_view piece) {
+    crc.update(piece);
+    return write_all(out.get(), piece, job.dest);
+  });
   if (!bytes) return bytes.status();
+  if ((job.size && *bytes != *job.size) || (!job.crc32c.empty() && crc32c_manifest_hex(crc.value()) != job.crc32c))
+    return Status::failed("\"" + storage::root().describe(job.src) + "\" does not match the backup manifest (" +
+                              std::to_string(*bytes) + " bytes, CRC32C " + crc32c_manifest_hex(crc.value()) + ")",
+                          "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
   if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int fd = out.release();
   if (::close(fd) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
@@ -112,19 +121,17 @@ std::string quoted_list(const std::vector<FoundDestination>& found) {
 }  // namespace
 
 Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan) {
-  std::error_code ec;
   plan.dirs.push_back(dest_root);
-  fs::recursive_directory_iterator it(src_root, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    std::string rel = fs::relative(it->path(), src_root, ec).string();
-    if (ec) break;
-    std::string dest = join_path(dest_root, rel);
-    if (it->is_directory(ec) && !it->is_symlink(ec))
+  auto entries = storage::root().list_tree(src_root);
+  if (!entries) return Status(entries.status()).prefix("could not read backup directory \"" + src_root + "\"");
+  // Sorted by path, so a directory comes before what it holds.
+  for (const auto& e : *entries) {
+    std::string dest = join_path(dest_root, e.name);
+    if (e.is_dir)
       plan.dirs.push_back(dest);
-    else if (it->is_regular_file(ec))
-      plan.files.push_back({it->path().string(), strip_suffix(dest, codec), codec});
+    else
+      plan.files.push_back({join_path(src_root, e.name), strip_suffix(dest, codec), codec, {}, {}});
   }
-  if (ec) return Status::failed("could not read backup directory \"" + src_root + "\": " + ec.message());
   return Status::ok();
 }
 

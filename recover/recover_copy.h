@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct CopyJob {
   std::string src;   // stored file in the catalogue
   std::string dest;  // restored file
   codec::Codec codec = codec::Codec::none;
+  // What the backup manifest says the restored file is, when it names it:
+  // checked after the copy, so a damaged or altered download is never used.
+  std::optional<uint64_t> size;
+  std::string crc32c;  // manifest hex; "" when not CRC32C
 };
 
 struct RestorePlan {

@@ -53,7 +53,7 @@ Result<std::vector<CopyJob>> plan_wal(const std::string& server_dir, const catal
     if (!name || !needed(*name, *begin, *end, target, seg_size)) continue;
     auto stored = wal::find_archived(wals, entry.name);
     if (!stored) return Status::failed("WAL file " + entry.name + " is in xlog.db but not in \"" + wals + "\"");
-    jobs.push_back({stored->path, join_path(dest_dir, entry.name), stored->codec});
+    jobs.push_back({stored->path, join_path(dest_dir, entry.name), stored->codec, {}, {}});
   }
   return jobs;
 }

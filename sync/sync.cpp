@@ -31,7 +31,7 @@ struct Bookmark {
 std::string bookmark_path(const std::string& server_dir) { return layout::sync_bookmark_file(server_dir); }
 
 Bookmark load_bookmark(const std::string& server_dir) {
-  auto text = read_file(bookmark_path(server_dir));
+  auto text = storage::read_file(storage::root(), bookmark_path(server_dir));
   if (!text) return {};
   size_t tab = text->find('\t');
   if (tab == std::string::npos) return {};
@@ -58,8 +58,11 @@ Result<std::vector<wal::XlogEntry>> wanted_wal(const Json& info, const wal::Xlog
         !codec::parse_codec(comp->as_string()))
       return Status::failed("the primary sent an invalid WAL entry: " + w.dump(-1));
     if (local.contains(name->as_string())) continue;
-    out.push_back({name->as_string(), static_cast<uint64_t>(size->as_int()), time->as_double(),
-                   *codec::parse_codec(comp->as_string())});
+    out.push_back({name->as_string(),
+                   static_cast<uint64_t>(size->as_int()),
+                   time->as_double(),
+                   *codec::parse_codec(comp->as_string()),
+                   {}});
   }
   return out;
 }
@@ -86,7 +89,7 @@ class WalReceiver : public TarHandler {
     dir_ = wal::archive_dir_for(wals_, name);
     storage::WriteOptions wo;
     wo.make_parents = true;
-    auto out = storage::local().open_write(join_path(dir_, base), wo);
+    auto out = storage::root().open_write(join_path(dir_, base), wo);
     if (!out) return out.status();
     out_ = std::move(*out);
     return Status::ok();
@@ -133,7 +136,7 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
     return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
   const std::string server_dir = config.server_dir(server.name);
   const std::string wals = wal::wals_dir(server_dir);
-  if (Status s = make_dirs(wals); !s) return s;
+  if (Status s = storage::root().make_dir(wals); !s) return s;
 
   // 1. Ask the primary what it has after our bookmark.
   Bookmark mark = load_bookmark(server_dir);
@@ -160,7 +163,7 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
                        info->find("last_name")->is_string() ? info->find("last_name")->as_string() : ""};
   if (!result.last_name.empty() && info->find("last_position")->is_int()) {
     std::string text = result.last_name + "\t" + std::to_string(info->find("last_position")->as_int());
-    if (Status s = storage::write_file(storage::local(), bookmark_path(server_dir), text); !s) return s;
+    if (Status s = storage::write_file(storage::root(), bookmark_path(server_dir), text); !s) return s;
   }
   return result;
 }

@@ -30,14 +30,14 @@ class BackupReceiver : public TarHandler {
     const std::string path = join_path(dir_, m.name);
     if (m.type == TarType::directory) {
       dirs_.insert(path);
-      return make_dirs(path);
+      return storage::root().make_dir(path);
     }
     if (m.type != TarType::file) return Status::failed("the primary sent a non-file member \"" + m.name + "\"");
     dirs_.insert(dirname_of(path));
-    if (Status s = make_dirs(dirname_of(path)); !s) return s;
+    if (Status s = storage::root().make_dir(dirname_of(path)); !s) return s;
     storage::WriteOptions wo;
     wo.sync_dir = false;
-    auto out = storage::local().open_write(path, wo);
+    auto out = storage::root().open_write(path, wo);
     if (!out) return out.status();
     out_ = std::move(*out);
     return Status::ok();
@@ -51,8 +51,8 @@ class BackupReceiver : public TarHandler {
   }
   Status finish() {
     for (const auto& d : dirs_)
-      if (Status s = storage::local().sync_dir(d); !s) return s;
-    return storage::local().sync_dir(dir_);
+      if (Status s = storage::root().sync_dir(d); !s) return s;
+    return storage::root().sync_dir(dir_);
   }
 
  private:
@@ -123,14 +123,12 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   catalog::BackupEntry entry{{}, join_path(catalog::base_dir(server_dir), backup_id), catalog::BackupStatus::syncing};
   if (auto local = catalog::load_backup_info(entry.dir); local && local->copy_done())
     return catalog::status_name(local->status);
-  std::error_code ec;
-  std::filesystem::remove_all(entry.dir, ec);
-  if (ec) return Status::failed("could not remove \"" + entry.dir + "\": " + ec.message());
+  if (Status s = storage::root().remove_tree(entry.dir); !s) return s;
   // 3. backup.info first, SYNCING, so a crash leaves a visible non-DONE backup.
   auto info = info_from_primary(*remote, server.name);
   if (!info) return info.status();
   entry.info = *info;
-  if (Status s = make_dirs(entry.dir); !s) return s;
+  if (Status s = storage::root().make_dir(entry.dir); !s) return s;
   if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
   // 4. Copy and verify every file; any error → FAILED.
   if (Status s = copy_and_verify(*id_lock, server, backup_id, entry); !s) {

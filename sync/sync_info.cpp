@@ -3,6 +3,7 @@
 #include "catalog/catalogue.h"
 #include "common/fs.h"
 #include "common/redact.h"
+#include "common/storage.h"
 #include "pg/wal_names.h"
 
 namespace cellar::sync {
@@ -75,8 +76,8 @@ Result<size_t> start_index(const std::vector<PositionedEntry>& lines, const Sync
 
 Result<std::vector<PositionedEntry>> read_positioned_xlogdb(const std::string& path) {
   std::vector<PositionedEntry> out;
-  if (!path_exists(path)) return out;
-  auto text = read_file(path);
+  if (!storage::exists(storage::root(), path)) return out;
+  auto text = storage::read_file(storage::root(), path);
   if (!text) return text.status();
   size_t at = 0;
   int line_no = 0;

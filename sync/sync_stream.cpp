@@ -11,6 +11,7 @@
 
 #include "catalog/catalogue.h"
 #include "common/fs.h"
+#include "common/storage.h"
 #include "config/layout.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
@@ -35,45 +36,42 @@ struct Member {
 
 // Copies the whole file at `path` (already opened as `in`) to `out`; its size
 // must stay `size` (a file that changed under us is an error, not a short member).
-Status copy_exact(int in, int out, uint64_t size, const std::string& path) {
+Status copy_exact(storage::Reader& in, int out, uint64_t size, const std::string& path) {
   char buf[1 << 16];
   uint64_t left = size;
   while (left > 0) {
-    ssize_t n = ::read(in, buf, std::min<uint64_t>(sizeof buf, left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Status::from_errno("could not read \"" + path + "\"", errno);
-    if (n == 0) return Status::failed("\"" + path + "\" shrank while being sent");
-    if (Status s = write_all(out, std::string_view(buf, static_cast<size_t>(n)), "the sync stream"); !s) return s;
-    left -= static_cast<uint64_t>(n);
+    auto n = in.read(buf, static_cast<size_t>(std::min<uint64_t>(sizeof buf, left)));
+    if (!n) return n.status();
+    if (*n == 0) return Status::failed("\"" + path + "\" shrank while being sent");
+    if (Status s = write_all(out, std::string_view(buf, *n), "the sync stream"); !s) return s;
+    left -= *n;
   }
   return Status::ok();
 }
 
 Status send_member(const Member& m, int fd) {
-  UniqueFd in(::open(m.path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return Status::from_errno("could not open \"" + m.path + "\"", errno);
-  struct stat st {};
-  if (::fstat(in.get(), &st) != 0) return Status::from_errno("could not stat \"" + m.path + "\"", errno);
-  const auto size = static_cast<uint64_t>(st.st_size);
-  auto header = make_tar_header(m.name, '0', size, 0600, st.st_mtime);
+  auto st = storage::root().info(m.path);
+  if (!st) return st.status();
+  if (!*st) return Status::failed("\"" + m.path + "\" disappeared while being sent");
+  const uint64_t size = (*st)->size;
+  auto in = storage::root().open_read(m.path);
+  if (!in) return in.status();
+  auto header = make_tar_header(m.name, '0', size, 0600, (*st)->mtime);
   if (!header) return header.status();
   if (Status s = write_all(fd, *header, "the sync stream"); !s) return s;
-  if (Status s = copy_exact(in.get(), fd, size, m.path); !s) return s;
+  if (Status s = copy_exact(**in, fd, size, m.path); !s) return s;
   return write_all(fd, std::string((512 - size % 512) % 512, '\0'), "the sync stream");
 }
 
 // Every directory and file under `dir` but backup.info, parents first.
 Result<std::vector<Member>> backup_members(const std::string& dir) {
   std::vector<Member> out;
-  std::error_code ec;
-  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    std::string rel = it->path().string().substr(dir.size() + 1);
-    if (rel == layout::kBackupInfoName) continue;
-    if (it->is_symlink() || (!it->is_directory() && !it->is_regular_file()))
-      return Status::failed("\"" + it->path().string() + "\" is neither a directory nor a regular file");
-    out.push_back({rel + (it->is_directory() ? "/" : ""), it->path().string()});
+  auto entries = storage::root().list_tree(dir);
+  if (!entries) return entries.status();
+  for (const auto& e : *entries) {
+    if (e.name == layout::kBackupInfoName) continue;
+    out.push_back({e.name + (e.is_dir ? "/" : ""), join_path(dir, e.name)});
   }
-  if (ec) return Status::failed("could not list \"" + dir + "\": " + ec.message());
   std::sort(out.begin(), out.end(), [](const Member& a, const Member& b) { return a.name < b.name; });
   return out;
 }

@@ -13,6 +13,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/storage_filter.h"
+#include "common/storage_mount.h"
 #include "common/storage_posix.h"
 #include "config/layout.h"
 #include "wal/identity.h"
@@ -52,9 +53,9 @@ std::string utc_stamp() {
 
 // mkdir (0700) with the parent fsynced, so the new entry survives a crash.
 Status ensure_dir(const std::string& dir) {
-  if (path_exists(dir)) return Status::ok();
-  if (Status st = make_dirs(dir, 0700); !st) return st;
-  return fsync_dir(dirname_of(dir));
+  if (storage::exists(storage::root(), dir)) return Status::ok();
+  if (Status st = storage::root().make_dir(dir); !st) return st;
+  return storage::root().sync_dir(dirname_of(dir));
 }
 
 // Files waiting in streaming/ and incoming/, in WAL (name) order. `.partial`
@@ -89,9 +90,9 @@ Result<size_t> read_full(storage::Reader& reader, char* buf, size_t count) {
 // Whether `src` holds exactly the decompressed content of `stored`. Streams
 // both; stops at the first difference. A corrupt stored file is an error.
 Result<bool> same_content(const std::string& src, const ArchivedFile& stored) {
-  auto in = storage::local().open_read(src);
+  auto in = storage::root().open_read(src);
   if (!in) return in.status();
-  auto archived = storage::open_decompressed(storage::local(), stored.path, stored.codec);
+  auto archived = storage::open_decompressed(storage::root(), stored.path, stored.codec);
   if (!archived) return archived.status();
   std::string a(128 * 1024, '\0'), b(a.size(), '\0');
   for (;;) {
@@ -159,9 +160,9 @@ class Archiver {
   Status store_new(const Source& s, const std::string& dir, const struct stat& sb) {
     remove_stale_temps(dir, s.name);
     const std::string final_path = join_path(dir, s.name + codec::codec_suffix(o_.compression));
-    auto out = storage::open_compressed(storage::local(), final_path, o_.compression, o_.level);
+    auto out = storage::open_compressed(storage::root(), final_path, o_.compression, o_.level);
     if (!out) return out.status();
-    auto in = storage::local().open_read(s.path());
+    auto in = storage::root().open_read(s.path());
     if (!in) return in.status();
     if (auto copied = storage::copy(**in, **out); !copied) return copied.status();
     if (Status st = commit(**out, mtime_of(sb), s.name); !st) return st;
@@ -179,7 +180,7 @@ class Archiver {
     auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
     if (!lock) return lock.status();
     if (Status st = out.commit(); !st) return st;
-    return catalogue(*lock, XlogEntry{name, out.stored(), mtime, o_.compression});
+    return catalogue(*lock, XlogEntry{name, out.stored(), mtime, o_.compression, storage::filter_id_of(out.path())});
   }
 
   // Adds `entry` unless xlog.db has it already (never a second line for a name).
@@ -202,12 +203,12 @@ class Archiver {
                      "\" was left in place");
     if (!*same) return move_to_errors(s, "duplicate", "differs from the archived \"" + stored.path + "\"");
     if (!catalogued_.count(s.name)) {
-      struct stat st_stored {};
-      if (::stat(stored.path.c_str(), &st_stored) != 0)
-        return Status::from_errno("could not stat \"" + stored.path + "\"", errno);
+      auto st_stored = storage::root().info(stored.path);
+      if (!st_stored) return st_stored.status();
+      if (!*st_stored) return Status::failed("\"" + stored.path + "\" disappeared while archiving");
       auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
       if (!lock) return lock.status();
-      XlogEntry entry{s.name, static_cast<uint64_t>(st_stored.st_size), mtime_of(sb), stored.codec};
+      XlogEntry entry{s.name, (*st_stored)->size, mtime_of(sb), stored.codec, storage::filter_id_of(stored.path)};
       if (Status st = catalogue(*lock, entry); !st) return st;
       report.catalogued++;
       log::info("catalogued \"" + stored.path + "\", which was in wals/ but not in xlog.db");
@@ -218,7 +219,7 @@ class Archiver {
     return drop_source(s);
   }
 
-  Status drop_source(const Source& s) { return storage::local().remove(s.path()); }
+  Status drop_source(const Source& s) { return storage::root().remove(s.path()); }
 
   // errors/<name>.<UTC stamp>.<reason>, as Barman names them; never overwrites.
   Status move_to_errors(const Source& s, const char* reason, const std::string& why) {
@@ -237,11 +238,11 @@ class Archiver {
   // A crash while compressing leaves the storage's temp files of `name`;
   // no one else writes these (archive-wal holds its lock).
   void remove_stale_temps(const std::string& dir, const std::string& name) {
-    auto entries = storage::local().list(dir);
+    auto entries = storage::root().list(dir);
     if (!entries) return;
     for (const storage::Entry& e : *entries) {
       if (e.name.rfind(name, 0) != 0 || !storage::is_temp_name(e.name)) continue;
-      if (storage::local().remove(join_path(dir, e.name), false))
+      if (storage::root().remove(join_path(dir, e.name), false))
         log::info("removed stale temp file \"" + join_path(dir, e.name) + "\"");
     }
   }

@@ -34,11 +34,11 @@ Status get_wal(const GetWalRequest& r) {
     return Status::failed("WAL file \"" + r.name + "\" is not in the archive of server '" + r.server + "'",
                           "it may not be archived yet: see 'cellar status " + r.server +
                               "' and run 'cellar archive-wal " + r.server + "'");
-  auto in = storage::open_decompressed(storage::local(), stored->path, stored->codec);
+  auto in = storage::open_decompressed(storage::root(), stored->path, stored->codec);
   if (!in) return in.status();
   if (r.output_dir.empty()) return copy_to_stdout(**in);
   if (Status st = make_dirs(r.output_dir, 0700); !st) return st;
-  auto out = storage::local().open_write(join_path(r.output_dir, r.name));
+  auto out = storage::root().open_write(join_path(r.output_dir, r.name));
   if (!out) return out.status();
   if (auto copied = storage::copy(**in, **out); !copied) return copied.status();
   return (*out)->commit();

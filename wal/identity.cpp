@@ -11,8 +11,8 @@ std::string identity_path(const std::string& server_dir) { return layout::identi
 
 Result<std::optional<Identity>> load_identity(const std::string& server_dir) {
   std::string path = identity_path(server_dir);
-  if (!path_exists(path)) return std::optional<Identity>();
-  auto text = read_file(path);
+  if (!storage::exists(storage::root(), path)) return std::optional<Identity>();
+  auto text = storage::read_file(storage::root(), path);
   if (!text) return text.status();
   auto doc = Json::parse(*text);
   if (!doc || !doc->is_object())
@@ -32,7 +32,9 @@ Status save_identity(const std::string& server_dir, const Identity& id) {
   doc.set("server_version", id.server_version);
   doc.set("xlog_segment_size", static_cast<int64_t>(id.xlog_segment_size));
   doc.set("first_seen", id.first_seen);
-  return storage::write_file(storage::local(), identity_path(server_dir), doc.dump() + "\n");
+  storage::WriteOptions wo;
+  wo.make_parents = true;  // a repository elsewhere may not have the server's directory yet
+  return storage::write_file(storage::root(), identity_path(server_dir), doc.dump() + "\n", wo);
 }
 
 Status check_or_record_identity(const std::string& server_dir, const std::string& server, const Identity& seen) {

@@ -15,6 +15,7 @@
 #include "pg/replication.h"
 #include "wal/identity.h"
 #include "wal/segment_writer.h"
+#include "wal/wal_store.h"
 
 namespace cellar::wal {
 namespace {
@@ -143,12 +144,10 @@ class Receiver {
     if (tli <= 1) return Status::ok();
     std::string name = pg::make_history_name(tli);
     std::string streaming = layout::streaming_dir(o_.server_dir);
-    if (path_exists(join_path(streaming, name)) ||
-        path_exists(layout::archived_wal_file(o_.server_dir, name, codec::Codec::none)))
-      return Status::ok();
+    if (path_exists(join_path(streaming, name)) || is_archived(o_.server_dir, name)) return Status::ok();
     auto h = pg::timeline_history(conn, tli);
     if (!h) return h.status();
-    return storage::write_file(storage::local(), join_path(streaming, name), h->content);
+    return storage::write_file(storage::root(), join_path(streaming, name), h->content);
   }
 
   // Streams one timeline; returns the next timeline's start, or none when the
@@ -246,7 +245,7 @@ class Receiver {
     doc.set("server_lsn", state_.server_lsn);
     doc.set("timeline", static_cast<int64_t>(state_.timeline));
     doc.set("last_error", state_.last_error);
-    Status st = storage::write_file(storage::local(), state_path(o_.server_dir), doc.dump() + "\n");
+    Status st = storage::write_file(storage::root(), state_path(o_.server_dir), doc.dump() + "\n");
     if (!st) log::warning(st.message());
   }
 
@@ -276,12 +275,12 @@ std::optional<ResumePoint> find_resume_point(const std::string& server_dir, uint
     for (const auto& n : *names) note_segment_name(n, seg_size, true, best, best_complete);
   // The archive: only the newest hash directory can hold the newest segment.
   std::string wals = layout::wals_dir(server_dir);
-  if (auto dirs = list_dir(wals)) {
+  if (auto dirs = storage::root().list(wals)) {
     for (auto it = dirs->rbegin(); it != dirs->rend(); ++it) {
-      if (it->size() != 16) continue;
-      auto names = list_dir(join_path(wals, *it));
-      if (!names || names->empty()) continue;
-      for (const auto& n : *names) note_segment_name(strip_codec(n), seg_size, true, best, best_complete);
+      if (!it->is_dir || it->name.size() != 16) continue;
+      auto files = storage::root().list(join_path(wals, it->name));
+      if (!files || files->empty()) continue;
+      for (const auto& f : *files) note_segment_name(strip_codec(f.name), seg_size, true, best, best_complete);
       break;
     }
   }
@@ -317,7 +316,7 @@ Result<std::optional<ReceiverState>> load_receiver_state(const std::string& serv
 Status run_receiver(const locks::ReceiveWalLock&, const ReceiverOptions& options) {
   signals::install_stop_handlers();
   for (const std::string& dir : layout::server_subdirs(options.server_dir))
-    if (Status st = make_dirs(dir, 0700); !st) return st;
+    if (Status st = storage::root().make_dir(dir); !st) return st;
   // Zero-filled segments a killed receiver was still preparing.
   std::string streaming = layout::streaming_dir(options.server_dir);
   if (auto names = list_dir(streaming))

@@ -33,7 +33,7 @@ Status SegmentWriter::open_segment(pg::SegNo segno) {
   }
   // The zero-filled file appears whole under its .partial name or not at all
   // (archive-wal leaves the storage's temp names alone).
-  auto zeroed = storage::local().open_write(path);
+  auto zeroed = storage::root().open_write(path);
   if (!zeroed) return zeroed.status();
   const std::string zeros(1 << 20, '\0');
   for (uint64_t done = 0; done < seg_size_; done += zeros.size())

@@ -1,8 +1,7 @@
 #include "wal/wal_store.h"
 
-#include <sys/stat.h>
-
 #include "common/fs.h"
+#include "common/storage.h"
 #include "config/layout.h"
 #include "pg/wal_names.h"
 
@@ -19,8 +18,8 @@ std::optional<ArchivedFile> find_archived(const std::string& wals, const std::st
   const std::string base = join_path(archive_dir_for(wals, name), name);
   for (codec::Codec c : {codec::Codec::none, codec::Codec::zstd, codec::Codec::lz4, codec::Codec::gzip}) {
     std::string path = base + codec::codec_suffix(c);
-    struct stat sb {};
-    if (::stat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode)) return ArchivedFile{path, c};
+    auto e = storage::root().info(path);
+    if (e && *e && !(*e)->is_dir) return ArchivedFile{path, c};
   }
   return std::nullopt;
 }

@@ -68,7 +68,7 @@ std::string format_xlog_entry(const XlogEntry& entry) {
   char time[64];
   std::snprintf(time, sizeof time, "%.6f", entry.time);
   return entry.name + "\t" + std::to_string(entry.size) + "\t" + time + "\t" + codec::codec_name(entry.compression) +
-         "\n";
+         (entry.encryption.empty() ? "" : "\t" + entry.encryption) + "\n";
 }
 
 std::optional<XlogEntry> parse_xlog_entry(const std::string& line) {
@@ -78,12 +78,13 @@ std::optional<XlogEntry> parse_xlog_entry(const std::string& line) {
   auto size = parse_size(fields[1]);
   auto time = parse_time(fields[2]);
   if (!size || !time) return std::nullopt;
-  XlogEntry e{fields[0], *size, *time, codec::Codec::none};
+  XlogEntry e{fields[0], *size, *time, codec::Codec::none, {}};
   if (fields.size() >= 4) {
     auto c = codec::parse_codec(fields[3]);
     if (!c) return std::nullopt;
     e.compression = *c;
   }
+  if (fields.size() == 5) e.encryption = fields[4];
   return e;
 }
 
@@ -104,8 +105,8 @@ std::string xlogdb_path(const std::string& server_dir) { return layout::xlogdb_f
 
 Result<XlogDb> load_xlogdb(const std::string& path) {
   XlogDb db;
-  if (!path_exists(path)) return db;
-  auto text = read_file(path);
+  if (!storage::exists(storage::root(), path)) return db;
+  auto text = storage::read_file(storage::root(), path);
   if (!text) return text.status();
   size_t pos = 0, line_no = 0;
   while (pos < text->size()) {
@@ -130,7 +131,7 @@ Result<XlogDb> load_xlogdb(const std::string& path) {
 
 Status append_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
   if (entries.empty()) return Status::ok();
-  storage::Storage& store = storage::local();
+  storage::Storage& store = storage::root();
   if (Status st = cut_torn_tail(store, path); !st) return st;
   std::string text;
   for (const auto& e : entries) text += format_xlog_entry(e);
@@ -140,7 +141,7 @@ Status append_xlogdb(const locks::XlogdbLock&, const std::string& path, const st
 Status save_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
   std::string text;
   for (const auto& e : entries) text += format_xlog_entry(e);
-  return storage::write_file(storage::local(), path, text);
+  return storage::write_file(storage::root(), path, text);
 }
 
 }  // namespace cellar::wal

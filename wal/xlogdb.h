@@ -28,6 +28,7 @@ struct XlogEntry {
   uint64_t size = 0;  // bytes stored in wals/
   double time = 0;    // epoch seconds
   codec::Codec compression = codec::Codec::none;
+  std::string encryption;  // 5th field when set: "aes-256-gcm:<key id>" (cellar's; Barman writes 4)
   bool operator==(const XlogEntry&) const = default;
 };
 

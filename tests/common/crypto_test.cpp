@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "common/crypto.h"
+
+#include <catch2/catch.hpp>
 
 using namespace cellar;
 

@@ -46,16 +46,16 @@ class UmaskGuard {
 TEST_CASE("a whole-file storage write writes the content with the given mode", "[common]") {
   TempDir dir;
   const std::string path = dir / "backup.info";
-  REQUIRE(storage::write_file(storage::local(), path, "status=DONE\n"));
+  REQUIRE(storage::write_file(storage::root(), path, "status=DONE\n"));
   CHECK(test::read_text(path) == "status=DONE\n");
   CHECK(mode_of(path) == 0600);
 
   const std::string binary("a\0b\xff", 4);
-  REQUIRE(storage::write_file(storage::local(), dir / "bin", binary, storage::WriteOptions{0640}));
+  REQUIRE(storage::write_file(storage::root(), dir / "bin", binary, storage::WriteOptions{0640}));
   CHECK(test::read_text(dir / "bin") == binary);
   CHECK(mode_of(dir / "bin") == 0640);
 
-  REQUIRE(storage::write_file(storage::local(), dir / "empty", ""));
+  REQUIRE(storage::write_file(storage::root(), dir / "empty", ""));
   CHECK(test::read_text(dir / "empty").empty());
   CHECK(names_in(dir.path()) == std::vector<std::string>{"backup.info", "bin", "empty"});
 }
@@ -63,15 +63,15 @@ TEST_CASE("a whole-file storage write writes the content with the given mode", "
 TEST_CASE("a whole-file storage write sets the mode whatever the umask", "[common]") {
   TempDir dir;
   UmaskGuard mask(077);
-  REQUIRE(storage::write_file(storage::local(), dir / "shared", "x", storage::WriteOptions{0644}));
+  REQUIRE(storage::write_file(storage::root(), dir / "shared", "x", storage::WriteOptions{0644}));
   CHECK(mode_of(dir / "shared") == 0644);
 }
 
 TEST_CASE("a whole-file storage write replaces an existing file whole", "[common]") {
   TempDir dir;
   const std::string path = dir / "xlog.db";
-  REQUIRE(storage::write_file(storage::local(), path, std::string(10000, 'a')));
-  REQUIRE(storage::write_file(storage::local(), path, "short"));
+  REQUIRE(storage::write_file(storage::root(), path, std::string(10000, 'a')));
+  REQUIRE(storage::write_file(storage::root(), path, "short"));
   CHECK(test::read_text(path) == "short");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"xlog.db"});
 }
@@ -79,7 +79,7 @@ TEST_CASE("a whole-file storage write replaces an existing file whole", "[common
 TEST_CASE("a whole-file storage write into a missing directory fails and leaves nothing", "[common]") {
   TempDir dir;
   const std::string path = dir / "missing/file";
-  Status st = storage::write_file(storage::local(), path, "data");
+  Status st = storage::write_file(storage::root(), path, "data");
   REQUIRE_FALSE(st.is_ok());
   CHECK(st.code() == ErrorCode::failed);
   CHECK_THAT(st.message(), Contains(dir / "missing/file") && Contains("No such file or directory"));
@@ -89,8 +89,8 @@ TEST_CASE("a whole-file storage write into a missing directory fails and leaves 
 TEST_CASE("a whole-file storage write onto a directory fails and removes its temp file", "[common]") {
   TempDir dir;
   REQUIRE(make_dirs(dir / "target"));
-  REQUIRE(storage::write_file(storage::local(), dir / "target/inside", "keep"));
-  Status st = storage::write_file(storage::local(), dir / "target", "data");
+  REQUIRE(storage::write_file(storage::root(), dir / "target/inside", "keep"));
+  Status st = storage::write_file(storage::root(), dir / "target", "data");
   REQUIRE_FALSE(st.is_ok());
   CHECK_THAT(st.message(), Contains("could not rename"));
   // Only the directory is left: no temp file beside it, and its content is intact.
@@ -136,7 +136,7 @@ TEST_CASE("list_dir returns the names sorted, without . and ..", "[common]") {
 TEST_CASE("read_file returns the whole content or names the path", "[common]") {
   TempDir dir;
   const std::string big(200000, 'z');
-  REQUIRE(storage::write_file(storage::local(), dir / "big", big));
+  REQUIRE(storage::write_file(storage::root(), dir / "big", big));
   auto r = read_file(dir / "big");
   REQUIRE(r.is_ok());
   CHECK(*r == big);

@@ -115,6 +115,7 @@ TEST_CASE("encrypted files round-trip at every size around the chunk boundary", 
     const std::string path = "f" + std::to_string(size);
     uint64_t stored = write_encrypted(*repo, path, data, key);
     CHECK(stored == storage::encrypted_size(size));
+    CHECK(storage::plaintext_size(stored) == size);
     CHECK(test::read_text(dir / path).size() == stored);
     if (size >= 16) CHECK(test::read_text(dir / path).find(data.substr(0, 16)) == std::string::npos);
     auto back = read_decrypted(*repo, path, key);

@@ -105,6 +105,20 @@ TEST_CASE("every key has its documented default", "[config]") {
       {"backup_schedule", "(none)"},
       {"primary_ssh_command", "(none)"},
       {"receive_wal_backoff_limit", "10"},
+      {"repository", "local"},
+      {"s3_endpoint", "(none)"},
+      {"s3_region", "us-east-1"},
+      {"s3_uri_style", "host"},
+      {"s3_key_id", "(none)"},
+      {"s3_secret_file", "(none)"},
+      {"s3_ca_file", "(none)"},
+      {"s3_verify_tls", "true"},
+      {"s3_storage_class", "(none)"},
+      {"s3_part_size", "16"},
+      {"upload_concurrency", "4"},
+      {"s3_retries", "4"},
+      {"encryption", "none"},
+      {"encryption_key_file", "(none)"},
   };
   std::set<std::string> covered;
   for (const auto& [key, value] : expected) {

@@ -178,3 +178,28 @@ TEST_CASE("near misses of a backup schedule are rejected", "[config]") {
     CHECK_THAT(s.status().message(), Contains("daily HH:MM"));
   }
 }
+
+TEST_CASE("repository locations parse into local, path and s3, and near misses are refused", "[config]") {
+  CHECK(parse_repository("local")->kind == RepositoryLocation::Kind::local);
+  auto path = parse_repository("/mnt/nfs/cellar/");
+  REQUIRE(path);
+  CHECK(path->kind == RepositoryLocation::Kind::path);
+  CHECK(path->path == "/mnt/nfs/cellar");
+  auto bare = parse_repository("s3://my-bucket");
+  REQUIRE(bare);
+  CHECK(bare->kind == RepositoryLocation::Kind::s3);
+  CHECK(bare->bucket == "my-bucket");
+  CHECK(bare->prefix.empty());
+  auto prefixed = parse_repository("s3://my.bucket/a/b/");
+  REQUIRE(prefixed);
+  CHECK(prefixed->bucket == "my.bucket");
+  CHECK(prefixed->prefix == "a/b");
+  for (const char* bad :
+       {"", "Local", "relative/path", "/a/../b", "s3://", "s3://ab", "s3://Upper", "s3://-bucket", "s3://bucket-/x",
+        "s3://b_k_t", "s3://bucket//x", "s3://bucket/a/../b", "s3://bucket/./x", "gs://bucket", "S3://bucket"}) {
+    INFO(bad);
+    auto r = parse_repository(bad);
+    CHECK_FALSE(r);
+    if (!r) CHECK(r.status().code() == ErrorCode::usage);
+  }
+}

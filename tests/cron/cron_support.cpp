@@ -66,7 +66,7 @@ void fabricate_wals(const CellarEnv& env, const std::string& server, const std::
     std::string dir = wal::archive_dir_for(wals, n);
     REQUIRE(make_dirs(dir));
     write_text(dir + "/" + n, "wal " + n);
-    db += wal::format_xlog_entry({n, 100, 1.0, codec::Codec::none});
+    db += wal::format_xlog_entry({n, 100, 1.0, codec::Codec::none, {}});
   }
   std::ofstream(wal::xlogdb_path(env.server_dir(server)), std::ios::app) << db;
 }

@@ -21,6 +21,7 @@
 #include "support/cellar_env.h"
 #include "support/pause_listener.h"
 #include "support/pg_server.h"
+#include "support/restored.h"
 
 using namespace cellar;
 using namespace cellar::test;
@@ -32,12 +33,7 @@ std::string trim(std::string s) {
   return s;
 }
 
-// One md5 per pgbench table, in one line: the data at an instant.
-const char* const kChecksums =
-    "SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY t.aid)) FROM pgbench_accounts t) || ' ' ||"
-    " (SELECT md5(string_agg(t::text, ',' ORDER BY t.bid)) FROM pgbench_branches t) || ' ' ||"
-    " (SELECT md5(string_agg(t::text, ',' ORDER BY t.tid)) FROM pgbench_tellers t) || ' ' ||"
-    " (SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), 'empty') FROM pgbench_history t)";
+const char* const kChecksums = kPgbenchChecksums;
 
 struct Mark {
   std::string value;  // the target
@@ -149,64 +145,17 @@ Fixture& fixture() {
   }
 }
 
-// A directory for one recovery (data/, tbs/, sock/) and the PostgreSQL
-// server started on it, stopped (immediate) on destruction.
-struct Restored {
-  TempDir tmp;
-  std::string dest = tmp / "data";
-  std::string tbs = tmp / "tbs";
-  std::string sock = tmp / "sock";
-  bool started = false;
-
-  Restored() {
-    ::chmod(tmp.path().c_str(), 0755);  // PostgreSQL's account must traverse it
-    REQUIRE(make_dirs(sock));
-  }
-  ~Restored() {
-    if (started) run_as_postgres({pg_bindir() + "/pg_ctl", "stop", "-D", dest, "-m", "immediate", "-w"});
-  }
-  std::string conninfo() const { return "host=" + sock + " port=5432 user=postgres dbname=postgres"; }
-  std::string log() const { return path_exists(sock + "/pg.log") ? read_text(sock + "/pg.log") : ""; }
-
-  // recover SERVER BACKUP DEST --tablespace tbs1:<tbs> extra...
-  RunResult recover(const Fixture& f, const std::vector<std::string>& extra) const {
-    std::vector<std::string> args{"recover", "main", f.id, dest, "--tablespace", "tbs1:" + tbs, "--no-progress"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return f.run(args);
-  }
-
-  // Starts PostgreSQL on DEST (socket only, in sock/) as its OS account.
-  void start() {
-    std::string conf = read_text(dest + "/postgresql.auto.conf");
-    write_text(dest + "/postgresql.auto.conf",
-               conf + "port = 5432\nlisten_addresses = ''\nunix_socket_directories = '" + sock + "'\n");
-    chown_to_postgres(tmp.path());
-    auto r = run_as_postgres({pg_bindir() + "/pg_ctl", "start", "-D", dest, "-l", sock + "/pg.log", "-w", "-t", "120"});
-    started = true;
-    INFO(r.out << r.err << log());
-    REQUIRE(r.exit_code == 0);
-  }
-
-  std::string query(const std::string& sql) const {
-    auto conn = pg::Connection::open(conninfo(), pg::ConnectionKind::normal, "cellar_tests");
-    if (!conn) return "ERROR " + conn.status().message();
-    auto v = conn->query_value(sql);
-    return v ? *v : "ERROR " + v.status().message();
-  }
-
-  // Waits until recovery has ended (promoted) and returns the checksums.
-  std::string promoted_sums() const {
-    bool done = wait_until([&] { return query("SELECT pg_is_in_recovery()") == "f"; }, 90);
-    INFO(log());
-    REQUIRE(done);
-    return query(kChecksums);
-  }
-};
+// recover SERVER BACKUP DEST --tablespace tbs1:<tbs> extra...
+RunResult recover_fixture(const Restored& r, const Fixture& f, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"--tablespace", "tbs1:" + r.tbs};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return r.recover(*f.env, "main", f.id, args);
+}
 
 // recover with `extra`, start PostgreSQL on it, compare with `want`.
 void recover_and_compare(const Fixture& f, const std::vector<std::string>& extra, const std::string& want) {
   Restored r;
-  auto out = r.recover(f, extra);
+  auto out = recover_fixture(r, f, extra);
   INFO(out.out << out.err);
   REQUIRE(out.exit_code == 0);
   CHECK(out.out.find("pg_ctl -D " + r.dest) != std::string::npos);
@@ -234,7 +183,7 @@ TEST_CASE("a recovered backup replays exactly to the requested target", "[recove
   }
   SECTION("no target: all the archived WAL, with the tablespace relocated") {
     Restored r;
-    auto out = r.recover(f, {"--jobs", "2"});
+    auto out = recover_fixture(r, f, {"--jobs", "2"});
     INFO(out.out << out.err);
     REQUIRE(out.exit_code == 0);
     const auto& spcs = f.info.tablespaces;

@@ -26,7 +26,7 @@ struct Primary {
     std::string text;
     for (const char* name : kWals) {
       offsets.push_back(text.size());
-      text += wal::format_xlog_entry({name, 16777216, 1795342120.5, codec::Codec::none});
+      text += wal::format_xlog_entry({name, 16777216, 1795342120.5, codec::Codec::none, {}});
     }
     write_text(wals + "/xlog.db", text + "00000001000000000000");  // torn tail: ignored
     std::string dir = env.server_dir("main") + "/base/20261122T100810";

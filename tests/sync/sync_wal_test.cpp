@@ -38,7 +38,7 @@ struct Nodes {
         content.empty() ? std::string(1000 + static_cast<size_t>(n), static_cast<char>('a' + n)) : content;
     write_text(dir + "/" + name + suffix, data);
     std::string line = wal::format_xlog_entry(
-        {name, data.size(), 1795342120.0 + n, suffix.empty() ? codec::Codec::none : codec::Codec::zstd});
+        {name, data.size(), 1795342120.0 + n, suffix.empty() ? codec::Codec::none : codec::Codec::zstd, {}});
     std::string db = primary_wals() + "/xlog.db";
     write_text(db, (path_exists(db) ? read_text(db) : std::string()) + line);
   }

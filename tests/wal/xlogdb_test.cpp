@@ -16,7 +16,7 @@ using cellar::codec::Codec;
 namespace {
 
 XlogEntry entry(const std::string& name, uint64_t size, Codec c = Codec::zstd) {
-  return XlogEntry{name, size, 1700000000.25, c};
+  return XlogEntry{name, size, 1700000000.25, c, {}};
 }
 
 locks::XlogdbLock lock_in(const test::TempDir& dir) {

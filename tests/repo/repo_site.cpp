@@ -1,0 +1,86 @@
+#include "repo/repo_site.h"
+
+#include <catch2/catch.hpp>
+
+#include "locks/lock_file.h"
+#include "locks/lock_names.h"
+#include "support/restored.h"
+
+namespace cellar::test {
+namespace {
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void pgbench(const std::vector<std::string>& args) {
+  PgServer& pg = repo_pg();
+  std::vector<std::string> argv{pg_bindir() + "/pgbench", "-h", pg.socket_dir(), "-p", std::to_string(pg.port()),
+                                "-U", "postgres"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("postgres");
+  auto r = run_program(argv);
+  if (r.exit_code != 0) throw std::runtime_error("pgbench failed: " + r.err);
+}
+
+}  // namespace
+
+PgServer& repo_pg() {
+  static std::unique_ptr<PgServer> pg = [] {
+    auto p = PgServer::start();
+    auto r = run_program({pg_bindir() + "/pgbench", "-h", p->socket_dir(), "-p", std::to_string(p->port()), "-U",
+                          "postgres", "-i", "-s", "1", "-q", "postgres"});
+    if (r.exit_code != 0) throw std::runtime_error("pgbench -i failed: " + r.err);
+    return p;
+  }();
+  return *pg;
+}
+
+RepoSite::RepoSite(const std::string& slot, const std::string& repo_toml) {
+  env->add_server("main", repo_pg().conninfo(),
+                  "slot_name = \"" + slot + "\"\ncompression = \"zstd\"\nparallel_jobs = 2\n" + repo_toml);
+  auto created = env->run({"receive-wal", "--create-slot", "--if-not-exists", "main"});
+  INFO(created.out << created.err);
+  REQUIRE(created.exit_code == 0);
+  receiver = env->spawn_cellar({"receive-wal", "main"});
+  std::string lock = env->home() + "/" + locks::make_lock_file_name({locks::LockKind::receive_wal, "main", ""});
+  REQUIRE(wait_until([&] { return locks::LockFile(lock).owner_pid().has_value(); }, 10));
+}
+
+RepoSite::~RepoSite() {
+  if (receiver.pid() > 0) env->run({"receive-wal", "--stop", "main"});
+  repo_pg().psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active");
+}
+
+std::string RepoSite::backup_done() const {
+  auto r = run({"backup", "main", "--wait", "--wait-timeout", "90", "--no-progress", "--immediate-checkpoint"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  REQUIRE(r.out.find(" is DONE") != std::string::npos);
+  return r.out.substr(r.out.find("Backup ") + 7, 15);
+}
+
+void RepoSite::archive_current() const {
+  auto sw = run({"switch-wal", "main"});
+  size_t pos = sw.out.find("The WAL file ");
+  INFO(sw.out << sw.err);
+  REQUIRE(sw.exit_code == 0);
+  REQUIRE(pos != std::string::npos);
+  std::string segment = sw.out.substr(pos + 13, 24);
+  bool archived = wait_until(
+      [&] {
+        run({"archive-wal", "main"});
+        auto db = run({"get-wal", "main", segment, "--output-directory", env->home() + "/probe"});
+        return db.exit_code == 0;
+      },
+      60);
+  REQUIRE(archived);
+}
+
+std::string RepoSite::load_and_sums() const {
+  pgbench({"-t", "100", "-c", "2", "-n"});
+  return trimmed(repo_pg().psql(kPgbenchChecksums));
+}
+
+}  // namespace cellar::test
