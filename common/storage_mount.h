@@ -37,9 +37,9 @@ class Filter {
 };
 
 struct Mount {
-  std::string at;                  // an absolute local path (a directory or one file) the mount replaces
-  std::shared_ptr<Storage> driver;  // where the files really are
-  std::string under;               // `at` in the driver's paths
+  std::string at;                        // an absolute local path (a directory or one file) the mount replaces
+  std::shared_ptr<Storage> driver;       // where the files really are
+  std::string under;                     // `at` in the driver's paths
   std::shared_ptr<const Filter> filter;  // optional
 };
 

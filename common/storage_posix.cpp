@@ -213,9 +213,9 @@ class PosixStorage final : public Storage {
     if (Status st = check_relative(dir); !st) return st;
     const std::string p = full(dir);
     std::error_code ec;
-    std::filesystem::remove_all(p, ec);
+    auto removed = std::filesystem::remove_all(p, ec);
     if (ec) return Status::failed("could not remove \"" + p + "\": " + ec.message());
-    return fsync_dir(dirname_of(p));
+    return removed == 0 ? Status::ok() : fsync_dir(dirname_of(p));
   }
 
   Status sync_dir(const std::string& dir) override { return fsync_dir(full(dir)); }

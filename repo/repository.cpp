@@ -24,8 +24,7 @@ class EncryptionFilter final : public storage::Filter {
   explicit EncryptionFilter(storage::EncryptionKey key) : key_(std::move(key)) {}
   bool applies(const std::string& path) const override {
     std::string name = path.substr(path.find_last_of('/') + 1);
-    return name != layout::kBackupInfoName && name != "xlog.db" && name != "identity.json" &&
-           name != "sync-wals.info";
+    return name != layout::kBackupInfoName && name != "xlog.db" && name != "identity.json" && name != "sync-wals.info";
   }
   Result<std::unique_ptr<storage::Writer>> wrap(std::unique_ptr<storage::Writer> inner) const override {
     return std::unique_ptr<storage::Writer>(std::make_unique<storage::EncryptWriter>(std::move(inner), key_));
@@ -107,13 +106,14 @@ Result<std::shared_ptr<storage::Storage>> open_s3(const RepositoryLocation& loc,
 Result<std::shared_ptr<const storage::Filter>> filter_of(const ServerConfig& server) {
   if (server.encryption() == "none") return std::shared_ptr<const storage::Filter>();
   if (!server.has(Key::encryption_key_file))
-    return Status::usage("server '" + server.name + "' has encryption = \"" + server.encryption() +
-                             "\" but no encryption_key_file",
-                         "create a key with \"openssl rand -hex 32 > FILE; chmod 600 FILE\" and set "
-                         "encryption_key_file");
+    return Status::usage(
+        "server '" + server.name + "' has encryption = \"" + server.encryption() + "\" but no encryption_key_file",
+        "create a key with \"openssl rand -hex 32 > FILE; chmod 600 FILE\" and set "
+        "encryption_key_file");
   auto key = storage::load_key_file(server.encryption_key_file());
-  if (!key) return Status::usage("encryption_key_file of server '" + server.name + "': " + key.status().message(),
-                                 key.status().hint());
+  if (!key)
+    return Status::usage("encryption_key_file of server '" + server.name + "': " + key.status().message(),
+                         key.status().hint());
   return std::shared_ptr<const storage::Filter>(std::make_shared<EncryptionFilter>(std::move(*key)));
 }
 

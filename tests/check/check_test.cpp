@@ -32,7 +32,7 @@ TEST_CASE("check names are unique and keep Barman's order", "[check]") {
   CHECK(names == std::vector<std::string>{
                      "WAL archive", "PostgreSQL", "superuser or standard user with backup privileges",
                      "PostgreSQL streaming", "wal_level", "max_wal_senders", "replication slot", "directories",
-                     "retention policy settings", "backup maximum age", "backup minimum size", "wal size",
+                     "repository", "retention policy settings", "backup maximum age", "backup minimum size", "wal size",
                      "failed backups", "minimum redundancy requirements", "systemid coherence", "receive-wal running",
                      "WAL archive continuity", "archiver errors"});
   for (size_t i = 0; i < table.size(); ++i)

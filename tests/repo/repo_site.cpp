@@ -16,8 +16,8 @@ std::string trimmed(std::string s) {
 
 void pgbench(const std::vector<std::string>& args) {
   PgServer& pg = repo_pg();
-  std::vector<std::string> argv{pg_bindir() + "/pgbench", "-h", pg.socket_dir(), "-p", std::to_string(pg.port()),
-                                "-U", "postgres"};
+  std::vector<std::string> argv{pg_bindir() + "/pgbench",  "-h", pg.socket_dir(), "-p",
+                                std::to_string(pg.port()), "-U", "postgres"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("postgres");
   auto r = run_program(argv);
