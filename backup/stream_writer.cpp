@@ -70,8 +70,16 @@ Status StreamWriter::on_manifest() {
   return Status::ok();
 }
 
+// BASE_BACKUP names pg_wal's members "./pg_wal/..."; the archive's paths
+// have no "." component (an object store would take it literally).
+static std::string member_path(const std::string& name) {
+  std::string_view n = name;
+  while (n.starts_with("./")) n.remove_prefix(2);
+  return std::string(n);
+}
+
 Status StreamWriter::on_member(const TarMember& m) {
-  std::string path = join_path(root_, m.name);
+  std::string path = join_path(root_, member_path(m.name));
   switch (m.type) {
     case TarType::directory:
       return ensure_dir(path);
@@ -86,7 +94,7 @@ Status StreamWriter::on_member(const TarMember& m) {
     case TarType::file:
       if (Status st = ensure_dir(dirname_of(path)); !st) return st;
       in_file_ = true;
-      return pipeline_.begin_file(manifest_prefix_ + m.name, path, m.size);
+      return pipeline_.begin_file(manifest_prefix_ + member_path(m.name), path, m.size);
     case TarType::other:
       return Status::ok();
   }

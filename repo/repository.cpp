@@ -1,7 +1,6 @@
 #include "repo/repository.h"
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdlib>
 
@@ -164,17 +163,8 @@ std::string probe_repository(const Config& config, const ServerConfig& server) {
   if (!opened) return opened.status().message();
   std::shared_ptr<storage::Storage> driver = opened->driver;
   if (!driver) driver = std::shared_ptr<storage::Storage>(storage::make_posix(config.server_dir(server.name)));
-  char host[256] = "host";
-  ::gethostname(host, sizeof host - 1);
-  const std::string probe = ".cellar-probe." + std::string(host) + "." + std::to_string(::getpid());
-  const std::string data = "cellar repository probe\n";
   if (Status st = driver->make_dir(""); !st) return st.message();
-  if (Status st = storage::write_file(*driver, probe, data); !st) return st.message();
-  auto back = storage::read_file(*driver, probe);
-  Status removed = driver->remove(probe);
-  if (!back) return back.status().message();
-  if (*back != data) return "the probe object " + driver->describe(probe) + " read back different content";
-  if (!removed) return removed.message();
+  if (Status st = s3::probe(*driver); !st) return st.message();
   return "";
 }
 

@@ -16,6 +16,7 @@ namespace {
 // key outside the prefix.
 Status check_path(const std::string& path) {
   if (path.find('\0') != std::string::npos || path.rfind("/", 0) == 0 || path.find("//") != std::string::npos ||
+      path == "." || path.rfind("./", 0) == 0 || path.find("/./") != std::string::npos ||
       path == ".." || path.rfind("../", 0) == 0 || path.find("/../") != std::string::npos ||
       (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
     return Status::failed("invalid storage path \"" + path + "\"");
@@ -82,7 +83,8 @@ class S3Storage final : public storage::Storage {
     return out;
   }
 
-  // One listing without delimiter; the directories are the keys' ancestors.
+  // One listing without delimiter; the directories are the keys' ancestors
+  // and the markers make_dir left.
   Result<std::vector<storage::Entry>> list_tree(const std::string& dir) override {
     if (Status st = check_path(dir); !st) return st;
     const std::string prefix = dir_prefix(client().key_of(dir));
@@ -90,11 +92,11 @@ class S3Storage final : public storage::Storage {
     std::set<std::string> dirs;
     Status st = list_pages(client(), prefix, false, 0, [&](ListPage& page) {
       for (const auto& o : page.objects) {
-        if (o.key.size() <= prefix.size() || o.key.back() == '/') continue;
+        if (o.key.size() <= prefix.size()) continue;
         const std::string name = o.key.substr(prefix.size());
         for (size_t slash = name.find('/'); slash != std::string::npos; slash = name.find('/', slash + 1))
           dirs.insert(name.substr(0, slash));
-        out.push_back({name, false, o.size, o.mtime});
+        if (o.key.back() != '/') out.push_back({name, false, o.size, o.mtime});
       }
     });
     if (!st) return st;
@@ -137,7 +139,13 @@ class S3Storage final : public storage::Storage {
     return core_->deferred.wait();
   }
 
-  Status make_dir(const std::string& dir) override { return check_path(dir); }
+  // An empty object "<key>/" (the marker bucket browsers show as a folder),
+  // so that an empty directory — PGDATA has several — survives a backup.
+  Status make_dir(const std::string& dir) override {
+    if (Status st = check_path(dir); !st) return st;
+    if (dir.empty()) return Status::ok();
+    return storage::write_file(*this, dir + "/", "");
+  }
 
   Status link(const std::string& existing, const std::string& path) override {
     return Status::failed("could not link \"" + describe(path) + "\" to \"" + describe(existing) +

@@ -31,7 +31,9 @@
 // - append: S3 has no append: GET the object (missing = empty) and PUT it
 //   again with the data added. Two concurrent appenders lose one update;
 //   callers serialise them (the catalogue's xlog.db is written under a lock).
-// - make_dir succeeds (there is nothing to make), link fails (callers then
+// - make_dir writes an empty marker object "<key>/" (what bucket browsers
+//   show as a folder), so an empty directory survives; list_tree reports
+//   it. link fails (callers then
 //   write a copy), local_path is nothing, describe is "s3://bucket/key".
 //
 // Every request is signed with SigV4 (s3/sigv4.h); every body carries

@@ -281,6 +281,34 @@ TEST_CASE("the storage names objects as s3 URLs and has no local paths and no li
   CHECK_FALSE(s->open_write("../escape").is_ok());
 }
 
+TEST_CASE("an empty directory made with make_dir is listed, found and removed like one with files", "[s3]") {
+  auto s = s3::make_s3(test_s3_options());
+  REQUIRE(s->make_dir("b/empty"));
+  REQUIRE(s->make_dir("b/full"));
+  REQUIRE(storage::write_file(*s, "b/full/f", "x"));
+  auto tree = s->list_tree("b");
+  REQUIRE(tree);
+  std::vector<std::string> names;
+  for (const auto& e : *tree) names.push_back(e.name + (e.is_dir ? "/" : ""));
+  CHECK(names == std::vector<std::string>{"empty/", "full/", "full/f"});
+  auto listed = s->list("b");
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 2);
+  CHECK((*listed)[0].name == "empty");
+  CHECK((*listed)[0].is_dir);
+  auto inside = s->list("b/empty");
+  REQUIRE(inside);
+  CHECK(inside->empty());
+  auto info = s->info("b/empty");
+  REQUIRE(info);
+  REQUIRE(*info);
+  CHECK((*info)->is_dir);
+  REQUIRE(s->remove_tree("b"));
+  auto gone = s->list_tree("b");
+  REQUIRE(gone);
+  CHECK(gone->empty());
+}
+
 TEST_CASE("virtual-hosted URLs reach the bucket as a host name", "[s3]") {
   s3::Options o = test_s3_options();
   o.endpoint = "http://localhost:" + std::to_string(shared_s3().port());
