@@ -16,8 +16,8 @@ namespace {
 // key outside the prefix.
 Status check_path(const std::string& path) {
   if (path.find('\0') != std::string::npos || path.rfind("/", 0) == 0 || path.find("//") != std::string::npos ||
-      path == "." || path.rfind("./", 0) == 0 || path.find("/./") != std::string::npos ||
-      path == ".." || path.rfind("../", 0) == 0 || path.find("/../") != std::string::npos ||
+      path == "." || path.rfind("./", 0) == 0 || path.find("/./") != std::string::npos || path == ".." ||
+      path.rfind("../", 0) == 0 || path.find("/../") != std::string::npos ||
       (path.size() >= 3 && path.compare(path.size() - 3, 3, "/..") == 0))
     return Status::failed("invalid storage path \"" + path + "\"");
   return Status::ok();
