@@ -1,0 +1,43 @@
+// What the pieces of one S3 storage share: the client, the pool of
+// background uploads and the register of deferred commits. Writers and
+// readers hold the Core by shared_ptr, so it outlives every one of them;
+// pool tasks only borrow it (the pool is destroyed first and waits for them).
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+
+#include "common/status.h"
+#include "s3/client.h"
+#include "s3/task_pool.h"
+
+namespace cellar::s3 {
+
+// Commits made with sync_dir = false that may still be uploading.
+class Deferred {
+ public:
+  void begin();
+  void end(Status status);
+  // Waits until none is pending; the first failure since the last wait.
+  Status wait();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  unsigned pending_ = 0;
+  Status failure_;
+};
+
+struct Core {
+  explicit Core(Options options) : client(std::move(options)), uploads(client.options().upload_concurrency) {}
+  Client client;
+  Deferred deferred;
+  TaskPool uploads;  // last: destroyed first, waiting for tasks that use the rest
+};
+
+// S3 requires at least 5 MiB for every part but the last; at most 10000 parts.
+constexpr uint64_t kMinPartSize = 5ull << 20;
+constexpr uint64_t kMaxPartSize = 5ull << 30;
+constexpr unsigned kMaxParts = 10000;
+
+}  // namespace cellar::s3
