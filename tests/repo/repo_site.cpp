@@ -78,6 +78,15 @@ void RepoSite::archive_current() const {
   REQUIRE(archived);
 }
 
+void RepoSite::recover_and_compare(const std::string& id, const std::string& sums) const {
+  Restored r;
+  auto out = r.recover(*env, "main", id, {});
+  INFO(out.out << out.err);
+  REQUIRE(out.exit_code == 0);
+  r.start();
+  CHECK(r.promoted_sums() == sums);
+}
+
 std::string RepoSite::load_and_sums() const {
   pgbench({"-t", "100", "-c", "2", "-n"});
   return trimmed(repo_pg().psql(kPgbenchChecksums));

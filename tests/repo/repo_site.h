@@ -31,6 +31,8 @@ struct RepoSite {
   void archive_current() const;
   // The pgbench checksums now, after a little load.
   std::string load_and_sums() const;
+  // Recovers `id` to the end of the archived WAL, starts it, compares with `sums`.
+  void recover_and_compare(const std::string& id, const std::string& sums) const;
 };
 
 }  // namespace cellar::test

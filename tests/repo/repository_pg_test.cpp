@@ -23,16 +23,6 @@ std::string key_file(const TempDir& dir, const char* name, mode_t mode) {
   return path;
 }
 
-// Recovers `id` to the end of the archived WAL (after `sums` was taken), starts it, compares.
-void recover_and_compare(const RepoSite& site, const std::string& id, const std::string& sums) {
-  Restored r;
-  auto out = r.recover(*site.env, "main", id, {});
-  INFO(out.out << out.err);
-  REQUIRE(out.exit_code == 0);
-  r.start();
-  CHECK(r.promoted_sums() == sums);
-}
-
 }  // namespace
 
 TEST_CASE("a repository on another path holds base/ and wals/ while the spool stays under home", "[repo][pg]") {
@@ -56,7 +46,7 @@ TEST_CASE("a repository on another path holds base/ and wals/ while the spool st
   CHECK(verify.exit_code == 0);
   auto check = site.run({"check", "main"});
   CHECK(check.out.find("repository: OK") != std::string::npos);
-  recover_and_compare(site, id, sums);
+  site.recover_and_compare(id, sums);
   // rebuild-xlogdb makes the same catalogue again from the listing.
   std::string before = read_text(repo + "/wals/xlog.db");
   REQUIRE(::unlink((repo + "/wals/xlog.db").c_str()) == 0);
@@ -94,7 +84,7 @@ TEST_CASE("an encrypted repository stores no readable data, restores it, and cat
   auto verify = site.run({"verify-backup", "main", id});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
-  recover_and_compare(site, id, sums);
+  site.recover_and_compare(id, sums);
   // One flipped byte in a stored file: verify-backup names it.
   std::string victim = dir + "/data/PG_VERSION.zst";
   std::string bytes = read_text(victim);

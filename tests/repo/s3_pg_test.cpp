@@ -55,15 +55,6 @@ struct S3Repo {
   }
 };
 
-void recover_and_compare(const RepoSite& site, const std::string& id, const std::string& sums) {
-  Restored r;
-  auto out = r.recover(*site.env, "main", id, {});
-  INFO(out.out << out.err);
-  REQUIRE(out.exit_code == 0);
-  r.start();
-  CHECK(r.promoted_sums() == sums);
-}
-
 std::string flip_last_bytes(storage::Storage& s, const std::string& path) {
   auto bytes = storage::read_file(s, path);
   REQUIRE(bytes);
@@ -97,7 +88,7 @@ TEST_CASE("a backup to S3 recovers to the same data and lists, verifies, rebuild
   auto verify = site.run({"verify-backup", "main", id});
   INFO(verify.out << verify.err);
   CHECK(verify.exit_code == 0);
-  recover_and_compare(site, id, sums);
+  site.recover_and_compare(id, sums);
   // xlog.db made again from the bucket's listing holds the same names.
   auto before = storage::read_file(*repo.storage(), "wals/xlog.db");
   REQUIRE(before);
@@ -202,7 +193,7 @@ TEST_CASE("through a proxy that answers 503 SlowDown and resets bodies, backup a
   proxy.clear();
   proxy.reset_mid_body_every(7);
   int before = proxy.counters().injected;
-  recover_and_compare(site, id, sums);
+  site.recover_and_compare(id, sums);
   CHECK(proxy.counters().injected > before);
   proxy.clear();
   CHECK(site.run({"verify-backup", "main", id}).exit_code == 0);
