@@ -28,6 +28,12 @@ struct LockEntry {
   bool unreadable = false;           // the content could not be read (permissions)
   std::string command;               // the holder's command line, "" if unknown
   int64_t age_seconds = 0;           // since the file's last modification (last PID write)
+  // Beyond the file backend's columns (etcd, and client holds in any backend):
+  std::string host;                // the holder's host, "" when not recorded
+  std::string client;              // a client hold's client ("" for a process lock)
+  std::string reason;              // a client hold's reason
+  std::optional<int64_t> expires;  // a hold's end (unix seconds), none = until released
+  bool expired = false;            // a hold past its TTL: free, stale
 
   std::string kind() const { return name ? kind_name(name->kind) : "unknown"; }
   std::string server() const { return name ? name->server : ""; }

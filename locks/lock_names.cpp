@@ -139,6 +139,24 @@ std::optional<LockName> parse_lock_file_name(const std::string& file_name) {
   return std::nullopt;
 }
 
+std::string make_resource_name(const LockName& name) {
+  std::string file = make_lock_file_name(name);
+  return file.substr(1, file.size() - 1 - std::string(".lock").size());
+}
+
+std::optional<LockName> parse_resource_name(const std::string& resource) {
+  if (resource.empty() || resource[0] == '.' || resource.find('/') != std::string::npos) return std::nullopt;
+  return parse_lock_file_name("." + resource + ".lock");
+}
+
+std::string make_hold_file_name(const LockName& name) { return "." + make_resource_name(name) + ".hold"; }
+std::string make_token_file_name(const LockName& name) { return "." + make_resource_name(name) + ".token"; }
+
+std::optional<LockName> parse_hold_file_name(const std::string& file_name) {
+  if (file_name.size() < 7 || file_name[0] != '.' || !ends_with(file_name, ".hold")) return std::nullopt;
+  return parse_resource_name(file_name.substr(1, file_name.size() - 6));
+}
+
 std::optional<LockName> parse_lock_file_name_as(LockKind kind, const std::string& file_name) {
   return parse_as(shape_of(kind), file_name);
 }

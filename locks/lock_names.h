@@ -10,6 +10,11 @@
 //   .<server>-sync-wal.lock                      sync-wal
 //   .<server>-<backup_id>.lock                   backup-id
 //   .<server>-<backup_id>-sync-backup.lock       sync-backup
+// Derived from those, one per resource (the lock file name without the
+// leading "." and the ".lock"):
+//   <resource>                                   etcd key under etcd_prefix
+//   .<resource>.hold                             a client hold (file backend)
+//   .<resource>.token                            fencing counter (file backend)
 // Every pattern is anchored at both ends and accepts only a valid server name
 // (config/names.h) and backup id, which makes the grammar unambiguous: the one
 // overlap, "-backup.lock" vs "-<id>-sync-backup.lock", would need a server
@@ -65,6 +70,15 @@ std::string make_lock_file_name(const LockName& name);
 std::optional<LockName> parse_lock_file_name(const std::string& file_name);
 // The per-kind factory of SPEC §5.3: matches only its own kind.
 std::optional<LockName> parse_lock_file_name_as(LockKind kind, const std::string& file_name);
+
+// The resource name: "cron", "main-backup", "main-20261201T020000", ...
+// Precondition as make_lock_file_name.
+std::string make_resource_name(const LockName& name);
+std::optional<LockName> parse_resource_name(const std::string& resource);
+// ".main-backup.hold" and ".main-backup.token" (file backend).
+std::string make_hold_file_name(const LockName& name);
+std::string make_token_file_name(const LockName& name);
+std::optional<LockName> parse_hold_file_name(const std::string& file_name);
 
 // Validates the words of `cellar lock KIND SERVER [BACKUP_ID]`.
 Result<LockName> make_lock_name(const std::string& kind, const std::string& server, const std::string& backup_id);
