@@ -16,6 +16,7 @@
 #include "common/storage_mount.h"
 #include "config/layout.h"
 #include "config/names.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/base_backup.h"
 #include "pg/connection.h"
@@ -299,7 +300,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   const Config& config = *req.config;
   const std::string& server = req.server->name;
   // 1. One backup per server: hold the server's backup lock throughout.
-  auto server_lock = locks::ServerBackupLock::acquire(config.lock_directory(), server);
+  auto server_lock = locks::ServerBackupLock::acquire(locks::lock_manager(config), server);
   if (!server_lock) return server_lock.status();
   // 2. Backups whose process died (STARTED, id lock free) become FAILED.
   auto cat = catalog::load_catalogue(config, server);
@@ -314,7 +315,7 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   // 4. The new backup: id, id lock, directory, backup.info STARTED.
   auto id = new_backup_id(base);
   if (!id) return id.status();
-  auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server, *id);
+  auto id_lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server, *id);
   if (!id_lock) return id_lock.status();
   auto b = plan_backup(req, *session, *id);
   if (!b) return b.status();

@@ -27,13 +27,13 @@ Status unknown_backup(const std::string& arg, const std::string& server) {
 
 std::string base_dir(const std::string& server_dir) { return layout::base_dir(server_dir); }
 
-bool backup_in_use(const std::string& lock_dir, const std::string& server, const std::string& id) {
-  std::string path = join_path(lock_dir, locks::make_lock_file_name({locks::LockKind::backup_id, server, id}));
-  return locks::LockFile(path).owner_pid().has_value();
+bool backup_in_use(locks::LockManager& locks, const std::string& server, const std::string& id) {
+  auto owner = locks.owner({locks::LockKind::backup_id, server, id});
+  return !owner || owner->has_value();
 }
 
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server) {
-  Catalogue cat{server, config.server_dir(server), config.lock_directory(), {}};
+  Catalogue cat{server, config.server_dir(server), &locks::lock_manager(config), {}};
   std::string base = base_dir(cat.server_dir);
   auto entries = storage::root().list(base);
   if (!entries) return entries.status();
@@ -47,7 +47,7 @@ Result<Catalogue> load_catalogue(const Config& config, const std::string& server
       continue;
     }
     BackupStatus status = info->status;
-    if (status == BackupStatus::started && !backup_in_use(cat.lock_dir, server, id)) status = BackupStatus::failed;
+    if (status == BackupStatus::started && !backup_in_use(*cat.locks, server, id)) status = BackupStatus::failed;
     cat.backups.push_back({std::move(*info), dir, status});
   }
   return cat;

@@ -12,6 +12,7 @@
 #include "catalog/backup_info.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::catalog {
@@ -28,7 +29,7 @@ std::string base_dir(const std::string& server_dir);
 struct Catalogue {
   std::string server;
   std::string server_dir;
-  std::string lock_dir;
+  locks::LockManager* locks = nullptr;  // the configuration's (not owned)
   std::vector<BackupEntry> backups;  // oldest first
 
   // Resolves BACKUP; usage errors name the server and the argument.
@@ -41,8 +42,9 @@ struct Catalogue {
 // with a warning in the log.
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server);
 
-// True while some process holds the backup-id lock of `id`.
-bool backup_in_use(const std::string& lock_dir, const std::string& server, const std::string& id);
+// True while some process or client hold has the backup-id lock of `id`
+// (also when the lock manager cannot tell: nothing then treats it as free).
+bool backup_in_use(locks::LockManager& locks, const std::string& server, const std::string& id);
 
 // Marks FAILED (on disk) every STARTED backup whose backup-id lock is free.
 // Requires the server's backup lock, so no new backup can start meanwhile.

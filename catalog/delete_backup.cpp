@@ -11,6 +11,7 @@
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
+#include "locks/lock_backend.h"
 
 namespace cellar::catalog {
 namespace {
@@ -60,7 +61,7 @@ bool removable(const std::string& name, const std::string& cutoff) {
 Result<std::vector<std::string>> remove_wals(const Config& config, const Catalogue& cat, const std::string& cutoff) {
   std::vector<std::string> removed;
   if (cutoff.empty()) return removed;
-  auto lock = locks::XlogdbLock::acquire(config.lock_directory(), cat.server);
+  auto lock = locks::XlogdbLock::acquire(locks::lock_manager(config), cat.server);
   if (!lock) return lock.status();
   std::string path = wal::xlogdb_path(cat.server_dir);
   auto db = wal::load_xlogdb(path);
@@ -96,21 +97,21 @@ Result<std::string> hide_backup(const std::string& dir) {
 
 // A backup directory that no backup owns any more: renamed for deletion, or
 // (object stores) without backup.info and not being written by a backup.
-bool is_leftover(const storage::Entry& e, const std::string& dir, const std::string& lock_dir,
+bool is_leftover(const storage::Entry& e, const std::string& dir, locks::LockManager& locks,
                  const std::string& server) {
   if (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, ".deleting") == 0) return true;
   if (!e.is_dir || !is_backup_id(e.name) || storage::root().local_path(dir)) return false;
-  return !storage::exists(storage::root(), layout::backup_info_file(dir)) && !backup_in_use(lock_dir, server, e.name);
+  return !storage::exists(storage::root(), layout::backup_info_file(dir)) && !backup_in_use(locks, server, e.name);
 }
 
 }  // namespace
 
-void clean_interrupted_deletes(const std::string& server_dir, const std::string& lock_dir, const std::string& server) {
+void clean_interrupted_deletes(const std::string& server_dir, locks::LockManager& locks, const std::string& server) {
   auto entries = storage::root().list(base_dir(server_dir));
   if (!entries) return;
   for (const auto& e : *entries) {
     const std::string dir = join_path(base_dir(server_dir), e.name);
-    if (!is_leftover(e, dir, lock_dir, server)) continue;
+    if (!is_leftover(e, dir, locks, server)) continue;
     if (Status st = storage::root().remove_tree(dir); !st) log::warning(st.message());
   }
 }
@@ -124,7 +125,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   const BackupEntry& b = **found;
   if (Status st = refuse_delete(*cat, b, server.minimum_redundancy()); !st) return st;
   // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
-  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
+  auto lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, b.info.backup_id);
   if (!lock) return lock.status();
   // 3. One durable step hides it from every reader.
   auto doomed = hide_backup(b.dir);
@@ -134,7 +135,7 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   if (!wals) return wals.status();
   // 5. The files.
   if (Status st = storage::root().remove_tree(*doomed); !st) return st;
-  clean_interrupted_deletes(cat->server_dir, cat->lock_dir, server.name);
+  clean_interrupted_deletes(cat->server_dir, *cat->locks, server.name);
   return DeleteReport{b.info.backup_id, std::move(*wals)};
 }
 
@@ -147,7 +148,7 @@ Status set_keep(const Config& config, const ServerConfig& server, const std::str
   if (!target.empty() && b.status != BackupStatus::done)
     return Status::failed("cannot keep backup " + b.info.backup_id + " because it has status " + status_name(b.status),
                           "only backups with status DONE can be kept");
-  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
+  auto lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, b.info.backup_id);
   if (!lock) return lock.status();
   auto info = load_backup_info(b.dir);
   if (!info) return info.status();

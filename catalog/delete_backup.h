@@ -33,7 +33,7 @@ struct DeleteReport {
 Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& server, const std::string& arg);
 
 // Removes base/*.deleting trees left by an interrupted delete.
-void clean_interrupted_deletes(const std::string& server_dir, const std::string& lock_dir, const std::string& server);
+void clean_interrupted_deletes(const std::string& server_dir, locks::LockManager& locks, const std::string& server);
 
 // target "full" or "standalone"; "" releases. Requires a DONE backup to keep.
 Status set_keep(const Config& config, const ServerConfig& server, const std::string& arg, const std::string& target);

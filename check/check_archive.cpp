@@ -9,6 +9,7 @@
 #include "common/fs.h"
 #include "common/progress.h"
 #include "config/layout.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/replication.h"
 #include "pg/wal_names.h"
@@ -52,9 +53,10 @@ uint64_t segment_size_of(const std::string& server_dir) {
   return pg::kDefaultSegmentSize;
 }
 
-std::string receive_lock_path(const CheckContext& ctx) {
-  return join_path(ctx.config.lock_directory(),
-                   locks::make_lock_file_name({locks::LockKind::receive_wal, ctx.server.name, ""}));
+// Somebody streams: a process (of this host or another) holds the lock.
+bool receiver_runs(const CheckContext& ctx) {
+  auto owner = locks::lock_manager(ctx.config).owner({locks::LockKind::receive_wal, ctx.server.name, ""});
+  return owner && *owner && !(*owner)->is_hold();
 }
 
 // The first segment missing between `from` ("" = the first archived) and
@@ -194,7 +196,7 @@ std::optional<CheckResult> systemid_coherence(CheckContext& ctx) {
 
 std::optional<CheckResult> receive_wal_running(CheckContext& ctx) {
   if (ctx.server.passive() || !ctx.server.streaming_archiver()) return std::nullopt;
-  if (locks::LockFile(receive_lock_path(ctx)).owner_pid()) return pass();
+  if (receiver_runs(ctx)) return pass();
   std::string hint = "no receive-wal process is running for server '" + ctx.server.name +
                      "'; 'cellar cron' (run every minute) starts it; see \"" +
                      layout::receive_wal_log_file(ctx.server_dir()) + "\"";

@@ -5,6 +5,7 @@
 #include "catalog/catalogue.h"
 #include "common/fs.h"
 #include "common/progress.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
 #include "pg/wal_names.h"
@@ -48,9 +49,10 @@ void collect_postgres(const ServerConfig& server, ServerStatus& st) {
 }
 
 void collect_receiver(const Config& config, const ServerConfig& server, ServerStatus& st) {
-  std::string path =
-      join_path(config.lock_directory(), locks::make_lock_file_name({locks::LockKind::receive_wal, server.name, ""}));
-  auto pid = locks::LockFile(path).owner_pid();
+  auto owner = locks::lock_manager(config).owner({locks::LockKind::receive_wal, server.name, ""});
+  std::optional<pid_t> pid;
+  if (owner && *owner && !(*owner)->is_hold() && ((*owner)->host.empty() || (*owner)->host == locks::this_host()))
+    pid = (*owner)->pid;
   auto state = wal::load_receiver_state(config.server_dir(server.name));
   std::optional<wal::ReceiverState> rs = state ? *state : std::nullopt;
   if (rs && !rs->last_error.empty()) st.receiver_error = rs->last_error;

@@ -7,6 +7,7 @@
 #include "catalog/listing.h"
 #include "catalog/verify.h"
 #include "cli/handlers.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::cli {
@@ -70,7 +71,7 @@ Outcome run_verify_backup(Invocation& inv, const ServerConfig& server) {
   auto t = resolve_target(inv, server);
   if (!t) return t.status();
   const std::string id = t->backup->info.backup_id;
-  auto lock = locks::BackupIdLock::acquire(inv.config->lock_directory(), t->server->name, id);
+  auto lock = locks::BackupIdLock::acquire(locks::lock_manager(*inv.config), t->server->name, id);
   if (!lock) return lock.status();
   auto r = catalog::verify_backup(*lock, *t->backup);
   if (!r) return r.status();

@@ -4,6 +4,7 @@
 
 #include "cli/handlers.h"
 #include "config/auto_config.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::cli {
@@ -16,8 +17,10 @@ constexpr std::chrono::seconds kConfigUpdateWait{10};
 Outcome run_config_update(Invocation& inv) {
   auto changes = parse_config_changes(inv.str("json"));
   if (!changes) return changes.status();
-  auto lock = locks::acquire_lock(inv.config->lock_directory(), locks::LockName{locks::LockKind::config_update, "", ""},
-                                  true, std::chrono::milliseconds(kConfigUpdateWait));
+  locks::AcquireRequest wait;
+  wait.wait = true;
+  wait.timeout = std::chrono::milliseconds(kConfigUpdateWait);
+  auto lock = locks::ConfigUpdateLock::acquire(locks::lock_manager(*inv.config), "", "", wait);
   if (!lock) return lock.status();
   if (Status s = apply_config_update(*inv.config, *changes); !s) return s;
   info(inv, "configuration updated: " + std::to_string(changes->size()) + " value(s) written to \"" +

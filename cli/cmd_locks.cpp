@@ -1,6 +1,7 @@
 // `cellar locks` (inspect the lock directory, SPEC §5.4) and `cellar lock`
 // (run a command holding a typed lock, SPEC §1).
 #include <algorithm>
+#include <ctime>
 #include <iostream>
 
 #include "cli/handlers.h"
@@ -8,7 +9,9 @@
 #include "common/json.h"
 #include "config/names.h"
 #include "locks/inspect.h"
+#include "locks/lock_backend.h"
 #include "locks/run_locked.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::cli {
@@ -17,9 +20,10 @@ namespace {
 using locks::CleanOutcome;
 using locks::LockEntry;
 
-Result<std::string> lock_directory(const Invocation& inv) {
-  if (inv.has("lock-directory")) return inv.str("lock-directory");
-  if (inv.config) return inv.config->lock_directory();
+// --lock-directory DIR: the file backend on DIR; else the configured backend.
+Result<locks::LockManager*> manager_of(const Invocation& inv) {
+  if (inv.has("lock-directory")) return &locks::file_lock_manager(inv.str("lock-directory"));
+  if (inv.config) return &locks::lock_manager(*inv.config);
   return Status::usage("no lock directory: no configuration file was found",
                        "give --lock-directory DIR, or a configuration with -c FILE");
 }
@@ -37,6 +41,10 @@ Json entry_json(const LockEntry& e) {
   o.set("pid_in_file", std::move(pid_in_file));
   o.set("command", text_or_null(e.command));
   o.set("age_seconds", e.age_seconds);
+  o.set("host", text_or_null(e.host));
+  o.set("client", text_or_null(e.client));
+  o.set("reason", text_or_null(e.reason));
+  o.set("expires", e.expires ? Json(*e.expires) : Json());
   return o;
 }
 
@@ -53,15 +61,20 @@ std::vector<std::string> entry_row(const LockEntry& e) {
                         : e.unreadable      ? "(unreadable)"
                         : e.content.empty() ? "-"
                                             : printable(e.content);
+  std::string state = e.expired ? "expired" : e.held ? "held" : "free";
+  std::string holder = e.client.empty() ? dash(e.command) : "client '" + e.client + "'";
+  if (!e.client.empty() && !e.reason.empty()) holder += ": " + e.reason;
+  if (e.expires) holder += " (TTL left " + std::to_string(std::max<int64_t>(0, *e.expires - std::time(nullptr))) + "s)";
   return {e.file,
           e.kind(),
           dash(e.server()),
           dash(e.backup_id()),
-          e.held ? "held" : "free",
+          state,
           e.pid ? std::to_string(*e.pid) : "-",
           in_file,
           std::to_string(e.age_seconds) + "s",
-          dash(e.command)};
+          dash(e.host),
+          holder};
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
@@ -78,35 +91,46 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-void render_entries(const Invocation& inv, const std::string& dir, const std::vector<LockEntry>& entries) {
+void render_entries(const Invocation& inv, const locks::LockManager& m, const std::vector<LockEntry>& entries) {
   if (inv.json()) {
     Json a = Json::array();
     for (const auto& e : entries) a.push(entry_json(e));
     std::cout << a.dump() << "\n";
     return;
   }
-  if (entries.empty()) return info(inv, "no lock files in \"" + dir + "\"");
+  if (entries.empty()) return info(inv, "no locks in " + m.where());
   std::vector<std::vector<std::string>> rows{
-      {"FILE", "KIND", "SERVER", "BACKUP_ID", "STATE", "PID", "PID_IN_FILE", "AGE", "COMMAND"}};
+      {m.backend() == "file" ? "FILE" : "KEY", "KIND", "SERVER", "BACKUP_ID", "STATE", "PID", "PID_IN_FILE", "AGE",
+       "HOST", "COMMAND"}};
   for (const auto& e : entries) rows.push_back(entry_row(e));
   print_table(rows);
 }
 
+// A removed file as a path (file backend), or an etcd key name.
+std::string shown_path(const Invocation& inv, const locks::LockManager& m, const std::string& file) {
+  if (m.backend() != "file") return file;
+  std::string dir = inv.has("lock-directory") ? inv.str("lock-directory") : inv.config->lock_directory();
+  return "\"" + join_path(dir, file) + "\"";
+}
+
 // --clean: removes the free ones; lists what was removed.
-Status clean(const Invocation& inv, const std::string& dir, const std::vector<LockEntry>& entries) {
+Status clean(const Invocation& inv, locks::LockManager& m, const std::vector<LockEntry>& entries) {
   std::vector<LockEntry> removed;
   Status failure;
-  for (const auto& r : locks::clean_locks(dir, entries)) {
-    if (r.outcome == CleanOutcome::removed)
-      removed.push_back(
-          *std::find_if(entries.begin(), entries.end(), [&](const LockEntry& e) { return e.file == r.file; }));
-    else if (r.outcome == CleanOutcome::failed)
+  for (const auto& r : m.clean(entries)) {
+    if (r.outcome == CleanOutcome::removed) {
+      auto it = std::find_if(entries.begin(), entries.end(), [&](const LockEntry& e) { return e.file == r.file; });
+      LockEntry e = it != entries.end() ? *it : LockEntry{};
+      e.file = r.file;
+      removed.push_back(e);
+    } else if (r.outcome == CleanOutcome::failed) {
       failure = r.error;
+    }
   }
   if (inv.json())
-    render_entries(inv, dir, removed);
+    render_entries(inv, m, removed);
   else
-    for (const auto& e : removed) info(inv, "removed \"" + join_path(dir, e.file) + "\"");
+    for (const auto& e : removed) info(inv, "removed " + shown_path(inv, m, e.file));
   return failure;
 }
 
@@ -123,18 +147,18 @@ void declare_locks(po::options_description& d) {
 }
 
 Outcome run_locks(Invocation& inv) {
-  auto dir = lock_directory(inv);
-  if (!dir) return dir.status();
+  auto m = manager_of(inv);
+  if (!m) return m.status();
   locks::ScanOptions options;
   options.server = positional(inv, "server");
   options.stale_only = inv.has("stale") || inv.has("clean");
   options.all = inv.has("all");
   if (!options.server.empty())
     if (Status st = validate_server_name(options.server); !st) return st;
-  auto entries = locks::scan_locks(*dir, options);
+  auto entries = (*m)->list(options);
   if (!entries) return entries.status();
-  if (inv.has("clean")) return clean(inv, *dir, *entries);
-  render_entries(inv, *dir, *entries);
+  if (inv.has("clean")) return clean(inv, **m, *entries);
+  render_entries(inv, **m, *entries);
   return Status::ok();
 }
 
@@ -157,9 +181,12 @@ Outcome run_lock(Invocation& inv) {
   }
   if (inv.config && !inv.has("lock-directory") && !name->server.empty())
     if (auto s = find_configured_server(*inv.config, name->server); !s) return s.status();
-  auto dir = lock_directory(inv);
-  if (!dir) return dir.status();
-  auto lock = locks::acquire_lock(*dir, *name, inv.has("wait"), timeout);
+  auto m = manager_of(inv);
+  if (!m) return m.status();
+  locks::AcquireRequest request;
+  request.wait = inv.has("wait");
+  request.timeout = timeout;
+  auto lock = (*m)->acquire(*name, request);
   if (!lock) {
     // Busy after waiting is a timeout: the operation failed (exit 1).
     if (inv.has("wait") && lock.status().code() == ErrorCode::busy)
@@ -167,7 +194,7 @@ Outcome run_lock(Invocation& inv) {
           .with_detail(lock.status().detail());
     return lock.status();
   }
-  auto outcome = locks::run_holding(*lock, inv.trailing);
+  auto outcome = locks::run_holding(**lock, inv.trailing);
   return Outcome::exit(outcome.exit_code, outcome.error);
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/handlers.h"
 #include "config/names.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "sync/sync.h"
 #include "sync/sync_info.h"
@@ -46,7 +47,7 @@ Outcome run_sync_send(Invocation& inv, const ServerConfig& server) {
 Outcome run_sync_wal(Invocation& inv, const ServerConfig& server) {
   if (!server.passive())
     return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
-  auto lock = locks::SyncWalLock::acquire(inv.config->lock_directory(), server.name);
+  auto lock = locks::SyncWalLock::acquire(locks::lock_manager(*inv.config), server.name);
   if (!lock) return lock.status();
   auto done = sync::sync_wal(*lock, *inv.config, server);
   if (!done) return done.status();
@@ -59,7 +60,7 @@ Outcome run_sync_backup(Invocation& inv, const ServerConfig& server) {
   if (!server.passive())
     return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
   if (!is_backup_id(id)) return Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id");
-  auto lock = locks::SyncBackupLock::acquire(inv.config->lock_directory(), server.name, id);
+  auto lock = locks::SyncBackupLock::acquire(locks::lock_manager(*inv.config), server.name, id);
   if (!lock) return lock.status();
   auto status = sync::sync_backup(*lock, *inv.config, server, id);
   if (!status) return status.status();

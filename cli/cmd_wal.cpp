@@ -3,6 +3,7 @@
 #include "wal/archive.h"
 #include "wal/get_wal.h"
 #include "wal/rebuild_xlogdb.h"
+#include "locks/lock_backend.h"
 
 namespace cellar::cli {
 
@@ -17,10 +18,10 @@ Outcome run_archive_wal(Invocation& inv, const ServerConfig& server) {
 
 // Under archive-wal's lock too, so no segment is archived while the listing runs.
 Outcome run_rebuild_xlogdb(Invocation& inv, const ServerConfig& server) {
-  const std::string& lock_dir = inv.config->lock_directory();
-  auto archiving = locks::ArchiveWalLock::acquire(lock_dir, server.name);
+  locks::LockManager& lock_manager = locks::lock_manager(*inv.config);
+  auto archiving = locks::ArchiveWalLock::acquire(lock_manager, server.name);
   if (!archiving) return archiving.status();
-  auto lock = locks::XlogdbLock::acquire(lock_dir, server.name);
+  auto lock = locks::XlogdbLock::acquire(lock_manager, server.name);
   if (!lock) return lock.status();
   auto report = wal::rebuild_xlogdb(*lock, inv.config->server_dir(server.name));
   if (!report) return report.status();

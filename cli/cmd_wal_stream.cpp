@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/storage.h"
 #include "config/layout.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/connection.h"
 #include "pg/replication.h"
@@ -27,8 +28,13 @@ Status refuse_passive(const ServerConfig& s) {
   return Status::ok();
 }
 
-std::string receive_lock_path(const Config& config, const std::string& server) {
-  return join_path(config.lock_directory(), locks::make_lock_file_name({locks::LockKind::receive_wal, server, ""}));
+// The holder of the server's receive-wal lock, if any.
+Result<std::optional<locks::Owner>> receiver_owner(const Config& config, const std::string& server) {
+  return locks::lock_manager(config).owner({locks::LockKind::receive_wal, server, ""});
+}
+
+bool is_local_process(const std::optional<locks::Owner>& o) {
+  return o && !o->is_hold() && o->pid && (o->host.empty() || o->host == locks::this_host());
 }
 
 Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
@@ -51,13 +57,22 @@ Status slot_command(const Invocation& inv, const ServerConfig& s, bool create) {
 }
 
 Status stop_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
-  locks::LockFile probe(receive_lock_path(config, s.name));
-  auto pid = probe.owner_pid();
-  if (!pid) return Status::failed("no receive-wal is running for server '" + s.name + "'");
+  auto owner = receiver_owner(config, s.name);
+  if (!owner) return owner.status();
+  if (!*owner) return Status::failed("no receive-wal is running for server '" + s.name + "'");
+  if (!is_local_process(*owner))
+    return Status::failed("the receive-wal lock of server '" + s.name + "' is held by " + locks::describe_owner(**owner),
+                          (*owner)->is_hold() ? "the client releases it with 'cellar release'"
+                                              : "stop it on the host that runs it");
+  std::optional<pid_t> pid = (*owner)->pid;
+  auto still_running = [&] {
+    auto now = receiver_owner(config, s.name);
+    return now && is_local_process(*now) && (**now).pid == pid;
+  };
   if (::kill(*pid, SIGTERM) != 0 && errno != ESRCH)
     return Status::from_errno("could not signal receive-wal (PID " + std::to_string(*pid) + ")", errno);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (probe.owner_pid()) {
+  while (still_running()) {
     if (std::chrono::steady_clock::now() > deadline)
       return Status::failed(
           "receive-wal (PID " + std::to_string(*pid) + ") of server '" + s.name + "' did not stop within 30 s",
@@ -69,7 +84,7 @@ Status stop_receiver(const Invocation& inv, const Config& config, const ServerCo
 }
 
 Status reset_receiver(const Invocation& inv, const Config& config, const ServerConfig& s) {
-  auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
+  auto lock = locks::ReceiveWalLock::acquire(locks::lock_manager(config), s.name);
   if (!lock) return lock.status();
   auto conn = pg::Connection::open(s.streaming_conninfo(), pg::ConnectionKind::replication, "cellar_receive_wal");
   if (!conn) return conn.status();
@@ -91,8 +106,9 @@ Status reset_receiver(const Invocation& inv, const Config& config, const ServerC
 }
 
 Status print_status(const Invocation& inv, const Config& config, const ServerConfig& s) {
-  locks::LockFile probe(receive_lock_path(config, s.name));
-  auto pid = probe.owner_pid();
+  auto owner = receiver_owner(config, s.name);
+  std::optional<pid_t> pid;
+  if (owner && is_local_process(*owner)) pid = (*owner)->pid;
   auto state = wal::load_receiver_state(config.server_dir(s.name));
   std::optional<wal::ReceiverState> st = state ? *state : std::nullopt;
   std::string server_lsn;
@@ -157,7 +173,7 @@ Outcome run_receive_wal(Invocation& inv, const ServerConfig& s) {
   if (inv.has("stop")) return stop_receiver(inv, config, s);
   if (inv.has("status")) return print_status(inv, config, s);
   if (inv.has("reset")) return reset_receiver(inv, config, s);
-  auto lock = locks::ReceiveWalLock::acquire(config.lock_directory(), s.name);
+  auto lock = locks::ReceiveWalLock::acquire(locks::lock_manager(config), s.name);
   if (!lock) return lock.status();
   return wal::run_receiver(*lock, wal::receiver_options(config, s));
 }

@@ -42,6 +42,17 @@ Result<ConfigValue> typed_json(const KeySpec& spec, const Json& v) {
       if (v.is_string()) return ConfigValue(v.as_string());
       return Status::usage(
           "must be a duration: a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds");
+    case KeyType::string_list: {
+      if (v.is_string()) return ConfigValue(v.as_string());
+      if (!v.is_array()) return Status::usage("must be a string or an array of strings");
+      std::string joined;
+      for (const Json& item : v.as_array()) {
+        if (!item.is_string() || item.as_string().find(',') != std::string::npos)
+          return Status::usage("must be a string or an array of strings (without \",\")");
+        joined += (joined.empty() ? "" : ",") + item.as_string();
+      }
+      return ConfigValue(joined);
+    }
   }
   return Status::usage("has an unknown type");
 }

@@ -27,6 +27,8 @@ const char* type_name(KeyType t) {
       return "an integer";
     case KeyType::duration:
       return "a duration (a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds)";
+    case KeyType::string_list:
+      return "a string or an array of strings";
   }
   return "?";
 }
@@ -66,6 +68,21 @@ class Problems {
 
 int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
 
+// A string, or an array of strings, as one ","-joined string; none when an
+// element is not a string or holds a ",".
+std::optional<ConfigValue> joined_strings(const toml::node& n) {
+  if (n.is_string()) return ConfigValue(*n.value<std::string>());
+  const toml::array* a = n.as_array();
+  if (!a) return std::nullopt;
+  std::string joined;
+  for (const auto& item : *a) {
+    auto s = item.value<std::string>();
+    if (!item.is_string() || !s || s->find(',') != std::string::npos) return std::nullopt;
+    joined += (joined.empty() ? "" : ",") + *s;
+  }
+  return ConfigValue(joined);
+}
+
 std::optional<ConfigValue> typed_value(const toml::node& n, KeyType t) {
   switch (t) {
     case KeyType::string:
@@ -81,6 +98,8 @@ std::optional<ConfigValue> typed_value(const toml::node& n, KeyType t) {
       if (n.is_integer()) return ConfigValue(*n.value<int64_t>());
       if (n.is_string()) return ConfigValue(*n.value<std::string>());
       break;
+    case KeyType::string_list:
+      return joined_strings(n);
   }
   return std::nullopt;
 }

@@ -28,12 +28,15 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
 namespace cellar {
 
 using Duration = std::chrono::seconds;
+// A list value: a TOML array of strings, or one string (a list of one).
+using StringList = std::vector<std::string>;
 
 Result<Duration> parse_duration(std::string_view text);
 

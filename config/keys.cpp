@@ -62,6 +62,23 @@ auto url_rule() {
   };
 }
 
+auto url_list_rule() {
+  return [](const StringList& v) {
+    if (v.empty()) return std::string("must name at least one URL");
+    for (const auto& url : v)
+      if (!(url.starts_with("http://") && url.size() > 7) && !(url.starts_with("https://") && url.size() > 8))
+        return "must be http:// or https:// URLs (\"" + url + "\" is not)";
+    return std::string();
+  };
+}
+
+auto key_prefix_rule() {
+  return [](const std::string& v) {
+    bool ok = v.size() >= 2 && v.front() == '/' && v.back() == '/' && v.find("//") == std::string::npos;
+    return ok ? std::string() : "must start and end with \"/\", e.g. \"/cellar/\"";
+  };
+}
+
 auto in_range(int64_t lo, int64_t hi) {
   return [lo, hi](int64_t v) {
     if (v >= lo && v <= hi) return std::string();
@@ -107,6 +124,21 @@ std::string from_grammar(const ConfigValue& v, T& out, Result<T> (*parse)(std::s
 }
 std::string convert(const ConfigValue& v, RetentionPolicy& out) { return from_grammar(v, out, parse_retention_policy); }
 std::string convert(const ConfigValue& v, Schedule& out) { return from_grammar(v, out, parse_schedule); }
+// A list is kept joined with ",": split it back.
+std::string convert(const ConfigValue& v, StringList& out) {
+  const std::string* text = std::get_if<std::string>(&v);
+  if (!text) return "must be a string or an array of strings";
+  out.clear();
+  size_t start = 0;
+  for (;;) {
+    size_t comma = text->find(',', start);
+    std::string item = text->substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) out.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return "";
+}
 // A duration is a string of its grammar, or an integer number of seconds.
 std::string convert(const ConfigValue& v, Duration& out) {
   if (const int64_t* secs = std::get_if<int64_t>(&v)) {
@@ -122,6 +154,7 @@ constexpr KeyType toml_type_of() {
   if constexpr (std::is_same_v<T, bool>) return KeyType::boolean;
   if constexpr (std::is_same_v<T, int64_t>) return KeyType::integer;
   if constexpr (std::is_same_v<T, Duration>) return KeyType::duration;
+  if constexpr (std::is_same_v<T, StringList>) return KeyType::string_list;
   return KeyType::string;
 }
 
@@ -144,6 +177,7 @@ ConfigValue parse_default(const KeySpec& k) {
   bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
   switch (k.type) {
     case KeyType::string:
+    case KeyType::string_list:
       return text;
     case KeyType::boolean:
       return text == "true";

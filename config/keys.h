@@ -41,7 +41,17 @@ namespace cellar {
   X(lock_directory, std::string, nullptr, absolute_path(), "where lock files live (default: home)") \
   X(log_file, std::string, nullptr, absolute_path_or_empty(),                                       \
     "spdlog file sink (default: <home>/cellar.log; \"\" disables)")                                 \
-  X(config_dir, std::string, "conf.d", not_empty(""), "extra *.toml files, relative to the main file")
+  X(config_dir, std::string, "conf.d", not_empty(""), "extra *.toml files, relative to the main file")            \
+  X(lock_backend, std::string, "file", one_of({"file", "etcd"}), "file (flock, one host) or etcd (several hosts)") \
+  X(etcd_endpoints, StringList, "http://127.0.0.1:2379", url_list_rule(),                                         \
+    "etcd client URLs: a list, or one URL as a string")                                                            \
+  X(etcd_prefix, std::string, "/cellar/", key_prefix_rule(), "etcd key prefix of cellar's locks")                 \
+  X(lock_ttl, Duration, "10", duration_in(2, 3600), "lease TTL of an etcd lock (a duration)")                     \
+  X(etcd_ca_file, std::string, nullptr, absolute_path(), "CA bundle for etcd's TLS certificate")                  \
+  X(etcd_cert_file, std::string, nullptr, absolute_path(), "client certificate for etcd (TLS)")                   \
+  X(etcd_key_file, std::string, nullptr, absolute_path(), "client key for etcd (TLS)")                            \
+  X(etcd_user, std::string, nullptr, not_empty(""), "etcd user (authentication)")                                 \
+  X(etcd_password_file, std::string, nullptr, absolute_path(), "0600 file holding the etcd user's password")
 
 // Keys [global] sets as a default for every server, and [servers.<name>] for one.
 #define CELLAR_SERVER_KEYS(X)                                                                                        \
@@ -103,7 +113,8 @@ using ConfigValue = std::variant<std::string, bool, int64_t>;
 std::string value_to_string(const ConfigValue& v);
 
 // A value once its rule accepted it: the type of its key's accessor.
-using TypedValue = std::variant<std::monostate, std::string, bool, int64_t, Duration, RetentionPolicy, Schedule>;
+using TypedValue =
+    std::variant<std::monostate, std::string, bool, int64_t, Duration, RetentionPolicy, Schedule, StringList>;
 
 struct Setting {
   ConfigValue value;  // as written, for show-servers and config-update
@@ -113,8 +124,10 @@ struct Setting {
 };
 
 enum class KeyScope { global_only, any };
-// What TOML type a key accepts; a duration is a string or an integer (seconds).
-enum class KeyType { string, boolean, integer, duration };
+// What TOML type a key accepts; a duration is a string or an integer
+// (seconds); a string list is an array of strings or one string, kept as
+// ConfigValue in one string joined with ",".
+enum class KeyType { string, boolean, integer, duration, string_list };
 
 struct KeySpec {
   Key key;

@@ -13,6 +13,7 @@
 #include "common/storage.h"
 #include "config/layout.h"
 #include "cron/maintenance.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "sync/sync.h"
 #include "wal/archive.h"
@@ -22,12 +23,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string lock_path(const Config& config, locks::LockKind kind, const std::string& server) {
-  return join_path(config.lock_directory(), locks::make_lock_file_name({kind, server, ""}));
-}
+// Who holds the lock: a process of this host, or somebody else (a process on
+// another host, a client hold, or a lock manager that cannot answer, which
+// must not make cron start a second one).
+struct LockOwner {
+  std::optional<pid_t> local_pid;
+  std::string elsewhere;  // describe_owner() of a holder that is not a local process
+  bool hold = false;      // a client hold (a maintenance window)
+  explicit operator bool() const { return local_pid || !elsewhere.empty(); }
+};
 
-std::optional<pid_t> lock_owner(const Config& config, locks::LockKind kind, const std::string& server) {
-  return locks::LockFile(lock_path(config, kind, server)).owner_pid();
+LockOwner lock_owner(const Config& config, locks::LockKind kind, const std::string& server) {
+  auto owner = locks::lock_manager(config).owner({kind, server, ""});
+  if (!owner) return {std::nullopt, "an unknown holder (" + owner.status().message() + ")", false};
+  if (!*owner) return {};
+  const locks::Owner& o = **owner;
+  if (!o.is_hold() && o.pid && (o.host.empty() || o.host == locks::this_host())) return {*o.pid, ""};
+  return {std::nullopt, locks::describe_owner(o), o.is_hold()};
 }
 
 // Polls until `done` or `limit` passes; returns done().
@@ -123,15 +135,22 @@ class ServerPass {
 
   Status supervise_receiver() {
     auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
-    if (!s_.streaming_archiver()) return owner ? stop_receiver(*owner, "streaming_archiver is off") : Status::ok();
+    if (!owner.elsewhere.empty()) {
+      // Another host streams, or a client holds the lock: nothing to do here.
+      log::debug("receive-wal of server '" + s_.name + "' is held by " + owner.elsewhere);
+      return Status::ok();
+    }
+    if (!s_.streaming_archiver())
+      return owner ? stop_receiver(*owner.local_pid, "streaming_archiver is off") : Status::ok();
     if (owner) {
+      pid_t pid = *owner.local_pid;
       auto rec = load_record(layout::receive_wal_cron_file(dir_));
-      bool ours = rec && rec->pid == *owner;
+      bool ours = rec && rec->pid == pid;
       if (!ours || rec->value == receiver_fingerprint(s_)) {
-        log::debug("receive-wal of server '" + s_.name + "' is running (PID " + std::to_string(*owner) + ")");
+        log::debug("receive-wal of server '" + s_.name + "' is running (PID " + std::to_string(pid) + ")");
         return Status::ok();
       }
-      if (Status st = stop_receiver(*owner, "its connection settings changed"); !st) return st;
+      if (Status st = stop_receiver(pid, "its connection settings changed"); !st) return st;
     }
     return start_receiver();
   }
@@ -145,10 +164,10 @@ class ServerPass {
     bool holds = poll_until(
         [&] {
           auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
-          return (owner && *owner == *pid) || !process_alive(*pid);
+          return owner.local_pid == *pid || !process_alive(*pid);
         },
         std::chrono::milliseconds(2000));
-    if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name) == *pid)
+    if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name).local_pid == *pid)
       save_record(layout::receive_wal_cron_file(dir_), {*pid, receiver_fingerprint(s_)});
     return Status::ok();
   }
@@ -157,7 +176,7 @@ class ServerPass {
     o_.say("Stopping receive-wal of server '" + s_.name + "' (PID " + std::to_string(pid) + "): " + why);
     if (::kill(pid, SIGTERM) != 0 && errno != ESRCH)
       return Status::from_errno("could not signal receive-wal (PID " + std::to_string(pid) + ")", errno);
-    bool stopped = poll_until([&] { return !lock_owner(config_, locks::LockKind::receive_wal, s_.name); },
+    bool stopped = poll_until([&] { return !lock_owner(config_, locks::LockKind::receive_wal, s_.name).local_pid; },
                               std::chrono::milliseconds(10000));
     if (!stopped)
       return Status::failed("receive-wal (PID " + std::to_string(pid) + ") did not stop within 10 s",
@@ -182,7 +201,10 @@ class ServerPass {
   Status start_scheduled_backup() {
     auto schedule = s_.backup_schedule();
     if (!schedule) return Status::ok();
-    if (lock_owner(config_, locks::LockKind::backup, s_.name)) return Status::ok();  // one is running
+    if (auto owner = lock_owner(config_, locks::LockKind::backup, s_.name)) {  // one is running, or a hold
+      if (owner.hold) o_.say("scheduled backups of server '" + s_.name + "' are held by " + owner.elsewhere);
+      return Status::ok();
+    }
     auto cat = catalog::load_catalogue(config_, s_.name);
     if (!cat) return cat.status();
     // The last attempt counts too, so a backup that fails at once is retried
@@ -229,7 +251,7 @@ bool cron_server(const CronOptions& o, const ServerConfig& s) {
     o.say("Skipping inactive server '" + s.name + "'");
     return true;
   }
-  auto lock = locks::ServerCronLock::acquire(o.config->lock_directory(), s.name);
+  auto lock = locks::ServerCronLock::acquire(locks::lock_manager(*o.config), s.name);
   if (!lock && lock.status().code() == ErrorCode::busy) {
     o.say(lock.status().message() + ": skipping to the next server");
     return true;
@@ -246,7 +268,7 @@ bool cron_server(const CronOptions& o, const ServerConfig& s) {
 
 Status run_cron(const CronOptions& o) {
   // 1. One cron at a time: a busy global lock is a skip.
-  auto lock = locks::GlobalCronLock::acquire(o.config->lock_directory());
+  auto lock = locks::GlobalCronLock::acquire(locks::lock_manager(*o.config));
   if (!lock && lock.status().code() == ErrorCode::busy) {
     o.say(lock.status().message() + ": skipping this run");
     return Status::ok();

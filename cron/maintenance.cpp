@@ -6,6 +6,7 @@
 #include "catalog/delete_backup.h"
 #include "catalog/retention.h"
 #include "common/log.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::cron {
@@ -32,7 +33,7 @@ Status remove_obsolete(const Config& config, const ServerConfig& server, const s
     log::warning(line);
     say(line);
   };
-  if (catalog::backup_in_use(config.lock_directory(), server.name, id)) {
+  if (catalog::backup_in_use(locks::lock_manager(config), server.name, id)) {
     skip();
     return Status::ok();
   }
@@ -64,7 +65,7 @@ Status settle_waiting_backups(const Config& config, const ServerConfig& server, 
   if (!cat) return cat.status();
   for (const auto& b : cat->backups) {
     if (b.status != catalog::BackupStatus::waiting_for_wals) continue;
-    auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
+    auto lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, b.info.backup_id);
     if (!lock) {
       if (lock.status().code() == ErrorCode::busy) continue;  // its owner (backup --wait, delete) decides
       return lock.status();
@@ -94,7 +95,7 @@ Status fail_dead_backups(const Config& config, const ServerConfig& server, const
       dead.push_back(b.info.backup_id);
   if (dead.empty()) return Status::ok();
   // The server's backup lock: no new backup can write STARTED meanwhile.
-  auto lock = locks::ServerBackupLock::acquire(config.lock_directory(), server.name);
+  auto lock = locks::ServerBackupLock::acquire(locks::lock_manager(config), server.name);
   if (!lock) return lock.status().code() == ErrorCode::busy ? Status::ok() : lock.status();
   auto fresh = catalog::load_catalogue(config, server.name);  // under the lock
   if (!fresh) return fresh.status();

@@ -142,6 +142,17 @@ class LockManager {
   virtual std::vector<CleanResult> clean(const std::vector<LockEntry>& entries) = 0;
 };
 
+// What a busy lock of `name` means to the user, e.g. "another backup is
+// running for server 'main'" (the part before "(held by ...)").
+std::string busy_phrase(const LockName& name);
+// "PID 4711 on host db1: cellar backup main", "client 'dba' since
+// 2026-12-01 02:00:00 UTC: upgrade" — who `owner` is, for messages.
+std::string describe_owner(const Owner& owner);
+// Validates a hold's client name: 1-64 of [A-Za-z0-9_.@:-]. Usage error.
+Status validate_client_name(const std::string& client);
+// Validates the server and backup id of `name` (usage errors).
+Status validate_lock_name(const LockName& name);
+
 // Convenience over LockManager::acquire with the kind's default wait policy
 // (only xlogdb and sync-wal wait, bounded by kDefaultWaitBound).
 Result<std::unique_ptr<HeldLock>> acquire_default(LockManager& manager, const LockName& name);

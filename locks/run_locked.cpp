@@ -19,7 +19,7 @@ CommandOutcome not_started(const std::string& program, const Status& why, int ex
 
 }  // namespace
 
-CommandOutcome run_holding(const LockFile& lock, const std::vector<std::string>& argv) {
+CommandOutcome run_holding(const HeldLock& lock, const std::vector<std::string>& argv) {
   (void)lock;  // held by this process for as long as this function runs
   if (argv.empty()) return {2, Status::usage("no command to run")};
   // Until the forwarder knows the child, a SIGTERM waits instead of killing

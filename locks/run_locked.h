@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "locks/lock_file.h"
+#include "locks/lock_manager.h"
 
 namespace cellar::locks {
 
@@ -21,6 +21,6 @@ struct CommandOutcome {
 };
 
 // Precondition: `lock` is held. argv[0] is looked up on PATH.
-CommandOutcome run_holding(const LockFile& lock, const std::vector<std::string>& argv);
+CommandOutcome run_holding(const HeldLock& lock, const std::vector<std::string>& argv);
 
 }  // namespace cellar::locks

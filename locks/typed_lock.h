@@ -1,48 +1,55 @@
 // Locks as types (STYLE.md): Lock<Kind> is a held lock of one kind, so a
 // function that needs it says so in its signature, e.g.
 //   Status append_xlogdb(const XlogdbLock&, ...);
-// acquire() builds the file name from the kind, server and backup id, applies
-// the kind's wait policy (xlogdb and sync-wal wait, bounded), and turns a busy
-// lock into ErrorCode::busy with the SPEC §2 message:
+// acquire() asks the lock manager (lock_manager.h, whichever backend the
+// configuration chose) for the resource named by the kind, server and backup
+// id, with the kind's wait policy (xlogdb and sync-wal wait, bounded); a busy
+// lock is ErrorCode::busy with the SPEC §2 message:
 //   another backup is running for server 'main' (lock .main-backup.lock held
 //   by PID 4711: cellar backup main)
+// check_current() is the fencing check (SPEC §9) a commit into the
+// repository makes under the lock.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
-#include "locks/lock_file.h"
-#include "locks/lock_names.h"
+#include "locks/lock_manager.h"
 
 namespace cellar::locks {
 
 // Default bound on waiting for the kinds that wait (xlogdb, sync-wal).
 constexpr std::chrono::seconds kDefaultWaitBound{60};
 
-// Acquires a lock of `name` in `lock_dir` per its kind's wait policy; busy and
-// timeout give ErrorCode::busy with a message naming the holder.
-Result<LockFile> acquire_lock(const std::string& lock_dir, const LockName& name);
-// Same, with an explicit wait choice (timeout none = forever).
-Result<LockFile> acquire_lock(const std::string& lock_dir, const LockName& name, bool wait,
-                              std::optional<std::chrono::milliseconds> timeout);
-
-// The "another X is running ..." message for a busy lock of `name`.
+// The file backend's "another X is running (lock F held by PID N: CMD)"
+// message for a busy lock file of `name` in `lock_dir`.
 std::string busy_message(const std::string& lock_dir, const LockName& name);
 
 template <LockKind K>
 class Lock {
  public:
-  static Result<Lock> acquire(const std::string& lock_dir, const std::string& server = "",
+  static Result<Lock> acquire(LockManager& locks, const std::string& server = "",
                               const std::string& backup_id = "") {
-    auto file = acquire_lock(lock_dir, LockName{K, server, backup_id});
-    if (!file) return file.status();
-    return Lock(std::move(*file));
+    auto held = acquire_default(locks, LockName{K, server, backup_id});
+    if (!held) return held.status();
+    return Lock(std::move(*held));
   }
-  const LockFile& file() const { return file_; }
+  static Result<Lock> acquire(LockManager& locks, const std::string& server, const std::string& backup_id,
+                              const AcquireRequest& request) {
+    auto held = locks.acquire(LockName{K, server, backup_id}, request);
+    if (!held) return held.status();
+    return Lock(std::move(*held));
+  }
+  const HeldLock& held() const { return *held_; }
+  uint64_t token() const { return held_->token(); }
+  // OK while this acquisition is still the current holder (fencing).
+  Status check_current() const { return held_->check_current(); }
+  bool lost() const { return held_->lost(); }
 
  private:
-  explicit Lock(LockFile file) : file_(std::move(file)) {}
-  LockFile file_;
+  explicit Lock(std::unique_ptr<HeldLock> held) : held_(std::move(held)) {}
+  std::unique_ptr<HeldLock> held_;
 };
 
 using GlobalCronLock = Lock<LockKind::global_cron>;

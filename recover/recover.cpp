@@ -16,6 +16,7 @@
 #include "common/progress.h"
 #include "common/storage.h"
 #include "config/layout.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "recover/recover_config.h"
 #include "recover/recover_copy.h"
@@ -52,7 +53,7 @@ Result<HeldBackup> hold_backup(const RecoverRequest& r) {
   auto entry = catalogue->resolve(r.backup);
   if (!entry) return entry.status();
   std::string id = (*entry)->info.backup_id;
-  auto lock = locks::BackupIdLock::acquire(r.config->lock_directory(), r.server->name, id);
+  auto lock = locks::BackupIdLock::acquire(locks::lock_manager(*r.config), r.server->name, id);
   if (!lock) return lock.status();
   auto info = catalog::load_backup_info((*entry)->dir);  // a delete may have won the race
   if (!info) return Status::failed("backup " + id + " of server '" + r.server->name + "' is gone");

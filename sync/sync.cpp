@@ -16,6 +16,7 @@
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
+#include "locks/lock_backend.h"
 
 namespace cellar::sync {
 namespace {
@@ -154,7 +155,7 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
         wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
     if (Status s = receive_batch(server, wals, batch); !s)
       return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
-    auto xlogdb_lock = locks::XlogdbLock::acquire(config.lock_directory(), server.name);
+    auto xlogdb_lock = locks::XlogdbLock::acquire(locks::lock_manager(config), server.name);
     if (!xlogdb_lock) return xlogdb_lock.status();
     if (Status s = wal::append_xlogdb(*xlogdb_lock, wal::xlogdb_path(server_dir), batch); !s) return s;
   }
@@ -172,7 +173,7 @@ namespace {
 
 // A lock of `name` is free right now (cron never waits): else ErrorCode::busy.
 Status probe_lock(const Config& config, const locks::LockName& name) {
-  auto probe = locks::acquire_lock(config.lock_directory(), name, false, std::nullopt);
+  auto probe = locks::lock_manager(config).acquire(name, locks::AcquireRequest{});
   return probe ? Status::ok() : probe.status();
 }
 
@@ -197,7 +198,7 @@ Status settle_backups(const Config& config, const ServerConfig& server, std::vec
   if (!local) return local.status();
   for (const auto& b : local->backups) {
     if (b.status != catalog::BackupStatus::waiting_for_wals) continue;
-    auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, b.info.backup_id);
+    auto id_lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, b.info.backup_id);
     if (!id_lock) continue;  // in use: the next cron settles it
     auto now = catalog::check_backup_wals(*id_lock, config.server_dir(server.name), b.dir);
     if (!now) return now.status();
@@ -218,7 +219,7 @@ Result<std::vector<std::string>> run_passive_sync(const Config& config, const Se
   if (!next) return next.status();
   if (!next->empty()) {
     Status free = probe_lock(config, {locks::LockKind::sync_backup, server.name, *next});
-    auto lock = free ? locks::SyncBackupLock::acquire(config.lock_directory(), server.name, *next)
+    auto lock = free ? locks::SyncBackupLock::acquire(locks::lock_manager(config), server.name, *next)
                      : Result<locks::SyncBackupLock>(free);
     auto status = lock ? sync_backup(*lock, config, server, *next) : Result<std::string>(lock.status());
     if (status)
@@ -232,7 +233,7 @@ Result<std::vector<std::string>> run_passive_sync(const Config& config, const Se
   if (Status free = probe_lock(config, {locks::LockKind::sync_wal, server.name, ""}); !free) {
     lines.push_back(free.message());
   } else {
-    auto lock = locks::SyncWalLock::acquire(config.lock_directory(), server.name);
+    auto lock = locks::SyncWalLock::acquire(locks::lock_manager(config), server.name);
     if (!lock) return lock.status();
     auto done = sync_wal(*lock, config, server);
     if (!done) return done.status();

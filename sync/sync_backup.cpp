@@ -13,6 +13,7 @@
 #include "config/layout.h"
 #include "config/names.h"
 #include "sync/sync.h"
+#include "locks/lock_backend.h"
 
 namespace cellar::sync {
 namespace {
@@ -109,7 +110,7 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   if (!server.passive())
     return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
   if (!is_backup_id(backup_id)) return Status::usage("\"" + backup_id + "\" is not a backup id");
-  auto id_lock = locks::BackupIdLock::acquire(config.lock_directory(), server.name, backup_id);
+  auto id_lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, backup_id);
   if (!id_lock) return id_lock.status();
 
   // 1. The primary must have it DONE.

@@ -14,6 +14,7 @@
 #include "common/storage.h"
 #include "config/layout.h"
 #include "config/names.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
@@ -128,7 +129,7 @@ Status send_wal_stream(const Config& config, const std::string& server, const st
 
 Status send_backup_stream(const Config& config, const std::string& server, const std::string& backup_id, int fd) {
   if (!is_backup_id(backup_id)) return Status::usage("\"" + backup_id + "\" is not a backup id");
-  auto lock = locks::BackupIdLock::acquire(config.lock_directory(), server, backup_id);
+  auto lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server, backup_id);
   if (!lock) return lock.status();
   auto catalogue = catalog::load_catalogue(config, server);
   if (!catalogue) return catalogue.status();

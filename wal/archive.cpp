@@ -125,7 +125,7 @@ class Archiver {
 
  private:
   Status load_catalogue() {
-    auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+    auto lock = locks::XlogdbLock::acquire(*o_.locks, o_.server);
     if (!lock) return lock.status();
     auto db = load_xlogdb(xlogdb_path(o_.server_dir));
     if (!db) return db.status();
@@ -177,7 +177,7 @@ class Archiver {
   // The file's commit and its xlog.db line in one critical section, so a
   // reader of xlog.db never sees a name whose file is not there.
   Status commit(storage::CompressWriter& out, double mtime, const std::string& name) {
-    auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+    auto lock = locks::XlogdbLock::acquire(*o_.locks, o_.server);
     if (!lock) return lock.status();
     if (Status st = out.commit(); !st) return st;
     return catalogue(*lock, XlogEntry{name, out.stored(), mtime, o_.compression, storage::filter_id_of(out.path())});
@@ -206,7 +206,7 @@ class Archiver {
       auto st_stored = storage::root().info(stored.path);
       if (!st_stored) return st_stored.status();
       if (!*st_stored) return Status::failed("\"" + stored.path + "\" disappeared while archiving");
-      auto lock = locks::XlogdbLock::acquire(o_.lock_dir, o_.server);
+      auto lock = locks::XlogdbLock::acquire(*o_.locks, o_.server);
       if (!lock) return lock.status();
       XlogEntry entry{s.name, (*st_stored)->size, mtime_of(sb), stored.codec, storage::filter_id_of(stored.path)};
       if (Status st = catalogue(*lock, entry); !st) return st;
@@ -260,7 +260,7 @@ Result<ArchiveOptions> archive_options_for(const Config& config, const ServerCon
   ArchiveOptions o;
   o.server = server.name;
   o.server_dir = config.server_dir(server.name);
-  o.lock_dir = config.lock_directory();
+  o.locks = &locks::lock_manager(config);
   auto codec = codec::parse_codec(server.compression());
   if (!codec) return Status::usage("invalid compression \"" + server.compression() + "\"");
   o.compression = *codec;
@@ -288,7 +288,7 @@ Result<ArchiveReport> archive_wal(const locks::ArchiveWalLock&, const ArchiveOpt
 }
 
 Result<ArchiveReport> archive_wal(const ArchiveOptions& options) {
-  auto lock = locks::ArchiveWalLock::acquire(options.lock_dir, options.server);
+  auto lock = locks::ArchiveWalLock::acquire(*options.locks, options.server);
   if (!lock) return lock.status();
   return archive_wal(*lock, options);
 }

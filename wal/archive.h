@@ -23,6 +23,7 @@
 #include "common/codec.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "pg/wal_names.h"
 
@@ -31,7 +32,7 @@ namespace cellar::wal {
 struct ArchiveOptions {
   std::string server;      // server name (messages, lock names)
   std::string server_dir;  // <home>/<server>
-  std::string lock_dir;    // the lock directory
+  locks::LockManager* locks = nullptr;  // the configuration's lock manager (not owned)
   codec::Codec compression = codec::Codec::none;
   int level = 0;  // 0 = the codec's default
   uint64_t segment_size = pg::kDefaultSegmentSize;

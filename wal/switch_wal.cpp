@@ -48,10 +48,10 @@ Status archive_once(const ArchiveOptions& options, const std::string& segment) {
 }
 
 Status not_archived(const ArchiveOptions& o, const std::string& segment, std::chrono::seconds timeout) {
-  std::string lock = join_path(o.lock_dir, locks::make_lock_file_name({locks::LockKind::receive_wal, o.server, ""}));
-  auto receiver = locks::LockFile(lock).owner_pid();
+  auto owner = o.locks->owner({locks::LockKind::receive_wal, o.server, ""});
+  std::optional<locks::Owner> receiver = owner ? *owner : std::nullopt;
   std::string hint =
-      receiver ? "receive-wal runs (PID " + std::to_string(*receiver) +
+      receiver ? "receive-wal runs (" + locks::describe_owner(*receiver) +
                      ") but the segment did not reach streaming/; see 'cellar receive-wal --status " + o.server + "'"
                : "no receive-wal is running for server '" + o.server + "': start it ('cellar receive-wal " + o.server +
                      "', or let cron start it), or check that archive_command copies WAL into incoming/";

@@ -3,6 +3,7 @@
 // tests/catalog/backup_info_test.cpp).
 #include <catch2/catch.hpp>
 
+#include "locks/lock_backend.h"
 #include "backup/file_pipeline.h"
 #include "backup/run_backup.h"
 #include "catalog/backup_info.h"
@@ -224,7 +225,7 @@ void archive(const test::TempDir& dir, const std::string& segment) {
 TEST_CASE("check_backup_wals: DONE once begin..end are archived, FAILED when one is missing for good", "[backup]") {
   test::TempDir dir;
   std::string backup_dir = waiting_backup(dir);
-  auto lock = locks::BackupIdLock::acquire(dir.path(), "main", "20260101T000000");
+  auto lock = locks::BackupIdLock::acquire(locks::file_lock_manager(dir.path()), "main", "20260101T000000");
   REQUIRE(lock);
   archive(dir, "000000010000000000000002");
   CHECK(*check_backup_wals(*lock, dir / "main", backup_dir) == BackupStatus::waiting_for_wals);
@@ -235,7 +236,7 @@ TEST_CASE("check_backup_wals: DONE once begin..end are archived, FAILED when one
 
   test::TempDir gap;
   std::string gap_dir = waiting_backup(gap);
-  auto gap_lock = locks::BackupIdLock::acquire(gap.path(), "main", "20260101T000000");
+  auto gap_lock = locks::BackupIdLock::acquire(locks::file_lock_manager(gap.path()), "main", "20260101T000000");
   REQUIRE(gap_lock);
   archive(gap, "000000010000000000000002");
   archive(gap, "000000010000000000000004");

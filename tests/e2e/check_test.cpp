@@ -1,5 +1,6 @@
 // `cellar check` end to end: the real binary against the harness PostgreSQL,
 // in console, JSON and Nagios form, healthy and broken.
+#include "common/fs.h"
 #include "check/check.h"
 
 #include <sys/stat.h>

@@ -1,6 +1,7 @@
 // LockFile and the typed locks, across processes: the holder is another
 // process (this binary re-executed in a helper mode), synchronised through
 // its stdin/stdout pipes.
+#include "locks/lock_backend.h"
 #include "locks/lock_file.h"
 
 #include <pwd.h>
@@ -90,7 +91,7 @@ TEST_CASE("a busy typed lock names the lock, the holder's PID and its command li
   TempDir dir;
   auto holder = spawn_helper("lock-hold", {dir / ".main-backup.lock"});
   std::string pid = expect_prefix(holder.read_line(), "locked ");
-  auto got = acquire_lock(dir.path(), LockName{LockKind::backup, "main", ""});
+  auto got = acquire_default(file_lock_manager(dir.path()), LockName{LockKind::backup, "main", ""});
   REQUIRE_FALSE(got);
   CHECK(got.status().code() == ErrorCode::busy);
   CHECK(got.status().message() == "another backup is running for server 'main' (lock .main-backup.lock held by PID " +
@@ -227,17 +228,18 @@ TEST_CASE("an unprivileged user who cannot open the lock file gets the permissio
 
 TEST_CASE("typed locks apply their kind's wait policy", "[locks]") {
   TempDir dir;
-  auto backup = ServerBackupLock::acquire(dir.path(), "main");
+  auto backup = ServerBackupLock::acquire(locks::file_lock_manager(dir.path()), "main");
   REQUIRE(backup);
-  CHECK(backup->file().path() == dir / ".main-backup.lock");
-  CHECK_FALSE(ServerBackupLock::acquire(dir.path(), "main"));
-  auto id = BackupIdLock::acquire(dir.path(), "main", "20240101T000000");
+  CHECK(backup->held().name() == LockName{LockKind::backup, "main", ""});
+  CHECK(LockFile(dir / ".main-backup.lock").owner_pid() == ::getpid());
+  CHECK_FALSE(ServerBackupLock::acquire(locks::file_lock_manager(dir.path()), "main"));
+  auto id = BackupIdLock::acquire(locks::file_lock_manager(dir.path()), "main", "20240101T000000");
   REQUIRE(id);
-  CHECK(id->file().path() == dir / ".main-20240101T000000.lock");
-  auto bad = BackupIdLock::acquire(dir.path(), "main", "../../x");
+  CHECK(LockFile(dir / ".main-20240101T000000.lock").owner_pid() == ::getpid());
+  auto bad = BackupIdLock::acquire(locks::file_lock_manager(dir.path()), "main", "../../x");
   REQUIRE_FALSE(bad);
   CHECK(bad.status().code() == ErrorCode::usage);
-  CHECK_FALSE(ServerBackupLock::acquire(dir.path(), "../etc"));
+  CHECK_FALSE(ServerBackupLock::acquire(locks::file_lock_manager(dir.path()), "../etc"));
 }
 
 TEST_CASE("a waiting typed lock gets the lock once the holder releases", "[locks]") {
@@ -247,7 +249,7 @@ TEST_CASE("a waiting typed lock gets the lock once the holder releases", "[locks
   expect_prefix(holder.read_line(), "locked ");
   holder.write_line("release");
   CHECK(holder.read_line() == "released");
-  auto lock = XlogdbLock::acquire(dir.path(), "main");
+  auto lock = XlogdbLock::acquire(locks::file_lock_manager(dir.path()), "main");
   CHECK(lock);
 }
 

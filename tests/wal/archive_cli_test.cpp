@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "locks/lock_backend.h"
 #include "common/fs.h"
 #include "locks/typed_lock.h"
 #include "support/cellar_env.h"
@@ -111,7 +112,7 @@ TEST_CASE("cellar archive-wal exits 3 naming the holder while the archive-wal lo
   CellarEnv env;
   add_main(env, "");
   put_file(env.server_dir("main") + "/streaming", segment(1), random_bytes(kSeg, 1));
-  auto held = locks::ArchiveWalLock::acquire(env.home(), "main");
+  auto held = locks::ArchiveWalLock::acquire(locks::file_lock_manager(env.home()), "main");
   REQUIRE(held);
   auto r = env.run({"archive-wal", "main"});
   CHECK(r.exit_code == 3);

@@ -2,6 +2,7 @@
 // files land, what xlog.db says, idempotence, duplicates, errors/, and the
 // states a crash can leave behind (temp files, renamed but not catalogued,
 // torn xlog.db tail).
+#include "locks/lock_backend.h"
 #include "wal/archive.h"
 
 #include <fcntl.h>
@@ -30,7 +31,7 @@ struct Fixture {
   explicit Fixture(Codec c = Codec::zstd) {
     options.server = "main";
     options.server_dir = dir / "main";
-    options.lock_dir = dir.path();
+    options.locks = &locks::file_lock_manager(dir.path());
     options.compression = c;
   }
   std::string streaming() const { return options.server_dir + "/streaming"; }
@@ -218,7 +219,7 @@ TEST_CASE("stale temp files from a crash while compressing are removed and the s
 TEST_CASE("archive-wal is busy while another process holds the archive-wal lock", "[wal]") {
   Fixture f;
   put_file(f.streaming(), segment(1), random_bytes(kSeg, 1));
-  auto held = locks::ArchiveWalLock::acquire(f.options.lock_dir, "main");
+  auto held = locks::ArchiveWalLock::acquire(*f.options.locks, "main");
   REQUIRE(held);
   auto r = archive_wal(f.options);
   REQUIRE_FALSE(r);

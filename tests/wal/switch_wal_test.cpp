@@ -2,6 +2,7 @@
 // (in-process on synthetic WAL, and end to end against a real PostgreSQL 15
 // with a real receive-wal and no cron), leaves it to a busy archive-wal, and
 // says on a timeout whether receive-wal runs.
+#include "locks/lock_backend.h"
 #include "wal/switch_wal.h"
 
 #include <unistd.h>
@@ -29,7 +30,7 @@ struct Fixture {
   Fixture() {
     options.server = "main";
     options.server_dir = dir / "main";
-    options.lock_dir = dir.path();
+    options.locks = &locks::file_lock_manager(dir.path());
     options.compression = codec::Codec::zstd;
   }
   std::string streaming() const { return options.server_dir + "/streaming"; }
@@ -61,7 +62,7 @@ TEST_CASE("waiting for a segment while another archive-wal holds its lock leaves
   Fixture f;
   f.receive(segment(4));
   {
-    auto held = locks::ArchiveWalLock::acquire(f.options.lock_dir, "main");
+    auto held = locks::ArchiveWalLock::acquire(*f.options.locks, "main");
     REQUIRE(held);
     Status st = wait_archived(f.options, segment(4), 1s);
     CHECK(st.code() == ErrorCode::failed);  // a timeout, not busy (exit 3)
@@ -80,7 +81,7 @@ TEST_CASE("a segment that never arrives times out with a hint on whether receive
     CHECK(st.hint().rfind("no receive-wal is running for server 'main': start it ('cellar receive-wal main'", 0) == 0);
   }
   SECTION("one runs") {
-    auto receiver = locks::ReceiveWalLock::acquire(f.options.lock_dir, "main");
+    auto receiver = locks::ReceiveWalLock::acquire(*f.options.locks, "main");
     REQUIRE(receiver);
     Status st = wait_archived(f.options, segment(5), 1s);
     CHECK(st.code() == ErrorCode::failed);

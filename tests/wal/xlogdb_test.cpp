@@ -1,5 +1,6 @@
 // wal/xlogdb: the catalogue format, its Barman-compatible reader, appends
 // under the xlogdb lock, and the torn last line a crashed writer leaves.
+#include "locks/lock_backend.h"
 #include "wal/xlogdb.h"
 
 #include <sys/stat.h>
@@ -20,7 +21,7 @@ XlogEntry entry(const std::string& name, uint64_t size, Codec c = Codec::zstd) {
 }
 
 locks::XlogdbLock lock_in(const test::TempDir& dir) {
-  auto lock = locks::XlogdbLock::acquire(dir.path(), "main");
+  auto lock = locks::XlogdbLock::acquire(locks::file_lock_manager(dir.path()), "main");
   REQUIRE(lock);
   return std::move(*lock);
 }
