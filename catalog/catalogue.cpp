@@ -116,7 +116,7 @@ std::vector<std::string> required_segments(const BackupInfo& info) {
   return out;
 }
 
-Result<BackupStatus> check_backup_wals(const locks::BackupIdLock&, const std::string& server_dir,
+Result<BackupStatus> check_backup_wals(const locks::BackupIdLock& lock, const std::string& server_dir,
                                        const std::string& backup_dir) {
   auto info = load_backup_info(backup_dir);
   if (!info) return info.status();
@@ -140,6 +140,8 @@ Result<BackupStatus> check_backup_wals(const locks::BackupIdLock&, const std::st
     info->status = BackupStatus::failed;
     info->error = "at least one WAL file is missing: the first missing WAL file is " + *missing;
   }
+  // Fencing (SPEC §9): the final backup.info only while the id lock is still ours.
+  if (Status st = lock.check_current(); !st) return st.prefix("backup " + info->backup_id + " not settled");
   if (Status st = save_backup_info(backup_dir, *info); !st) return st;
   return info->status;
 }

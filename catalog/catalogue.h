@@ -30,7 +30,7 @@ struct Catalogue {
   std::string server;
   std::string server_dir;
   locks::LockManager* locks = nullptr;  // the configuration's (not owned)
-  std::vector<BackupEntry> backups;  // oldest first
+  std::vector<BackupEntry> backups;     // oldest first
 
   // Resolves BACKUP; usage errors name the server and the argument.
   Result<const BackupEntry*> resolve(const std::string& arg) const;

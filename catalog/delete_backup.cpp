@@ -8,10 +8,10 @@
 #include "common/storage_posix.h"
 #include "config/layout.h"
 #include "config/names.h"
+#include "locks/lock_backend.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
-#include "locks/lock_backend.h"
 
 namespace cellar::catalog {
 namespace {
@@ -127,7 +127,9 @@ Result<DeleteReport> delete_backup(const Config& config, const ServerConfig& ser
   // 2. Hold its id lock: nobody verifies, restores or writes it meanwhile.
   auto lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, b.info.backup_id);
   if (!lock) return lock.status();
-  // 3. One durable step hides it from every reader.
+  // 3. One durable step hides it from every reader, while the lock is still
+  //    ours (fencing, SPEC §9).
+  if (Status st = lock->check_current(); !st) return st.prefix("backup " + b.info.backup_id + " not deleted");
   auto doomed = hide_backup(b.dir);
   if (!doomed) return doomed.status();
   // 4. WAL that no remaining backup needs.

@@ -11,7 +11,6 @@
 #include "locks/inspect.h"
 #include "locks/lock_backend.h"
 #include "locks/run_locked.h"
-#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::cli {
@@ -99,9 +98,8 @@ void render_entries(const Invocation& inv, const locks::LockManager& m, const st
     return;
   }
   if (entries.empty()) return info(inv, "no locks in " + m.where());
-  std::vector<std::vector<std::string>> rows{
-      {m.backend() == "file" ? "FILE" : "KEY", "KIND", "SERVER", "BACKUP_ID", "STATE", "PID", "PID_IN_FILE", "AGE",
-       "HOST", "COMMAND"}};
+  std::vector<std::vector<std::string>> rows{{m.backend() == "file" ? "FILE" : "KEY", "KIND", "SERVER", "BACKUP_ID",
+                                              "STATE", "PID", "PID_IN_FILE", "AGE", "HOST", "COMMAND"}};
   for (const auto& e : entries) rows.push_back(entry_row(e));
   print_table(rows);
 }

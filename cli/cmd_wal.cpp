@@ -1,9 +1,9 @@
 // archive-wal, rebuild-xlogdb and get-wal: parse, call the wal/ entry point, render.
 #include "cli/handlers.h"
+#include "locks/lock_backend.h"
 #include "wal/archive.h"
 #include "wal/get_wal.h"
 #include "wal/rebuild_xlogdb.h"
-#include "locks/lock_backend.h"
 
 namespace cellar::cli {
 

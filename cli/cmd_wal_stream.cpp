@@ -61,9 +61,9 @@ Status stop_receiver(const Invocation& inv, const Config& config, const ServerCo
   if (!owner) return owner.status();
   if (!*owner) return Status::failed("no receive-wal is running for server '" + s.name + "'");
   if (!is_local_process(*owner))
-    return Status::failed("the receive-wal lock of server '" + s.name + "' is held by " + locks::describe_owner(**owner),
-                          (*owner)->is_hold() ? "the client releases it with 'cellar release'"
-                                              : "stop it on the host that runs it");
+    return Status::failed(
+        "the receive-wal lock of server '" + s.name + "' is held by " + locks::describe_owner(**owner),
+        (*owner)->is_hold() ? "the client releases it with 'cellar release'" : "stop it on the host that runs it");
   std::optional<pid_t> pid = (*owner)->pid;
   auto still_running = [&] {
     auto now = receiver_owner(config, s.name);

@@ -36,21 +36,21 @@ namespace cellar {
 //   RULE     what a value of the right type must also satisfy (keys.cpp)
 
 // Keys only [global] may set.
-#define CELLAR_GLOBAL_KEYS(X)                                                                       \
-  X(home, std::string, "/var/lib/cellar", absolute_path(), "catalogue root")                        \
-  X(lock_directory, std::string, nullptr, absolute_path(), "where lock files live (default: home)") \
-  X(log_file, std::string, nullptr, absolute_path_or_empty(),                                       \
-    "spdlog file sink (default: <home>/cellar.log; \"\" disables)")                                 \
-  X(config_dir, std::string, "conf.d", not_empty(""), "extra *.toml files, relative to the main file")            \
+#define CELLAR_GLOBAL_KEYS(X)                                                                                      \
+  X(home, std::string, "/var/lib/cellar", absolute_path(), "catalogue root")                                       \
+  X(lock_directory, std::string, nullptr, absolute_path(), "where lock files live (default: home)")                \
+  X(log_file, std::string, nullptr, absolute_path_or_empty(),                                                      \
+    "spdlog file sink (default: <home>/cellar.log; \"\" disables)")                                                \
+  X(config_dir, std::string, "conf.d", not_empty(""), "extra *.toml files, relative to the main file")             \
   X(lock_backend, std::string, "file", one_of({"file", "etcd"}), "file (flock, one host) or etcd (several hosts)") \
-  X(etcd_endpoints, StringList, "http://127.0.0.1:2379", url_list_rule(),                                         \
+  X(etcd_endpoints, StringList, "http://127.0.0.1:2379", url_list_rule(),                                          \
     "etcd client URLs: a list, or one URL as a string")                                                            \
-  X(etcd_prefix, std::string, "/cellar/", key_prefix_rule(), "etcd key prefix of cellar's locks")                 \
-  X(lock_ttl, Duration, "10", duration_in(2, 3600), "lease TTL of an etcd lock (a duration)")                     \
-  X(etcd_ca_file, std::string, nullptr, absolute_path(), "CA bundle for etcd's TLS certificate")                  \
-  X(etcd_cert_file, std::string, nullptr, absolute_path(), "client certificate for etcd (TLS)")                   \
-  X(etcd_key_file, std::string, nullptr, absolute_path(), "client key for etcd (TLS)")                            \
-  X(etcd_user, std::string, nullptr, not_empty(""), "etcd user (authentication)")                                 \
+  X(etcd_prefix, std::string, "/cellar/", key_prefix_rule(), "etcd key prefix of cellar's locks")                  \
+  X(lock_ttl, Duration, "10", duration_in(2, 3600), "lease TTL of an etcd lock (a duration)")                      \
+  X(etcd_ca_file, std::string, nullptr, absolute_path(), "CA bundle for etcd's TLS certificate")                   \
+  X(etcd_cert_file, std::string, nullptr, absolute_path(), "client certificate for etcd (TLS)")                    \
+  X(etcd_key_file, std::string, nullptr, absolute_path(), "client key for etcd (TLS)")                             \
+  X(etcd_user, std::string, nullptr, not_empty(""), "etcd user (authentication)")                                  \
   X(etcd_password_file, std::string, nullptr, absolute_path(), "0600 file holding the etcd user's password")
 
 // Keys [global] sets as a default for every server, and [servers.<name>] for one.

@@ -123,8 +123,8 @@ Status remove_hold_file(const std::string& path) {
 Status busy_with_hold(const LockName& name, const Owner& hold) {
   return Status::busy(busy_phrase(name) + " (held by " + describe_owner(hold) + ")")
       .with_hint("the client releases it with 'cellar release " + std::string(kind_name(name.kind)) +
-                 (name.server.empty() ? "" : " " + name.server) +
-                 (name.backup_id.empty() ? "" : " " + name.backup_id) + " --client " + hold.client + "'");
+                 (name.server.empty() ? "" : " " + name.server) + (name.backup_id.empty() ? "" : " " + name.backup_id) +
+                 " --client " + hold.client + "'");
 }
 
 Status busy_with_process(const std::string& lock_dir, const LockName& name, bool waited,
@@ -209,7 +209,9 @@ class FileLockManager : public LockManager {
     if (Status st = validate_lock_name(name); !st) return st;
     if (Status st = validate_client_name(request.client); !st) return st;
     LockFile file(lock_path(name), true, false);
-    auto got = file.acquire();
+    AcquireOptions briefly;
+    briefly.update_pid = false;  // the lock file keeps naming the last process holder
+    auto got = file.acquire(briefly);
     if (!got) {
       if (got.status().code() != ErrorCode::busy) return got.status();
       auto pid = LockFile(lock_path(name)).owner_pid();
@@ -232,8 +234,7 @@ class FileLockManager : public LockManager {
     auto token = bump_token(token_path(name));
     if (!token) return token.status();
     o.token = *token;
-    if (Status st = storage::write_file(storage::root(), hold_path(name), hold_json(o).dump(0) + "\n"); !st)
-      return st;
+    if (Status st = storage::write_file(storage::root(), hold_path(name), hold_json(o).dump(0) + "\n"); !st) return st;
     return renew ? HoldOutcome::renewed : HoldOutcome::taken;
   }
 
@@ -288,8 +289,7 @@ class FileLockManager : public LockManager {
     auto hs = holds(options.server);
     if (!hs) return hs.status();
     for (const Hold& h : *hs) merge_hold(*entries, h);
-    if (options.stale_only)
-      std::erase_if(*entries, [](const LockEntry& e) { return e.held && !e.expired; });
+    if (options.stale_only) std::erase_if(*entries, [](const LockEntry& e) { return e.held && !e.expired; });
     return entries;
   }
 

@@ -29,8 +29,7 @@ std::string busy_message(const std::string& lock_dir, const LockName& name);
 template <LockKind K>
 class Lock {
  public:
-  static Result<Lock> acquire(LockManager& locks, const std::string& server = "",
-                              const std::string& backup_id = "") {
+  static Result<Lock> acquire(LockManager& locks, const std::string& server = "", const std::string& backup_id = "") {
     auto held = acquire_default(locks, LockName{K, server, backup_id});
     if (!held) return held.status();
     return Lock(std::move(*held));

@@ -13,10 +13,10 @@
 #include "common/tar_reader.h"
 #include "config/layout.h"
 #include "config/names.h"
+#include "locks/lock_backend.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
-#include "locks/lock_backend.h"
 
 namespace cellar::sync {
 namespace {

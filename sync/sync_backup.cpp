@@ -12,8 +12,8 @@
 #include "common/tar_reader.h"
 #include "config/layout.h"
 #include "config/names.h"
-#include "sync/sync.h"
 #include "locks/lock_backend.h"
+#include "sync/sync.h"
 
 namespace cellar::sync {
 namespace {

@@ -108,7 +108,8 @@ Result<bool> same_content(const std::string& src, const ArchivedFile& stored) {
 // One run of archive-wal over a server's sources.
 class Archiver {
  public:
-  explicit Archiver(const ArchiveOptions& o) : o_(o), wals_(wals_dir(o.server_dir)) {}
+  Archiver(const locks::ArchiveWalLock& lock, const ArchiveOptions& o)
+      : lock_(lock), o_(o), wals_(wals_dir(o.server_dir)) {}
 
   Status run() {
     // The archive directory, then what is already catalogued.
@@ -179,6 +180,8 @@ class Archiver {
   Status commit(storage::CompressWriter& out, double mtime, const std::string& name) {
     auto lock = locks::XlogdbLock::acquire(*o_.locks, o_.server);
     if (!lock) return lock.status();
+    // Fencing (SPEC §9): a paused former holder must not commit over its successor.
+    if (Status st = lock_.check_current(); !st) return st.prefix("\"" + name + "\" not archived");
     if (Status st = out.commit(); !st) return st;
     return catalogue(*lock, XlogEntry{name, out.stored(), mtime, o_.compression, storage::filter_id_of(out.path())});
   }
@@ -247,6 +250,7 @@ class Archiver {
     }
   }
 
+  const locks::ArchiveWalLock& lock_;
   const ArchiveOptions& o_;
   std::string wals_;
   std::set<std::string> catalogued_;
@@ -278,8 +282,8 @@ Result<ArchiveOptions> archive_options_for(const Config& config, const ServerCon
   return o;
 }
 
-Result<ArchiveReport> archive_wal(const locks::ArchiveWalLock&, const ArchiveOptions& options) {
-  Archiver archiver(options);
+Result<ArchiveReport> archive_wal(const locks::ArchiveWalLock& lock, const ArchiveOptions& options) {
+  Archiver archiver(lock, options);
   if (Status st = archiver.run(); !st) {
     if (archiver.report.archived > 0) log::info(summary_line(archiver.report, options.server) + " before the failure");
     return st;

@@ -30,8 +30,8 @@
 namespace cellar::wal {
 
 struct ArchiveOptions {
-  std::string server;      // server name (messages, lock names)
-  std::string server_dir;  // <home>/<server>
+  std::string server;                   // server name (messages, lock names)
+  std::string server_dir;               // <home>/<server>
   locks::LockManager* locks = nullptr;  // the configuration's lock manager (not owned)
   codec::Codec compression = codec::Codec::none;
   int level = 0;  // 0 = the codec's default

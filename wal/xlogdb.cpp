@@ -129,8 +129,9 @@ Result<XlogDb> load_xlogdb(const std::string& path) {
   return db;
 }
 
-Status append_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
+Status append_xlogdb(const locks::XlogdbLock& lock, const std::string& path, const std::vector<XlogEntry>& entries) {
   if (entries.empty()) return Status::ok();
+  if (Status st = lock.check_current(); !st) return st.prefix("xlog.db not written");
   storage::Storage& store = storage::root();
   if (Status st = cut_torn_tail(store, path); !st) return st;
   std::string text;
@@ -138,7 +139,8 @@ Status append_xlogdb(const locks::XlogdbLock&, const std::string& path, const st
   return store.append(path, text);
 }
 
-Status save_xlogdb(const locks::XlogdbLock&, const std::string& path, const std::vector<XlogEntry>& entries) {
+Status save_xlogdb(const locks::XlogdbLock& lock, const std::string& path, const std::vector<XlogEntry>& entries) {
+  if (Status st = lock.check_current(); !st) return st.prefix("xlog.db not written");
   std::string text;
   for (const auto& e : entries) text += format_xlog_entry(e);
   return storage::write_file(storage::root(), path, text);

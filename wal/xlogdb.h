@@ -58,7 +58,8 @@ Result<XlogDb> load_xlogdb(const std::string& path);
 
 // Appends `entries` (one write, then fsync) to the catalogue at `path`,
 // creating it 0600 (and fsyncing its directory) if needed. A torn last line
-// left by a crashed writer is cut off first. Requires the server's xlogdb lock.
+// left by a crashed writer is cut off first. Requires the server's xlogdb lock,
+// still current (fencing, SPEC §9): else nothing is written.
 Status append_xlogdb(const locks::XlogdbLock& lock, const std::string& path, const std::vector<XlogEntry>& entries);
 
 // Replaces the whole catalogue with `entries` durably (temp, fsync, rename),

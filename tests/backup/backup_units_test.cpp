@@ -3,7 +3,6 @@
 // tests/catalog/backup_info_test.cpp).
 #include <catch2/catch.hpp>
 
-#include "locks/lock_backend.h"
 #include "backup/file_pipeline.h"
 #include "backup/run_backup.h"
 #include "catalog/backup_info.h"
@@ -16,6 +15,7 @@
 #include "common/fs.h"
 #include "common/tar_reader.h"
 #include "config/grammar.h"
+#include "locks/lock_backend.h"
 #include "support/cellar_env.h"
 #include "support/run.h"
 

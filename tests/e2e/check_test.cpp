@@ -1,12 +1,12 @@
 // `cellar check` end to end: the real binary against the harness PostgreSQL,
 // in console, JSON and Nagios form, healthy and broken.
-#include "common/fs.h"
 #include "check/check.h"
 
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
+#include "common/fs.h"
 #include "common/json.h"
 #include "cron/cron_support.h"
 #include "support/cellar_env.h"

@@ -1,7 +1,6 @@
 // LockFile and the typed locks, across processes: the holder is another
 // process (this binary re-executed in a helper mode), synchronised through
 // its stdin/stdout pipes.
-#include "locks/lock_backend.h"
 #include "locks/lock_file.h"
 
 #include <pwd.h>
@@ -16,6 +15,7 @@
 #include "common/fs.h"
 #include "lock_helpers.h"
 #include "locks/kernel_locks.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "support/helper_mode.h"
 #include "support/run.h"

@@ -10,8 +10,8 @@
 #include <set>
 #include <thread>
 
-#include "locks/lock_backend.h"
 #include "common/fs.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "support/cellar_env.h"
 #include "wal/get_wal.h"

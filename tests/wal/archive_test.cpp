@@ -2,7 +2,6 @@
 // files land, what xlog.db says, idempotence, duplicates, errors/, and the
 // states a crash can leave behind (temp files, renamed but not catalogued,
 // torn xlog.db tail).
-#include "locks/lock_backend.h"
 #include "wal/archive.h"
 
 #include <fcntl.h>
@@ -11,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
+#include "locks/lock_backend.h"
 #include "support/run.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"

@@ -2,7 +2,6 @@
 // (in-process on synthetic WAL, and end to end against a real PostgreSQL 15
 // with a real receive-wal and no cron), leaves it to a busy archive-wal, and
 // says on a timeout whether receive-wal runs.
-#include "locks/lock_backend.h"
 #include "wal/switch_wal.h"
 
 #include <unistd.h>
@@ -10,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
+#include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
 #include "support/cellar_env.h"
 #include "support/pg_server.h"

@@ -1,6 +1,5 @@
 // wal/xlogdb: the catalogue format, its Barman-compatible reader, appends
 // under the xlogdb lock, and the torn last line a crashed writer leaves.
-#include "locks/lock_backend.h"
 #include "wal/xlogdb.h"
 
 #include <sys/stat.h>
@@ -8,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
+#include "locks/lock_backend.h"
 #include "support/run.h"
 
 using namespace cellar;
