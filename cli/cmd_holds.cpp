@@ -68,7 +68,8 @@ void print_holds(const std::vector<locks::Hold>& holds) {
     for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
   for (const auto& r : rows) {
     std::string line;
-    for (size_t i = 0; i < r.size(); ++i) line += r[i] + (i + 1 < r.size() ? std::string(width[i] - r[i].size() + 2, ' ') : "");
+    for (size_t i = 0; i < r.size(); ++i)
+      line += r[i] + (i + 1 < r.size() ? std::string(width[i] - r[i].size() + 2, ' ') : "");
     std::cout << line << "\n";
   }
 }
@@ -93,13 +94,15 @@ Outcome run_hold(Invocation& inv) {
   locks::HoldRequest request{*name, inv.str("client"), inv.str("reason"), std::nullopt};
   if (inv.has("ttl")) {
     auto ttl = parse_duration(inv.str("ttl"));
-    if (!ttl || ttl->count() < 1) return Status::usage("invalid --ttl \"" + inv.str("ttl") + "\"", "e.g. 30min, 2h, 1d");
+    if (!ttl || ttl->count() < 1)
+      return Status::usage("invalid --ttl \"" + inv.str("ttl") + "\"", "e.g. 30min, 2h, 1d");
     request.ttl = *ttl;
   }
   auto outcome = locks::lock_manager(*inv.config).hold(request);
   if (!outcome) return outcome.status();
   info(inv, std::string(*outcome == locks::HoldOutcome::renewed ? "hold renewed: " : "hold taken: ") + words_of(*name) +
-                " by '" + request.client + "'" + (request.ttl ? " for " + std::to_string(request.ttl->count()) + " s" : ""));
+                " by '" + request.client + "'" +
+                (request.ttl ? " for " + std::to_string(request.ttl->count()) + " s" : ""));
   return Status::ok();
 }
 

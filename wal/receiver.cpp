@@ -208,10 +208,25 @@ class Receiver {
     }
   }
 
+  // The flush position to report: fsynced here, and with
+  // acknowledge_archived_only also archived (the archive is listed at most
+  // once per status interval).
+  pg::Lsn acknowledged(const SegmentWriter& writer) {
+    if (!o_.acknowledge_archived_only) return writer.flushed();
+    auto now = std::chrono::steady_clock::now();
+    if (now - archive_listed_ >= o_.status_interval || archived_ < writer.flushed()) {
+      if (now - archive_listed_ >= std::chrono::seconds(1)) {
+        archived_ = archived_end(o_.server_dir, seg_size_);
+        archive_listed_ = now;
+      }
+    }
+    return std::min(writer.flushed(), archived_);
+  }
+
   // fsync first, then tell the server: flush never runs ahead of the disk.
   Status report(pg::WalStream& stream, SegmentWriter& writer, pg::Lsn server_end, bool ping = false) {
     if (Status st = writer.flush(); !st) return st;
-    if (Status st = stream.send_status(writer.written(), writer.flushed(), ping); !st) return st;
+    if (Status st = stream.send_status(writer.written(), acknowledged(writer), ping); !st) return st;
     state_.flushed_lsn = pg::format_lsn(writer.flushed());
     state_.server_lsn = pg::format_lsn(server_end);
     state_.last_error.clear();
@@ -227,7 +242,7 @@ class Receiver {
 
   Result<std::optional<ResumePoint>> stop_stream(pg::WalStream& stream, SegmentWriter& writer) {
     if (Status st = writer.flush(); !st) return st;
-    (void)stream.send_status(writer.written(), writer.flushed(), false);
+    (void)stream.send_status(writer.written(), acknowledged(writer), false);
     state_.flushed_lsn = pg::format_lsn(writer.flushed());
     save_state();
     (void)writer.close_partial();
@@ -251,6 +266,8 @@ class Receiver {
 
   const ReceiverOptions& o_;
   std::chrono::steady_clock::time_point last_saved_{};
+  std::chrono::steady_clock::time_point archive_listed_{};
+  pg::Lsn archived_ = 0;
   uint64_t seg_size_ = pg::kDefaultSegmentSize;
   ReceiverState state_;
 };
@@ -265,6 +282,7 @@ ReceiverOptions receiver_options(const Config& config, const ServerConfig& serve
   o.slot_name = server.slot_name();
   o.create_slot = server.create_slot() == "auto";
   o.backoff_limit_secs = static_cast<int>(server.receive_wal_backoff_limit().count());
+  o.acknowledge_archived_only = config.lock_backend() == "etcd";
   return o;
 }
 
@@ -285,6 +303,22 @@ std::optional<ResumePoint> find_resume_point(const std::string& server_dir, uint
     }
   }
   return best;
+}
+
+pg::Lsn archived_end(const std::string& server_dir, uint64_t seg_size) {
+  std::optional<ResumePoint> best;
+  bool complete = false;
+  std::string wals = layout::wals_dir(server_dir);
+  auto dirs = storage::root().list(wals);
+  if (!dirs) return 0;
+  for (auto it = dirs->rbegin(); it != dirs->rend(); ++it) {
+    if (!it->is_dir || it->name.size() != 16) continue;
+    auto files = storage::root().list(join_path(wals, it->name));
+    if (!files || files->empty()) continue;
+    for (const auto& f : *files) note_segment_name(strip_codec(f.name), seg_size, true, best, complete);
+    break;
+  }
+  return best && complete ? best->lsn : 0;
 }
 
 Result<std::optional<ReceiverState>> load_receiver_state(const std::string& server_dir) {

@@ -31,6 +31,11 @@ struct ReceiverOptions {
   // Silence from the server this long ends the connection (a reply is asked
   // for at half of it), like PostgreSQL's wal_receiver_timeout.
   std::chrono::milliseconds receiver_timeout{60000};
+  // Several hosts may take turns streaming this server (lock_backend =
+  // "etcd"): report as flushed only what is fsynced here AND archived in the
+  // repository, so the slot keeps every byte another host may need when it
+  // resumes from the archive after this host died with WAL in its spool.
+  bool acknowledge_archived_only = false;
 };
 
 ReceiverOptions receiver_options(const Config& config, const ServerConfig& server);
@@ -48,6 +53,10 @@ struct ResumePoint {
   pg::Lsn lsn = 0;
 };
 std::optional<ResumePoint> find_resume_point(const std::string& server_dir, uint64_t segment_size);
+
+// The end of the newest complete segment in the archive's wals/ (the LSN
+// right after it), or 0 when the archive has none.
+pg::Lsn archived_end(const std::string& server_dir, uint64_t segment_size);
 
 // What the running receiver last wrote to its state file.
 struct ReceiverState {
