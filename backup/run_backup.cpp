@@ -269,7 +269,10 @@ Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, co
   record_copy(b, session.facts, *copied, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // 6. The restore point cellar_<id>, then a WAL switch.
   mark_end_in_wal(req, session.sql, b.id);
-  // 7. WAITING_FOR_WALS; DONE once its WAL is archived.
+  // 7. WAITING_FOR_WALS; DONE once its WAL is archived. Only while the id
+  //    lock is still ours (fencing: a holder frozen past its lease must not
+  //    publish a backup that others already saw as dead).
+  if (Status st = lock.check_current(); !st) return mark_failed(b, "copying files", st);
   b.info.status = catalog::BackupStatus::waiting_for_wals;
   if (Status st = catalog::save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
   say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" +

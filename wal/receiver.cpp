@@ -102,6 +102,7 @@ class Receiver {
     Identity seen{id->systemid, conn->server_version(), seg_size_, now_secs()};
     if (Status st = check_or_record_identity(o_.server_dir, o_.server, seen); !st)
       return Status::usage(st.message(), st.hint());
+    if (o_.take_over_slot) end_stale_walsender();
     auto start = decide_start(*conn, *id);
     if (!start) return start.status();
     ResumePoint at = *start;
@@ -115,6 +116,24 @@ class Receiver {
       at = **next;
     }
     return Status::ok();
+  }
+
+  // We hold the receive-wal lock, so whoever still streams from the slot is
+  // a former holder that lost it: end its walsender instead of waiting for
+  // wal_sender_timeout. Failures only delay the takeover (START_REPLICATION
+  // fails "slot is active" and the reconnect loop retries), so they are
+  // warnings.
+  void end_stale_walsender() {
+    if (o_.slot_name.empty()) return;
+    auto sql = pg::Connection::open(o_.sql_conninfo, pg::ConnectionKind::normal, "cellar_receive_wal");
+    if (!sql) return log::warning("receive-wal for server '" + o_.server + "': " + sql.status().message());
+    auto pid = sql->query_value("SELECT active_pid FROM pg_replication_slots WHERE active AND slot_name = " +
+                                pg::sql_literal(o_.slot_name));
+    if (!pid || pid->empty()) return;
+    log::warning("receive-wal for server '" + o_.server + "': replication slot \"" + o_.slot_name +
+                 "\" is still active for walsender PID " + *pid + " of a former lock holder; terminating it");
+    auto done = sql->query_value("SELECT pg_terminate_backend(" + pg::sql_literal(*pid) + "::int, 5000)");
+    if (!done) log::warning("receive-wal for server '" + o_.server + "': " + done.status().message());
   }
 
   Result<ResumePoint> decide_start(pg::Connection& conn, const pg::SystemIdentity& id) {
@@ -283,6 +302,8 @@ ReceiverOptions receiver_options(const Config& config, const ServerConfig& serve
   o.create_slot = server.create_slot() == "auto";
   o.backoff_limit_secs = static_cast<int>(server.receive_wal_backoff_limit().count());
   o.acknowledge_archived_only = config.lock_backend() == "etcd";
+  o.take_over_slot = o.acknowledge_archived_only;
+  o.sql_conninfo = server.conninfo();
   return o;
 }
 

@@ -36,6 +36,12 @@ struct ReceiverOptions {
   // repository, so the slot keeps every byte another host may need when it
   // resumes from the archive after this host died with WAL in its spool.
   bool acknowledge_archived_only = false;
+  // With several hosts (lock_backend = "etcd"): holding the cluster-wide
+  // receive-wal lock, end a walsender that still has the slot active (its
+  // client lost the lock while frozen or cut off; PostgreSQL would keep it
+  // for wal_sender_timeout). Over a normal connection (`sql_conninfo`).
+  bool take_over_slot = false;
+  std::string sql_conninfo;
 };
 
 ReceiverOptions receiver_options(const Config& config, const ServerConfig& server);
