@@ -243,4 +243,26 @@ TEST_CASE("prefix_end is the prefix with its last byte incremented", "[etcd]") {
   CHECK(prefix_end("") == std::string(1, '\0'));
 }
 
+TEST_CASE("an etcd client speaks TLS with a client certificate, and names the endpoint when TLS fails", "[etcd]") {
+  auto server = test::EtcdServer::start(test::EtcdServer::Transport::tls);
+  Client client(server->client_options());
+  auto made = client.create("/tls/k", "v");
+  REQUIRE(made);
+  CHECK(made->created);
+
+  ClientOptions no_certificate = server->client_options();
+  no_certificate.cert_file.clear();
+  no_certificate.key_file.clear();
+  auto refused = Client(no_certificate).get("/tls/k");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.status().message().find("cannot reach etcd at \"" + server->endpoint() + "\": ") == 0);
+
+  ClientOptions untrusted = server->client_options();
+  untrusted.ca_file.clear();
+  auto unverified = Client(untrusted).get("/tls/k");
+  REQUIRE_FALSE(unverified);
+  CHECK(unverified.status().message().find("cannot reach etcd at \"" + server->endpoint() + "\": ") == 0);
+  CHECK(unverified.status().message().find("certificate") != std::string::npos);
+}
+
 }  // namespace cellar::etcd

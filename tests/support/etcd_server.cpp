@@ -82,7 +82,7 @@ int unused_port() {
   return ntohs(addr.sin_port);
 }
 
-std::unique_ptr<EtcdServer> EtcdServer::start() {
+std::unique_ptr<EtcdServer> EtcdServer::start(Transport transport) {
   if (::access(kEtcd, X_OK) != 0) fail(std::string(kEtcd) + " not found; run scripts/setup (installs etcd-server)");
   remove_stale_dirs();
   std::unique_ptr<EtcdServer> s(new EtcdServer());
@@ -92,11 +92,34 @@ std::unique_ptr<EtcdServer> EtcdServer::start() {
   write_text(base + "/owner", std::to_string(::getpid()));
   s->client_port_ = unused_port();
   s->peer_port_ = unused_port();
+  s->tls_ = transport == Transport::tls;
   const std::string client = s->endpoint(), peer = "http://127.0.0.1:" + std::to_string(s->peer_port_);
-  s->pid_ = launch({kEtcd, "--name", "cellar-test", "--data-dir", base + "/data", "--listen-client-urls", client,
-                    "--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls",
-                    peer, "--initial-cluster", "cellar-test=" + peer, "--log-level", "warn"},
-                   base + "/etcd.log");
+  std::vector<std::string> args{kEtcd,
+                                "--name",
+                                "cellar-test",
+                                "--data-dir",
+                                base + "/data",
+                                "--listen-client-urls",
+                                client,
+                                "--advertise-client-urls",
+                                client,
+                                "--listen-peer-urls",
+                                peer,
+                                "--initial-advertise-peer-urls",
+                                peer,
+                                "--initial-cluster",
+                                "cellar-test=" + peer,
+                                "--log-level",
+                                "warn"};
+  if (s->tls_) {
+    const RunResult cert = run_program({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+                                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                                        s->key_file(), "-out", s->cert_file()});
+    if (cert.exit_code != 0) fail("openssl req failed: " + cert.err);
+    args.insert(args.end(), {"--cert-file", s->cert_file(), "--key-file", s->key_file(), "--client-cert-auth",
+                             "--trusted-ca-file", s->cert_file()});
+  }
+  s->pid_ = launch(args, base + "/etcd.log");
   s->wait_until_answering();
   return s;
 }
@@ -132,7 +155,12 @@ EtcdServer::~EtcdServer() {
   fs::remove_all(base_, ec);
 }
 
-std::string EtcdServer::endpoint() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
+std::string EtcdServer::endpoint() const {
+  return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(client_port_);
+}
+
+std::string EtcdServer::cert_file() const { return base_ + "/cert.pem"; }
+std::string EtcdServer::key_file() const { return base_ + "/key.pem"; }
 
 std::string EtcdServer::fresh_prefix() {
   static std::atomic<int> counter{0};
@@ -142,11 +170,19 @@ std::string EtcdServer::fresh_prefix() {
 etcd::ClientOptions EtcdServer::client_options() const {
   etcd::ClientOptions o;
   o.endpoints = {endpoint()};
+  if (tls_) {
+    o.ca_file = cert_file();
+    o.cert_file = cert_file();
+    o.key_file = key_file();
+  }
   return o;
 }
 
 RunResult EtcdServer::etcdctl(const std::vector<std::string>& args) const {
   std::vector<std::string> argv{"etcdctl", "--endpoints=" + endpoint()};
+  if (tls_)
+    for (const std::string& a : {"--cacert=" + cert_file(), "--cert=" + cert_file(), "--key=" + key_file()})
+      argv.push_back(a);
   if (auth_) argv.push_back(std::string("--user=root:") + kRootPassword);
   argv.insert(argv.end(), args.begin(), args.end());
   return run_program(argv, {"ETCDCTL_API=3"});

@@ -7,6 +7,11 @@
 // asked, its users (authentication on). What it does not: anything of
 // cellar's beyond etcd::ClientOptions.
 //
+// With Transport::tls the client URL is https, with a self-signed
+// certificate for 127.0.0.1 (made with the openssl command) that etcd also
+// requires of its clients (--client-cert-auth): the one file serves as CA,
+// server and client certificate.
+//
 // Lifetime: an EtcdServer stops etcd (SIGTERM, SIGKILL after 5 s) and
 // removes its directory when destroyed. shared_etcd() is one server per test
 // process, started on first use (about 1-3 s), stopped at exit; tests on it
@@ -31,22 +36,26 @@ namespace cellar::test {
 
 class EtcdServer {
  public:
+  enum class Transport { plain, tls };
   // Starts etcd and waits until it answers. Throws on failure.
-  static std::unique_ptr<EtcdServer> start();
+  static std::unique_ptr<EtcdServer> start(Transport transport = Transport::plain);
 
   ~EtcdServer();
   EtcdServer(const EtcdServer&) = delete;
   EtcdServer& operator=(const EtcdServer&) = delete;
 
-  std::string endpoint() const;  // "http://127.0.0.1:PORT"
+  std::string endpoint() const;  // "http://127.0.0.1:PORT" ("https://..." with TLS)
   int port() const { return client_port_; }
   pid_t pid() const { return pid_; }
   const std::string& base_dir() const { return base_; }
 
   // A key prefix ("/cellar-test/<pid>-<n>/") no other test of this process uses.
   std::string fresh_prefix();
-  // Client options for this server: its endpoint, a 2 s request timeout.
+  // Client options for this server: its endpoint, a 2 s request timeout,
+  // and with TLS the certificate as CA and client certificate.
   etcd::ClientOptions client_options() const;
+  std::string cert_file() const;  // with TLS: the certificate (CA, server and client)
+  std::string key_file() const;   // its key
 
   // etcdctl against this server (as root once auth is on).
   RunResult etcdctl(const std::vector<std::string>& args) const;
@@ -65,6 +74,7 @@ class EtcdServer {
   int client_port_ = 0;
   int peer_port_ = 0;
   pid_t pid_ = -1;
+  bool tls_ = false;
   bool auth_ = false;
 };
 
