@@ -30,7 +30,8 @@ namespace {
 using State = LeaseKeeper::State;
 
 std::chrono::milliseconds margin_of(std::chrono::seconds ttl) {
-  return std::max<std::chrono::milliseconds>(std::chrono::seconds(1), ttl / 4);
+  return std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
+                                             std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 4);
 }
 
 // After a renewal answered at `sent` with `ttl` left (or a grant).
