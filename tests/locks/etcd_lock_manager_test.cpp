@@ -238,6 +238,13 @@ TEST_CASE("an etcd holder cut off from etcd is told it lost the lock before a se
   CHECK(st.code() == ErrorCode::failed);
   CHECK(st.message().find("superseded by token " + std::to_string((*got)->token()) + ", held by PID " +
                           std::to_string(::getpid())) != std::string::npos);
+
+  // A later acquire takes a new lease, which is kept alive again.
+  auto later = a->acquire(LockName{LockKind::cron, "main", ""}, quiet());
+  REQUIRE(later);
+  std::this_thread::sleep_for(milliseconds(2500));  // past the TTL: only renewals keep it
+  CHECK((*later)->check_current());
+  CHECK_FALSE((*later)->lost());
 }
 
 TEST_CASE("an etcd holder stopped past its TTL finds its lock superseded by the new holder once continued",
