@@ -25,16 +25,6 @@ constexpr int kRounds = 8;
 
 int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
-// gethostname, as this_host() records it for the file backend.
-const std::string& host_name() {
-  static const std::string host = [] {
-    char buf[256] = {};
-    ::gethostname(buf, sizeof buf - 1);
-    return std::string(buf);
-  }();
-  return host;
-}
-
 Status validated(const LockName& name) {
   auto made = make_lock_name(kind_name(name.kind), name.server, name.backup_id);
   return made ? Status::ok() : made.status();
@@ -144,7 +134,7 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
     auto lease = keeper_->lease();
     if (!lease) return lease.status();
     Owner me;
-    me.host = host_name();
+    me.host = this_host();
     me.pid = ::getpid();
     me.command = command_line_of(::getpid());
     me.since = unix_now();
@@ -177,7 +167,7 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
 }
 
 Status busy_status(const LockName& name, const EtcdRecord& holder, std::optional<std::chrono::milliseconds> waited) {
-  Status busy = Status::busy(busy_phrase_of(name) + " (lock " + make_resource_name(name) + " held by " +
+  Status busy = Status::busy(busy_phrase(name) + " (lock " + make_resource_name(name) + " held by " +
                              describe_holder(holder) + ")");
   const std::string see = name.server.empty() ? "" : " " + name.server;
   if (waited)
@@ -221,11 +211,11 @@ Result<std::optional<Owner>> EtcdLockManager::owner(const LockName& name) {
 
 Result<HoldOutcome> EtcdLockManager::hold(const HoldRequest& request) {
   if (Status st = usable(request.name); !st) return st;
-  if (request.client.empty()) return Status::usage("a hold needs a client name", "pass --client NAME");
+  if (Status st = validate_client_name(request.client); !st) return st;
   const std::string key = key_of(request.name);
   for (int round = 0; round < kRounds; ++round) {
     Owner me;
-    me.host = host_name();
+    me.host = this_host();
     me.client = request.client;
     me.reason = request.reason;
     me.since = unix_now();

@@ -101,35 +101,6 @@ std::string short_holder(const EtcdRecord& record) {
   return "an unreadable value \"" + excerpt(record.raw) + "\"";
 }
 
-// The wording of typed_lock.cpp's busy_phrase, which that file keeps to
-// itself.
-std::string busy_phrase_of(const LockName& name) {
-  const std::string on = " for server '" + name.server + "'";
-  switch (name.kind) {
-    case LockKind::global_cron:
-      return "another cron is running";
-    case LockKind::config_update:
-      return "another config-update is running";
-    case LockKind::backup:
-      return "another backup is running" + on;
-    case LockKind::cron:
-      return "another cron is running" + on;
-    case LockKind::xlogdb:
-      return "another process is writing xlog.db" + on;
-    case LockKind::archive_wal:
-      return "another archive-wal is running" + on;
-    case LockKind::receive_wal:
-      return "another receive-wal is running" + on;
-    case LockKind::sync_wal:
-      return "another sync-wal is running" + on;
-    case LockKind::backup_id:
-      return "backup " + name.backup_id + " of server '" + name.server + "' is in use";
-    case LockKind::sync_backup:
-      return "another sync-backup of backup " + name.backup_id + " is running" + on;
-  }
-  return "lock busy";
-}
-
 std::string utc_text(int64_t unix_seconds) {
   const std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};

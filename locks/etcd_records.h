@@ -38,8 +38,6 @@ std::string describe_holder(const EtcdRecord& record);
 std::string short_holder(const EtcdRecord& record);
 
 // "another backup is running for server 'main'": what a busy acquire says
-// first, worded as the file backend's (locks/typed_lock.cpp).
-std::string busy_phrase_of(const LockName& name);
 
 // Unix seconds as "2026-12-01T02:00:00Z".
 std::string utc_text(int64_t unix_seconds);

@@ -4,11 +4,8 @@
 #include <memory>
 #include <mutex>
 
-#include "locks/file_lock_manager.h"
-#if __has_include("locks/etcd_lock_manager.h")
 #include "locks/etcd_lock_manager.h"
-#define CELLAR_HAVE_ETCD 1
-#endif
+#include "locks/file_lock_manager.h"
 
 namespace cellar::locks {
 namespace {
@@ -40,7 +37,6 @@ LockManager& file_lock_manager(const std::string& lock_dir) {
 
 LockManager& lock_manager(const Config& config) {
   if (config.lock_backend() != "etcd") return file_lock_manager(config.lock_directory());
-#ifdef CELLAR_HAVE_ETCD
   EtcdOptions o;
   o.endpoints = config.etcd_endpoints();
   o.prefix = config.etcd_prefix();
@@ -53,9 +49,6 @@ LockManager& lock_manager(const Config& config) {
   std::string key = "etcd:" + o.prefix + "|" + std::to_string(o.ttl.count());
   for (const auto& e : o.endpoints) key += "|" + e;
   return cached(key, [&] { return make_etcd_lock_manager(o); });
-#else
-  return file_lock_manager(config.lock_directory());
-#endif
 }
 
 }  // namespace cellar::locks

@@ -17,9 +17,7 @@ constexpr const char* kOld = "20260101T000000";
 constexpr const char* kMid = "20260102T000000";
 constexpr const char* kNew = "20260103T000000";
 
-bool backup_exists(const CellarEnv& env, const char* id) {
-  return path_exists(env.server_dir("main") + "/base/" + id);
-}
+bool backup_exists(const CellarEnv& env, const char* id) { return path_exists(env.server_dir("main") + "/base/" + id); }
 
 void three_backups(CellarEnv& env, const std::string& extra) {
   env.add_server("main", "host=/nonexistent port=1 user=postgres", "streaming_archiver = false\n" + extra);
@@ -63,8 +61,9 @@ TEST_CASE("a backup hold is a maintenance window: backup is busy naming the clie
           "[cron]") {
   CellarEnv env;
   three_backups(env, "backup_schedule = \"1 HOURS\"");
-  REQUIRE(env.run({"hold", "backup", "main", "--client", "dba", "--reason", "major upgrade", "--ttl", "4h"})
-              .exit_code == 0);
+  REQUIRE(
+      env.run({"hold", "backup", "main", "--client", "dba", "--reason", "major upgrade", "--ttl", "4h"}).exit_code ==
+      0);
   auto backup = env.run({"backup", "main"});
   CHECK(backup.exit_code == 3);
   CHECK(contains(backup.err, "ERROR: another backup is running for server 'main' (held by client 'dba' since "));

@@ -65,9 +65,9 @@ TEST_CASE("values that are neither shape parse as unknown and keep their text", 
 }
 
 TEST_CASE("etcd busy phrases are the file backend's words", "[locks][etcd]") {
-  CHECK(busy_phrase_of({LockKind::global_cron, "", ""}) == "another cron is running");
-  CHECK(busy_phrase_of({LockKind::backup, "main", ""}) == "another backup is running for server 'main'");
-  CHECK(busy_phrase_of({LockKind::backup_id, "main", "20261201T020000"}) ==
+  CHECK(busy_phrase({LockKind::global_cron, "", ""}) == "another cron is running");
+  CHECK(busy_phrase({LockKind::backup, "main", ""}) == "another backup is running for server 'main'");
+  CHECK(busy_phrase({LockKind::backup_id, "main", "20261201T020000"}) ==
         "backup 20261201T020000 of server 'main' is in use");
   CHECK(utc_text(0) == "1970-01-01T00:00:00Z");
 }

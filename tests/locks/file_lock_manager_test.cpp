@@ -5,9 +5,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <ctime>
-#include <atomic>
 #include <thread>
 
 #include "common/fs.h"
@@ -74,9 +74,9 @@ TEST_CASE("a lock whose fencing counter moved on behind its back is no longer cu
   Status st = (*held)->check_current();
   REQUIRE_FALSE(st);
   CHECK(st.code() == ErrorCode::failed);
-  CHECK_THAT(st.message(), Catch::Contains("lock main-backup is no longer ours (fencing token " +
-                                           std::to_string((*held)->token()) + ", current " +
-                                           std::to_string((*held)->token() + 1) + ")"));
+  CHECK_THAT(st.message(),
+             Catch::Contains("lock main-backup is no longer ours (fencing token " + std::to_string((*held)->token()) +
+                             ", current " + std::to_string((*held)->token() + 1) + ")"));
 }
 
 TEST_CASE("a client hold makes every acquirer busy, naming the client, since when and the reason", "[locks]") {
@@ -181,8 +181,9 @@ TEST_CASE("a hold past its TTL is free: listed as expired, removed by the next a
   TempDir dir;
   auto m = make_file_lock_manager(dir.path());
   const int64_t past = static_cast<int64_t>(std::time(nullptr)) - 60;
-  const std::string old = "{\"client\":\"dba\",\"reason\":\"audit\",\"host\":\"h1\",\"since\":" +
-                          std::to_string(past - 3600) + ",\"expires\":" + std::to_string(past) + ",\"token\":1}\n";
+  const std::string old =
+      "{\"client\":\"dba\",\"reason\":\"audit\",\"host\":\"h1\",\"since\":" + std::to_string(past - 3600) +
+      ",\"expires\":" + std::to_string(past) + ",\"token\":1}\n";
   plant_hold(dir.path(), kKept, old);
   plant_hold(dir.path(), kBackup, old);
   auto owner = m->owner(kKept);
@@ -209,7 +210,8 @@ TEST_CASE("a hold past its TTL is free: listed as expired, removed by the next a
   auto cleaned = m->clean(*again);
   CHECK_FALSE(path_exists(join_path(dir.path(), make_hold_file_name(kBackup))));
   bool removed_hold = false;
-  for (const auto& r : cleaned) removed_hold = removed_hold || (r.file == ".main-backup.hold" && r.outcome == CleanOutcome::removed);
+  for (const auto& r : cleaned)
+    removed_hold = removed_hold || (r.file == ".main-backup.hold" && r.outcome == CleanOutcome::removed);
   CHECK(removed_hold);
   // Releasing an expired hold says it is not held.
   plant_hold(dir.path(), kBackup, old);
