@@ -30,8 +30,12 @@ namespace {
 using State = LeaseKeeper::State;
 
 std::chrono::milliseconds margin_of(std::chrono::seconds ttl) {
-  return std::max<std::chrono::milliseconds>(std::chrono::seconds(1),
-                                             std::chrono::duration_cast<std::chrono::milliseconds>(ttl) / 4);
+  // Room for the holder to stop (receive-wal's loop wakes every 250 ms) before
+  // etcd can expire the lease: 2 s, or TTL/4 for long TTLs, never more than
+  // half the TTL (etcd's 2 s minimum TTL then keeps a 1 s margin).
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl);
+  return std::min<std::chrono::milliseconds>(std::max<std::chrono::milliseconds>(std::chrono::seconds(2), ms / 4),
+                                             ms / 2);
 }
 
 // After a renewal answered at `sent` with `ttl` left (or a grant).

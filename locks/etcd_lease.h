@@ -3,7 +3,7 @@
 // the lease can expire). The lease is granted on first use and renewed every
 // TTL/3. Each renewal that succeeds moves the deadline to
 //   (when that renewal was sent) + (TTL etcd answered) - margin,
-//   margin = max(1 s, TTL/4):
+//   margin = min(max(2 s, TTL/4), TTL/2):
 // etcd restarted the lease's clock after it received the request, so etcd
 // cannot expire it before then. When the deadline passes without a renewal,
 // or etcd answers that the lease is gone, every lock held under it is marked

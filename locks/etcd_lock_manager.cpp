@@ -147,7 +147,11 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
     if (created->created) {
       auto watch = std::make_shared<LeaseWatch>();
       watch->lease = *lease;
-      watch->on_lost = request.on_lost ? request.on_lost : [] { signals::request_stop(); };
+      watch->on_lost = request.on_lost ? request.on_lost : [resource = make_resource_name(name)] {
+        log::error("lost lock " + resource +
+                   ": its etcd lease could not be renewed in time; stopping what it protects");
+        signals::request_stop();
+      };
       if (!keeper_->watch(watch)) {  // the lease was lost between create and now
         (void)client_->delete_if_create_revision(key, created->revision);
         continue;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <ctime>
 
 #include "config/names.h"
@@ -23,6 +24,7 @@ std::string utc_text(int64_t unix_seconds) {
 
 const std::string& this_host() {
   static const std::string host = [] {
+    if (const char* set = std::getenv("CELLAR_HOSTNAME"); set && *set) return std::string(set);
     char buf[256] = {};
     if (::gethostname(buf, sizeof buf - 1) != 0) return std::string("localhost");
     return std::string(buf);

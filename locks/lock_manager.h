@@ -52,7 +52,9 @@ struct Owner {
   bool is_hold() const { return !client.empty(); }
 };
 
-// This host's name as the backends record it (gethostname).
+// This host's name as the backends record it: $CELLAR_HOSTNAME if set and
+// not empty (hosts that share a name, tests that play several hosts), else
+// gethostname.
 const std::string& this_host();
 
 struct AcquireRequest {

@@ -183,7 +183,9 @@ class Receiver {
     while (true) {
       if (signals::take_reopen_request()) log::reopen();
       if (signals::stop_requested()) return stop_stream(*stream, writer);
-      auto ev = stream->next(std::chrono::milliseconds(1000));
+      // A short wait, so that a stop request (SIGTERM, or a lock lost
+      // from the lease thread) ends the stream within a quarter second.
+      auto ev = stream->next(std::chrono::milliseconds(250));
       if (!ev) {
         (void)writer.close_partial();
         return ev.status();

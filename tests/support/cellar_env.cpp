@@ -31,13 +31,15 @@ void CellarEnv::write() { write_text(config_, "[global]\nhome = \"" + home_ + "\
 RunResult CellarEnv::run(const std::vector<std::string>& args) const {
   std::vector<std::string> full{"-c", config_};
   full.insert(full.end(), args.begin(), args.end());
-  return run_cellar(full);
+  return run_cellar(full, env_);
 }
 
 Child CellarEnv::spawn_cellar(const std::vector<std::string>& args, const std::vector<std::string>& env_extra) const {
   std::vector<std::string> argv{CELLAR_BINARY, "-c", config_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return spawn(argv, env_extra);
+  std::vector<std::string> env = env_;
+  env.insert(env.end(), env_extra.begin(), env_extra.end());
+  return spawn(argv, env);
 }
 
 std::optional<pid_t> receiver_pid(const CellarEnv& env, const std::string& server) {

@@ -22,6 +22,8 @@ class CellarEnv {
   std::string server_dir(const std::string& server) const { return home_ + "/" + server; }
   // Appends [servers.<name>] with conninfo and extra "key = value" lines.
   void add_server(const std::string& name, const std::string& conninfo, const std::string& extra_toml = "");
+  // "K=V" entries every run and spawn of this env gets (e.g. CELLAR_HOSTNAME).
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   // Appends raw lines to the [global] table.
   void add_global(const std::string& toml_lines);
   // Runs `cellar -c <config> args...`.
@@ -37,6 +39,7 @@ class CellarEnv {
   std::string home_;
   std::string global_;
   std::string servers_;
+  std::vector<std::string> env_;
 };
 
 // The PID holding `server`'s receive-wal lock (the kernel's answer), if any.
