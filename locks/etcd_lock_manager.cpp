@@ -85,6 +85,9 @@ void EtcdHeldLock::release() {
   if (released_) return;
   released_ = true;
   keeper_->unwatch(watch_.get());
+  // A lost lock's lease could not be renewed: its key ends with the lease,
+  // and asking etcd (likely unreachable) would only delay the stop.
+  if (watch_->lost) return;
   auto deleted = client_->delete_if_create_revision(key_, static_cast<int64_t>(token_));
   if (!deleted)
     log::warning("could not release " + resource_text(name_, token_) + ": " + deleted.status().message() +
