@@ -62,9 +62,9 @@ struct Cluster {
     for (int i = 0; i < n; ++i) {
       proxies.push_back(std::make_unique<FaultProxy>("127.0.0.1", etcd.port()));
       auto env = std::make_unique<CellarEnv>();
-      env->add_global("lock_backend = \"etcd\"\netcd_endpoints = [\"http://127.0.0.1:" +
-                      std::to_string(proxies.back()->port()) + "\"]\netcd_prefix = \"" + prefix +
-                      "\"\nlock_ttl = \"" + std::to_string(kTtl) + "s\"");
+      env->add_global(
+          "lock_backend = \"etcd\"\netcd_endpoints = [\"http://127.0.0.1:" + std::to_string(proxies.back()->port()) +
+          "\"]\netcd_prefix = \"" + prefix + "\"\nlock_ttl = \"" + std::to_string(kTtl) + "s\"");
       env->add_server("main", pg.conninfo(),
                       "create_slot = \"auto\"\nslot_name = \"" + slot + "\"\nrepository = \"" + repo.path() + "\"");
       env->set_env({"CELLAR_HOSTNAME=host" + std::to_string(i)});
@@ -75,8 +75,7 @@ struct Cluster {
     for (auto& p : proxies) p->heal();
     for (auto& h : hosts) kill_host(*h);
     try {
-      pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot +
-              "'");
+      pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
     } catch (...) {
     }
   }
