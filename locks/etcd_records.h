@@ -37,8 +37,6 @@ std::string describe_holder(const EtcdRecord& record);
 // "PID 4711 on host h1", "'dba'": for "resource already held by ...".
 std::string short_holder(const EtcdRecord& record);
 
-// "another backup is running for server 'main'": what a busy acquire says
-
 // Unix seconds as "2026-12-01T02:00:00Z".
 std::string utc_text(int64_t unix_seconds);
 
