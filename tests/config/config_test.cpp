@@ -553,3 +553,34 @@ TEST_CASE("the config path comes from -c, then CELLAR_CONFIG, then /etc", "[conf
   CHECK(default_config_path("") == "/etc/cellar/cellar.toml");
   if (saved) ::setenv("CELLAR_CONFIG", saved_value.c_str(), 1);
 }
+
+TEST_CASE("the lock backend keys take a list or one URL, a TTL duration and a /-delimited prefix", "[config]") {
+  auto list = load_global_lines(
+      "lock_backend = \"etcd\"\netcd_endpoints = [\"http://10.0.0.1:2379\", \"https://etcd2:2379\"]\n"
+      "lock_ttl = \"30s\"\netcd_prefix = \"/prod/cellar/\"\n");
+  REQUIRE(list.is_ok());
+  CHECK(list->lock_backend() == "etcd");
+  CHECK(list->etcd_endpoints() == StringList{"http://10.0.0.1:2379", "https://etcd2:2379"});
+  CHECK(list->lock_ttl() == std::chrono::seconds(30));
+  CHECK(list->etcd_prefix() == "/prod/cellar/");
+  auto one = load_global_lines("etcd_endpoints = \"http://127.0.0.1:2379\"\nlock_ttl = 5\n");
+  REQUIRE(one.is_ok());
+  CHECK(one->etcd_endpoints() == StringList{"http://127.0.0.1:2379"});
+  CHECK(one->lock_ttl() == std::chrono::seconds(5));
+  auto defaults = load_global_lines("");
+  REQUIRE(defaults.is_ok());
+  CHECK(defaults->lock_backend() == "file");
+  CHECK(defaults->etcd_endpoints() == StringList{"http://127.0.0.1:2379"});
+  CHECK(defaults->lock_ttl() == std::chrono::seconds(10));
+  for (const char* bad :
+       {"lock_backend = \"zookeeper\"\n", "etcd_endpoints = []\n", "etcd_endpoints = [\"etcd1:2379\"]\n",
+        "etcd_endpoints = [1, 2]\n", "etcd_endpoints = [\"http://a,b\"]\n", "lock_ttl = \"1s\"\n",
+        "lock_ttl = \"2 weeks\"\n", "etcd_prefix = \"cellar/\"\n", "etcd_prefix = \"/cellar\"\n",
+        "etcd_password_file = \"pw\"\n"}) {
+    INFO(bad);
+    auto r = load_global_lines(bad);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == ErrorCode::usage);
+  }
+  CHECK_FALSE(load_server_lines("lock_backend = \"etcd\"\n").is_ok());  // global-only
+}
