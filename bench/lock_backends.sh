@@ -35,12 +35,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Two free ports at once, so that they differ (bound, then closed).
-set -- $(python3 -c 'import socket
+ports=$(python3 -c 'import socket
 s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
-client=http://127.0.0.1:$1
-peer=http://127.0.0.1:$2
+client=http://127.0.0.1:${ports% *}
+peer=http://127.0.0.1:${ports#* }
 "$etcd" --name bench --data-dir "$dir/etcd" \
   --listen-client-urls "$client" --advertise-client-urls "$client" \
   --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
