@@ -10,6 +10,7 @@
 #include "catalog/catalogue.h"
 #include "common/fs.h"
 #include "common/storage.h"
+#include "common/storage_mount.h"
 #include "common/tar_reader.h"
 #include "config/layout.h"
 #include "config/names.h"
@@ -155,6 +156,11 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
         wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
     if (Status s = receive_batch(server, wals, batch); !s)
       return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
+    // Catalogued as stored here: this node's repository may encrypt what
+    // the primary sent in the clear (xlog.db's fifth field).
+    for (auto& e : batch)
+      e.encryption = storage::filter_id_of(
+          join_path(wal::archive_dir_for(wals, e.name), e.name + codec::codec_suffix(e.compression)));
     auto xlogdb_lock = locks::XlogdbLock::acquire(locks::lock_manager(config), server.name);
     if (!xlogdb_lock) return xlogdb_lock.status();
     if (Status s = wal::append_xlogdb(*xlogdb_lock, wal::xlogdb_path(server_dir), batch); !s) return s;

@@ -2,6 +2,8 @@
 // is written by hand (no PostgreSQL needed to test the transport, the size
 // checks, the catalogue and the bookmark); the passive node reaches the
 // primary's cellar through primary_ssh_command = "<cellar> -c <primary.toml>".
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
@@ -134,4 +136,35 @@ TEST_CASE("sync-send refuses names that are not archived WAL files", "[sync]") {
   RunResult r = n.primary.run({"sync-send", "main", "wal", segment(2)});
   CHECK(r.exit_code == 0);
   CHECK(r.out.size() == 512 + 1024 + 1024);  // header, 1002 bytes padded to 1024, end blocks
+}
+
+TEST_CASE("sync-wal into an encrypted repository stores ciphertext and catalogues it as encrypted", "[sync]") {
+  CellarEnv primary;
+  CellarEnv passive;
+  TempDir keys;
+  const std::string key_file = keys / "repo.key";
+  write_text(key_file, std::string(64, 'a') + "\n");
+  REQUIRE(::chmod(key_file.c_str(), 0600) == 0);
+  primary.add_server("main", "host=db1 user=cellar");
+  passive.add_server("main", "host=unused",
+                     "primary_ssh_command = \"" + std::string(CELLAR_BINARY) + " -c " + primary.config() +
+                         "\"\nencryption = \"aes-256-gcm\"\nencryption_key_file = \"" + key_file + "\"");
+  const std::string name = segment(5);
+  const std::string rel = "/wals/" + name.substr(0, 16) + "/" + name;
+  const std::string data(3000, 'w');
+  REQUIRE(make_dirs(dirname_of(primary.server_dir("main") + rel)));
+  write_text(primary.server_dir("main") + rel, data);
+  write_text(primary.server_dir("main") + "/wals/xlog.db",
+             wal::format_xlog_entry({name, data.size(), 1795342120.0, codec::Codec::none, {}}));
+  RunResult r = passive.run({"sync-wal", "main"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  auto db = wal::load_xlogdb(passive.server_dir("main") + "/wals/xlog.db");
+  REQUIRE(db);
+  REQUIRE(db->entries.size() == 1);
+  CHECK_FALSE(db->entries[0].encryption.empty());
+  CHECK(read_text(passive.server_dir("main") + rel) != data);  // ciphertext at rest
+  RunResult got = passive.run({"get-wal", "main", name});
+  CHECK(got.exit_code == 0);
+  CHECK(got.out == data);
 }
