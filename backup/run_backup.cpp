@@ -272,7 +272,9 @@ Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, co
   // 7. WAITING_FOR_WALS; DONE once its WAL is archived. Only while the id
   //    lock is still ours (fencing: a holder frozen past its lease must not
   //    publish a backup that others already saw as dead).
-  if (Status st = lock.check_current(); !st) return mark_failed(b, "copying files", st);
+  //    A lock no longer ours means someone else may own this backup's fate
+  //    now: write nothing more (it lists as FAILED: STARTED, nobody holds it).
+  if (Status st = lock.check_current(); !st) return Status(st).prefix("backup " + b.id + " not published");
   b.info.status = catalog::BackupStatus::waiting_for_wals;
   if (Status st = catalog::save_backup_info(b.dir, b.info); !st) return mark_failed(b, "saving backup.info", st);
   say(req, "Backup " + b.id + " of server '" + req.server->name + "': files copied (" +

@@ -31,13 +31,20 @@ Outcome run_rebuild_xlogdb(Invocation& inv, const ServerConfig& server) {
 }
 
 void declare_get_wal(po::options_description& d) {
-  d.add_options()("output-directory", po::value<std::string>(), "write the file into this directory, not to stdout");
+  d.add_options()("output-directory", po::value<std::string>(), "write the file into this directory, not to stdout")(
+      "parallel", po::value<int>()->value_name("N"),
+      "also fetch the next N-1 segments into the spool, all at once, for the next requests (1-64)");
 }
 
 // Runs as restore_command: stdout carries the WAL file and nothing else.
 Outcome run_get_wal(Invocation& inv, const ServerConfig& server) {
   wal::GetWalRequest request{server.name, inv.config->server_dir(server.name), inv.str("wal_name"),
                              inv.str("output-directory")};
+  if (inv.has("parallel")) {
+    request.parallel = inv.get<int>("parallel");
+    if (request.parallel < 1 || request.parallel > 64)
+      return Status::usage("invalid --parallel " + std::to_string(request.parallel), "give 1 to 64");
+  }
   return wal::get_wal(request);
 }
 

@@ -68,6 +68,9 @@ auto url_list_rule() {
     for (const auto& url : v)
       if (!(url.starts_with("http://") && url.size() > 7) && !(url.starts_with("https://") && url.size() > 8))
         return "must be http:// or https:// URLs (\"" + url + "\" is not)";
+    for (const auto& url : v)
+      if (url.find('@') != std::string::npos)
+        return std::string("must not hold credentials (user@): use etcd_user and etcd_password_file");
     return std::string();
   };
 }

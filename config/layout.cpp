@@ -145,6 +145,7 @@ std::string archived_wal_file(const std::string& server_dir, const std::string& 
 std::string streaming_dir(const std::string& server_dir) { return join_path(server_dir, kStreaming); }
 std::string partial_name(const std::string& segment) { return segment + kPartial; }
 std::string incoming_dir(const std::string& server_dir) { return join_path(server_dir, kIncoming); }
+std::string get_wal_prefetch_dir(const std::string& server_dir) { return join_path(server_dir, "get-wal-prefetch"); }
 std::string errors_dir(const std::string& server_dir) { return join_path(server_dir, kErrors); }
 std::string error_name(const std::string& name, const std::string& stamp, const std::string& reason) {
   return name + "." + stamp + "." + reason;

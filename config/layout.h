@@ -66,6 +66,8 @@ std::string archived_wal_file(const std::string& server_dir, const std::string& 
 std::string streaming_dir(const std::string& server_dir);
 std::string partial_name(const std::string& segment);  // "<segment>.partial"
 std::string incoming_dir(const std::string& server_dir);
+// get-wal --parallel's prefetched segments, decompressed, by WAL name.
+std::string get_wal_prefetch_dir(const std::string& server_dir);
 std::string errors_dir(const std::string& server_dir);
 // "<name>.<stamp>.<reason>" as Barman names what it could not archive.
 std::string error_name(const std::string& name, const std::string& stamp, const std::string& reason);

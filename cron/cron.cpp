@@ -23,25 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Who holds the lock: a process of this host, or somebody else (a process on
-// another host, a client hold, or a lock manager that cannot answer, which
-// must not make cron start a second one).
-struct LockOwner {
-  std::optional<pid_t> local_pid;
-  std::string elsewhere;  // describe_owner() of a holder that is not a local process
-  bool hold = false;      // a client hold (a maintenance window)
-  explicit operator bool() const { return local_pid || !elsewhere.empty(); }
-};
-
-LockOwner lock_owner(const Config& config, locks::LockKind kind, const std::string& server) {
-  auto owner = locks::lock_manager(config).owner({kind, server, ""});
-  if (!owner) return {std::nullopt, "an unknown holder (" + owner.status().message() + ")", false};
-  if (!*owner) return {};
-  const locks::Owner& o = **owner;
-  if (!o.is_hold() && o.pid && (o.host.empty() || o.host == locks::this_host())) return {*o.pid, ""};
-  return {std::nullopt, locks::describe_owner(o), o.is_hold()};
-}
-
 // Polls until `done` or `limit` passes; returns done().
 template <typename Pred>
 bool poll_until(Pred done, std::chrono::milliseconds limit) {
@@ -60,6 +41,31 @@ bool process_alive(pid_t pid) {
   if (!stat) return false;
   size_t paren = stat->rfind(')');
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+}
+
+// Who holds the lock: a process of this host, or somebody else (a process on
+// another host, a client hold, or a lock manager that cannot answer, which
+// must not make cron start a second one).
+struct LockOwner {
+  std::optional<pid_t> local_pid;
+  std::string elsewhere;  // describe_owner() of a holder that is not a local process
+  bool hold = false;      // a client hold (a maintenance window)
+  explicit operator bool() const { return local_pid || !elsewhere.empty(); }
+};
+
+LockOwner lock_owner(const Config& config, locks::LockKind kind, const std::string& server) {
+  auto owner = locks::lock_manager(config).owner({kind, server, ""});
+  if (!owner) return {std::nullopt, "an unknown holder (" + owner.status().message() + ")", false};
+  if (!*owner) return {};
+  const locks::Owner& o = **owner;
+  if (!o.is_hold() && o.pid && (o.host.empty() || o.host == locks::this_host())) {
+    // etcd keeps a SIGKILLed holder's key until its lease ends: never treat
+    // that PID (maybe reused by now) as our receiver.
+    if (!process_alive(*o.pid))
+      return {std::nullopt, "PID " + std::to_string(*o.pid) + ", which is gone (its lease ends soon)", false};
+    return {*o.pid, ""};
+  }
+  return {std::nullopt, locks::describe_owner(o), o.is_hold()};
 }
 
 // --- small state files cron keeps beside the catalogue ---------------------
@@ -135,6 +141,7 @@ class ServerPass {
 
   Status supervise_receiver() {
     auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
+    if (owner.hold) o_.say("receive-wal of server '" + s_.name + "' is held by " + owner.elsewhere);
     if (!owner.elsewhere.empty()) {
       // Another host streams, or a client holds the lock: nothing to do here.
       log::debug("receive-wal of server '" + s_.name + "' is held by " + owner.elsewhere);

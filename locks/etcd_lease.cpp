@@ -1,5 +1,8 @@
 #include "locks/etcd_lease.h"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
@@ -15,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 struct LeaseKeeper::State {
   std::shared_ptr<etcd::Client> client;
   std::chrono::seconds requested_ttl;
-  std::mutex mutex;
+  mutable std::mutex mutex;
   std::condition_variable wake;
   bool stopping = false;
   int64_t lease = 0;  // 0 = none
@@ -68,6 +71,11 @@ std::chrono::milliseconds retry_pause(std::chrono::seconds ttl) {
 }
 
 void keep_alive(std::shared_ptr<State> s) {
+  // Signals are the main thread's (stop flags, EINTR of its blocking calls,
+  // cellar lock's forwarding): never delivered here.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   std::unique_lock<std::mutex> lock(s->mutex);
   while (!s->stopping) {
     if (s->lease == 0) {
@@ -126,7 +134,10 @@ LeaseKeeper::~LeaseKeeper() {
 }
 
 Result<int64_t> LeaseKeeper::lease() {
-  std::lock_guard<std::mutex> lock(state_->mutex);
+  std::unique_lock<std::mutex> lock(state_->mutex);
+  // A lease past its deadline (the keeper thread has not run since, e.g.
+  // after SIGCONT) is as good as lost: lose it now, never hand it out.
+  if (state_->lease != 0 && Clock::now() >= state_->deadline) lose(*state_, lock);
   if (state_->lease != 0) return state_->lease;
   const auto sent = Clock::now();
   auto granted = state_->client->grant(state_->requested_ttl);
@@ -135,6 +146,11 @@ Result<int64_t> LeaseKeeper::lease() {
   renewed(*state_, sent, std::chrono::seconds(granted->ttl));
   state_->wake.notify_all();
   return state_->lease;
+}
+
+bool LeaseKeeper::past_deadline(int64_t lease) const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->lease != lease || Clock::now() >= state_->deadline;
 }
 
 bool LeaseKeeper::watch(const std::shared_ptr<LeaseWatch>& watch) {

@@ -47,6 +47,9 @@ class LeaseKeeper {
   // no longer the current one (lost meanwhile): the caller gives the key up.
   bool watch(const std::shared_ptr<LeaseWatch>& watch);
   void unwatch(const LeaseWatch* watch);
+  // True when `lease` is no longer the current one, or its renewal deadline
+  // has passed even if the keeper thread has not noticed yet.
+  bool past_deadline(int64_t lease) const;
   // etcd does not know `lease` (it expired): forget it, unless already
   // replaced, and mark its locks lost.
   void forget(int64_t lease);

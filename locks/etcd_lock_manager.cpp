@@ -1,5 +1,6 @@
 #include "locks/etcd_lock_manager.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,7 +76,9 @@ Status EtcdHeldLock::check_current() const {
                           describe_holder(parse_record(now.value)));
   if (now.lease != watch_->lease)
     return Status::failed(what + " was overwritten by " + describe_holder(parse_record(now.value)));
-  if (watch_->lost)
+  // Still our key, but past the renewal deadline (the keeper thread may not
+  // have noticed yet, e.g. right after SIGCONT): etcd may expire it any moment.
+  if (watch_->lost || keeper_->past_deadline(watch_->lease))
     return Status::failed(what + " was lost: its etcd lease could not be renewed in time",
                           "check the network to etcd and etcd's health");
   return Status::ok();
@@ -153,7 +156,11 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
       watch->on_lost = request.on_lost ? request.on_lost : [resource = make_resource_name(name)] {
         log::error("lost lock " + resource +
                    ": its etcd lease could not be renewed in time; stopping what it protects");
+        // As a SIGTERM from outside would: receive-wal stops cleanly, `cellar
+        // lock` passes it on to its command, any other command ends at once
+        // (its work stays unpublished: nothing is committed without the lock).
         signals::request_stop();
+        ::kill(::getpid(), SIGTERM);
       };
       if (!keeper_->watch(watch)) {  // the lease was lost between create and now
         (void)client_->delete_if_create_revision(key, created->revision);

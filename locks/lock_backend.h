@@ -11,7 +11,9 @@ namespace cellar::locks {
 
 // The manager for `config`'s lock_backend: the file backend on
 // lock_directory, or the etcd backend on etcd_endpoints / etcd_prefix /
-// lock_ttl. Lives until the process exits.
+// lock_ttl for every kind but global-cron and cron, which stay files of this
+// host's lock_directory (they guard this host's spool and children). Lives
+// until the process exits.
 LockManager& lock_manager(const Config& config);
 
 // The file backend on `lock_dir`, whatever the configuration says (`cellar

@@ -47,11 +47,19 @@ Status archive_once(const ArchiveOptions& options, const std::string& segment) {
   return Status(report.status()).prefix("archive-wal failed while waiting for WAL file " + segment);
 }
 
+// "PID 4711", "PID 4711 on host db2", or a client hold's words.
+std::string holder_words(const locks::Owner& o) {
+  if (o.is_hold() || !o.pid) return locks::describe_owner(o);
+  std::string words = "PID " + std::to_string(*o.pid);
+  if (!o.host.empty() && o.host != locks::this_host()) words += " on host " + o.host;
+  return words;
+}
+
 Status not_archived(const ArchiveOptions& o, const std::string& segment, std::chrono::seconds timeout) {
   auto owner = o.locks->owner({locks::LockKind::receive_wal, o.server, ""});
   std::optional<locks::Owner> receiver = owner ? *owner : std::nullopt;
   std::string hint =
-      receiver ? "receive-wal runs (" + locks::describe_owner(*receiver) +
+      receiver ? "receive-wal runs (" + holder_words(*receiver) +
                      ") but the segment did not reach streaming/; see 'cellar receive-wal --status " + o.server + "'"
                : "no receive-wal is running for server '" + o.server + "': start it ('cellar receive-wal " + o.server +
                      "', or let cron start it), or check that archive_command copies WAL into incoming/";

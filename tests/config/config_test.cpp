@@ -574,9 +574,9 @@ TEST_CASE("the lock backend keys take a list or one URL, a TTL duration and a /-
   CHECK(defaults->lock_ttl() == std::chrono::seconds(10));
   for (const char* bad :
        {"lock_backend = \"zookeeper\"\n", "etcd_endpoints = []\n", "etcd_endpoints = [\"etcd1:2379\"]\n",
-        "etcd_endpoints = [1, 2]\n", "etcd_endpoints = [\"http://a,b\"]\n", "lock_ttl = \"1s\"\n",
-        "lock_ttl = \"2 weeks\"\n", "etcd_prefix = \"cellar/\"\n", "etcd_prefix = \"/cellar\"\n",
-        "etcd_password_file = \"pw\"\n"}) {
+        "etcd_endpoints = [1, 2]\n", "etcd_endpoints = [\"http://a,b\"]\n",
+        "etcd_endpoints = \"http://root:secret@etcd1:2379\"\n", "lock_ttl = \"1s\"\n", "lock_ttl = \"2 weeks\"\n",
+        "etcd_prefix = \"cellar/\"\n", "etcd_prefix = \"/cellar\"\n", "etcd_password_file = \"pw\"\n"}) {
     INFO(bad);
     auto r = load_global_lines(bad);
     REQUIRE_FALSE(r.is_ok());

@@ -304,7 +304,11 @@ TEST_CASE("a backup frozen past its lease is fenced: the next host's backup runs
   pause.release();
   while (!frozen.read_line().empty()) {
   }
-  CHECK(frozen.wait() == 1);
+  // Continued, it finds its lease gone: it says so and ends without publishing.
+  CHECK(frozen.wait() != 0);
+  auto log = read_file(c.hosts[0]->home() + "/cellar.log");
+  REQUIRE(log);
+  CHECK(contains(*log, "lost lock main-backup"));
   // Host 1 saw the frozen one's STARTED backup without a holder: FAILED. The
   // frozen one, continued, finds its lock gone and does not publish.
   auto list = c.hosts[1]->run({"--format", "json", "list-backups", "main"});

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/log.h"
 #include "common/signals.h"
 #include "locks/kernel_locks.h"
 #include "support/etcd_server.h"
@@ -70,6 +71,10 @@ AcquireRequest waiting(milliseconds timeout) {
 // check fails it first waits (bounded) for its keeper to give up and call
 // on_lost, which by default requests a stop.
 int hold_lock_helper(const std::vector<std::string>& args) {
+  // As a cellar command: the default on_lost's SIGTERM sets the stop flag,
+  // and its log line goes to stderr, not into the answers on stdout.
+  signals::install_stop_handlers();
+  (void)log::setup(log::Options{});
   auto manager = make_etcd_lock_manager(options_for(args[0], args[1], seconds(std::stoi(args[2]))));
   auto lock = manager->acquire(kBackup, AcquireRequest{});
   if (!lock) {
