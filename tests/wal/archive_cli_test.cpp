@@ -218,3 +218,38 @@ TEST_CASE("archive-wal killed with SIGKILL at many instants loses nothing and du
     CHECK(read_text(out / name) == bytes);
   }
 }
+
+TEST_CASE("get-wal --parallel fetches the next segments into the spool and serves them from there", "[wal]") {
+  CellarEnv env;
+  add_main(env, "compression = \"zstd\"");
+  const std::string streaming = env.server_dir("main") + "/streaming";
+  for (uint64_t s = 1; s <= 5; ++s) put_file(streaming, segment(s), random_bytes(kSeg, s));
+  REQUIRE(env.run({"archive-wal", "main"}).exit_code == 0);
+  const std::string prefetch = env.server_dir("main") + "/get-wal-prefetch";
+  auto first = env.run({"get-wal", "main", segment(1), "--parallel", "3"});
+  REQUIRE(first.exit_code == 0);
+  CHECK(first.out == random_bytes(kSeg, 1));
+  auto names = list_dir(prefetch);
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{segment(2), segment(3)});
+  // Served from the spool: the archive's copy is not read any more.
+  std::string archived = env.server_dir("main") + "/wals/" + segment(2).substr(0, 16) + "/" + segment(2) + ".zst";
+  REQUIRE(::unlink(archived.c_str()) == 0);
+  auto second = env.run({"get-wal", "main", segment(2), "--parallel", "3", "--output-directory", prefetch + "-out"});
+  REQUIRE(second.exit_code == 0);
+  CHECK(read_text(prefetch + "-out/" + segment(2)) == random_bytes(kSeg, 2));
+  names = list_dir(prefetch);
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{segment(3), segment(4)});
+  // A request further on drops what recovery moved past; a missing next one is no error.
+  auto fifth = env.run({"get-wal", "main", segment(5), "--parallel", "4"});
+  REQUIRE(fifth.exit_code == 0);
+  CHECK(fifth.out == random_bytes(kSeg, 5));
+  names = list_dir(prefetch);
+  REQUIRE(names);
+  CHECK(names->empty());
+  // Absent stays absent, and the option is checked.
+  CHECK(env.run({"get-wal", "main", segment(9), "--parallel", "2"}).exit_code == 1);
+  CHECK(env.run({"get-wal", "main", segment(1), "--parallel", "0"}).exit_code == 2);
+  CHECK(env.run({"get-wal", "main", segment(1), "--parallel", "65"}).exit_code == 2);
+}
