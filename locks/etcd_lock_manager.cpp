@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/signals.h"
 #include "etcd/client.h"
 #include "locks/etcd_lease.h"
@@ -142,7 +143,7 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
     Owner me;
     me.host = this_host();
     me.pid = ::getpid();
-    me.command = command_line_of(::getpid());
+    me.command = redact_secrets(command_line_of(::getpid()));  // visible from every host
     me.since = unix_now();
     auto created = client_->create(key, make_process_record(me), *lease);
     if (!created && created.status().message().find("lease not found") != std::string::npos) {

@@ -68,7 +68,9 @@ TEST_CASE("with etcd, hold, release and holds give the file backend's answers an
 TEST_CASE("with etcd, locks lists held keys with host and command, holds with client, and cleans expired holds",
           "[locks][etcd]") {
   EtcdEnv e;
-  Child holder = e.env.spawn_cellar({"lock", "archive-wal", "main", "--", "/bin/sh", "-c", "echo ready; read x"});
+  // A secret on the command line (here sh's $0) is masked in what etcd stores for every host to see.
+  Child holder = e.env.spawn_cellar(
+      {"lock", "archive-wal", "main", "--", "/bin/sh", "-c", "echo ready; read x", "password=hunter2"});
   REQUIRE(holder.read_line() == "ready");
   REQUIRE(e.env.run({"hold", "backup-id", "main", "20261201T020000", "--client", "auditors", "--ttl", "1"}).exit_code ==
           0);
@@ -83,6 +85,7 @@ TEST_CASE("with etcd, locks lists held keys with host and command, holds with cl
   CHECK(archive->find("host")->as_string() == "db-backup-1");
   CHECK(archive->find("pid")->as_int() > 0);
   CHECK(has(archive->find("command")->as_string(), "lock archive-wal main"));
+  CHECK_FALSE(has(archive->find("command")->as_string(), "hunter2"));
   const Json* kept = entry_of(*doc, "main-20261201T020000");
   REQUIRE(kept);
   CHECK(kept->find("kind")->as_string() == "backup-id");
