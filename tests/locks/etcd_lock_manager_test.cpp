@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <iostream>
@@ -66,6 +67,20 @@ AcquireRequest waiting(milliseconds timeout) {
   return r;
 }
 
+// One line from fd 0, retrying reads a signal interrupted (the default
+// on_lost's SIGTERM lands while the helper waits here; std::getline would
+// take that EINTR for the end of input).
+bool read_stdin_line(std::string& line) {
+  line.clear();
+  for (char c;;) {
+    ssize_t n = ::read(0, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return !line.empty();
+    if (c == '\n') return true;
+    line += c;
+  }
+}
+
 // Helper: holds main-backup (default on_lost) and answers "check" with
 // "lost=<0|1> stop=<0|1> <check_current's message or 'current'>"; when the
 // check fails it first waits (bounded) for its keeper to give up and call
@@ -82,7 +97,7 @@ int hold_lock_helper(const std::vector<std::string>& args) {
     return 1;
   }
   std::cout << "token " << (*lock)->token() << std::endl;
-  for (std::string line; std::getline(std::cin, line);) {
+  for (std::string line; read_stdin_line(line);) {
     const Status st = (*lock)->check_current();
     for (int i = 0; i < 300 && !st && !signals::stop_requested(); ++i) std::this_thread::sleep_for(milliseconds(10));
     std::cout << "lost=" << (*lock)->lost() << " stop=" << signals::stop_requested() << " "
