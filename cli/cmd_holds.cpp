@@ -5,6 +5,7 @@
 
 #include "cli/handlers.h"
 #include "common/json.h"
+#include "common/time_text.h"
 #include "config/grammar.h"
 #include "locks/lock_backend.h"
 
@@ -27,14 +28,7 @@ std::string words_of(const locks::LockName& n) {
   return w;
 }
 
-std::string utc_text(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  ::gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc_text(int64_t t) { return format_utc(static_cast<std::time_t>(t), "%Y-%m-%dT%H:%M:%SZ"); }
 
 Json hold_json(const locks::Hold& h) {
   auto text_or_null = [](const std::string& s) { return s.empty() ? Json() : Json(s); };

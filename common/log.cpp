@@ -1,11 +1,16 @@
 #include "common/log.h"
 
+#include <fcntl.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 
@@ -109,7 +114,28 @@ Status setup(const Options& o) {
   return result;
 }
 
+namespace {
+
+// Points stdout and stderr at $CELLAR_OUTPUT_FILE again (appending).
+void reopen_output() {
+  const char* path = std::getenv(kOutputFileEnv);
+  if (!path || !*path) return;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    spdlog::error(std::string("could not reopen output file \"") + path + "\": " + std::strerror(errno));
+    return;
+  }
+  ::dup2(fd, STDOUT_FILENO);
+  ::dup2(fd, STDERR_FILENO);
+  ::close(fd);
+}
+
+}  // namespace
+
 void reopen() {
+  reopen_output();
   auto& s = state();
   if (!s.file_sink || s.options.file.empty()) return;
   auto file = open_file_sink(s.options);

@@ -24,7 +24,15 @@ Result<Level> parse_level(const std::string& name);
 // logging continues to stderr only.
 Status setup(const Options& options);
 
-// Re-opens the log file (after logrotate moved it away).
+// A process whose stdout and stderr were pointed at a log file by whoever
+// started it (the daemon's receive-wal, the daemon's own transcript) is told
+// that file's path in this environment variable, so reopen() can open it
+// again after logrotate moved it away.
+inline constexpr const char* kOutputFileEnv = "CELLAR_OUTPUT_FILE";
+
+// Re-opens the log file (after logrotate moved it away), and stdout and
+// stderr onto $CELLAR_OUTPUT_FILE when it is set. A file that cannot be
+// opened leaves the old one in place (and is reported on it).
 void reopen();
 
 void debug(const std::string& message);

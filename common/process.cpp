@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -17,6 +18,8 @@ namespace {
 struct ExecCall {
   std::string file;
   std::vector<char*> argv;
+  std::vector<std::string> env_text;  // the child's environment, when SpawnOptions::env adds to it
+  std::vector<char*> envp;            // null-terminated pointers into env_text; empty = ours
   bool search_path = false;
   const char* cwd = nullptr;
 };
@@ -28,6 +31,18 @@ ExecCall prepare_exec(const SpawnOptions& o) {
   e.argv.push_back(nullptr);
   e.search_path = o.search_path;
   e.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+  if (!o.env.empty()) {
+    auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+    for (char** v = environ; *v; ++v) {
+      std::string entry = *v;
+      bool replaced = std::any_of(o.env.begin(), o.env.end(),
+                                  [&](const std::string& add) { return name_of(add) == name_of(entry); });
+      if (!replaced) e.env_text.push_back(entry);
+    }
+    e.env_text.insert(e.env_text.end(), o.env.begin(), o.env.end());
+    for (auto& entry : e.env_text) e.envp.push_back(entry.data());
+    e.envp.push_back(nullptr);
+  }
   return e;
 }
 
@@ -96,10 +111,11 @@ Status open_streams(const SpawnOptions& o, ChildStreams& c) {
     if (lifted[i] >= 0 && ::dup2(lifted[i], i) < 0) report_and_exit(report_fd, errno);
   if (e.cwd && ::chdir(e.cwd) != 0) report_and_exit(report_fd, errno);
   ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // report_fd too: EOF tells the parent exec worked
+  char** envp = e.envp.empty() ? environ : const_cast<char**>(e.envp.data());
   if (e.search_path)
-    ::execvp(e.file.c_str(), e.argv.data());
+    ::execvpe(e.file.c_str(), e.argv.data(), envp);
   else
-    ::execv(e.file.c_str(), e.argv.data());
+    ::execve(e.file.c_str(), e.argv.data(), envp);
   report_and_exit(report_fd, errno);
 }
 
@@ -147,6 +163,13 @@ Result<pid_t> read_detached_pid(int fd, pid_t middle, const std::string& file) {
   if (!got) return Status::failed("could not start \"" + file + "\": the intermediate process died");
   if (word <= 0) return Status::from_errno("could not start \"" + file + "\"", static_cast<int>(-word));
   return static_cast<pid_t>(word);
+}
+
+ExitStatus decode_status(int status) {
+  ExitStatus s;
+  if (WIFEXITED(status)) s.code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) s.signal = WTERMSIG(status);
+  return s;
 }
 
 // What a child needs, opened before fork.
@@ -210,10 +233,18 @@ Result<ExitStatus> Process::wait() {
   reaped_ = true;
   while (::waitpid(pid_, &status, 0) < 0)
     if (errno != EINTR) return Status::from_errno("could not wait for process " + std::to_string(pid_), errno);
-  ExitStatus s;
-  if (WIFEXITED(status)) s.code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) s.signal = WTERMSIG(status);
-  return s;
+  return decode_status(status);
+}
+
+Result<std::optional<ExitStatus>> Process::try_wait() {
+  if (reaped_) return Status::failed("process " + std::to_string(pid_) + " was already waited for");
+  int status = 0;
+  pid_t got = ::waitpid(pid_, &status, WNOHANG);
+  if (got < 0 && errno != EINTR) return Status::from_errno("could not wait for process " + std::to_string(pid_), errno);
+  if (got <= 0) return std::optional<ExitStatus>();
+  reaped_ = true;
+  in_.reset();
+  return std::optional<ExitStatus>(decode_status(status));
 }
 
 Result<Process> spawn(const SpawnOptions& o, int* exec_errno) {
@@ -261,6 +292,13 @@ Result<pid_t> spawn_detached(const SpawnOptions& options) {
   if (int err = 0; read_word(exec_report.reader.get(), err))
     return Status::from_errno("could not execute \"" + prepared.exec.file + "\"", err);
   return pid;
+}
+
+bool process_alive(pid_t pid) {
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  size_t paren = stat->rfind(')');
+  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
 }
 
 }  // namespace cellar

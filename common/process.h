@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct SpawnOptions {
   bool search_path = false;       // look exe up on PATH, as a shell would
   Stdio in, out, err;
   std::string cwd;  // "" = ours ("/" for a detached process)
+  // "NAME=VALUE" entries added to (or replacing in) our environment.
+  std::vector<std::string> env;
 };
 
 // How a child ended.
@@ -71,6 +74,9 @@ class Process {
   Status signal(int sig);
   // Waits for the child to end (retrying EINTR). Call once.
   Result<ExitStatus> wait();
+  // How it ended if it has, without blocking; none while it runs. Once it
+  // returned a status, the child is reaped (as after wait()).
+  Result<std::optional<ExitStatus>> try_wait();
 
  private:
   friend Result<Process> spawn(const SpawnOptions& options, int* exec_errno);
@@ -92,5 +98,9 @@ Result<Process> spawn(const SpawnOptions& options, int* exec_errno = nullptr);
 // would read them). Returns its PID once its exec has succeeded. Fails as
 // spawn does.
 Result<pid_t> spawn_detached(const SpawnOptions& options);
+
+// Running, and not a zombie: a detached child that died waits for init (or
+// whatever reaps orphans here) to reap it, which may take a while.
+bool process_alive(pid_t pid);
 
 }  // namespace cellar

@@ -18,6 +18,7 @@ constexpr int kHandled[] = {SIGTERM, SIGINT, SIGHUP};
 
 std::atomic<bool> g_stop{false};
 std::atomic<bool> g_reopen{false};
+std::atomic<bool> g_child{false};
 std::atomic<pid_t> g_forward_to{0};
 // The self-pipe: handlers write a byte, wait_for_signal polls the read end.
 int g_wake[2] = {-1, -1};
@@ -38,6 +39,11 @@ extern "C" void on_stop(int) {
 
 extern "C" void on_hup(int) {
   g_reopen = true;
+  wake();
+}
+
+extern "C" void on_child(int) {
+  g_child = true;
   wake();
 }
 
@@ -81,6 +87,16 @@ void request_stop() {
 }
 
 bool take_reopen_request() { return g_reopen.exchange(false); }
+
+void install_child_handler() { set_handler(SIGCHLD, on_child, SA_RESTART | SA_NOCLDSTOP); }
+
+bool take_child_exited() { return g_child.exchange(false); }
+
+int wake_fd() { return g_wake[0]; }
+
+void drain_wakeups() {
+  if (g_wake[0] >= 0) drain_wake_pipe();
+}
 
 bool wait_for_signal(std::chrono::milliseconds timeout) {
   if (g_wake[0] < 0) {
@@ -130,6 +146,7 @@ void reset_in_child() {
   dfl.sa_handler = SIG_DFL;
   for (int sig : kHandled) ::sigaction(sig, &dfl, nullptr);
   ::sigaction(SIGPIPE, &dfl, nullptr);
+  ::sigaction(SIGCHLD, &dfl, nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,7 +1,8 @@
 // Signals, set up in one place. cellar gives three signals a meaning: SIGTERM
-// and SIGINT ask a long-running command (receive-wal) to stop cleanly, SIGHUP
-// asks it to reopen its log file; `cellar lock` passes all three on to the
-// command it runs. Handlers only set flags and write one byte to a self-pipe,
+// and SIGINT ask a long-running command (receive-wal, the daemon) to stop
+// cleanly, SIGHUP asks it to reopen its log file (the daemon: to reload its
+// configuration); `cellar lock` passes all three on to the command it runs.
+// The daemon also counts SIGCHLD. Handlers only set flags and write one byte to a self-pipe,
 // so a sleeping loop wakes at once (wait_for_signal) and a blocking system
 // call returns EINTR (no SA_RESTART).
 //
@@ -33,6 +34,17 @@ bool take_reopen_request();
 // or at once if one arrived since the last call. Requires
 // install_stop_handlers() (without it, sleeps the whole timeout).
 bool wait_for_signal(std::chrono::milliseconds timeout);
+
+// For a supervisor (the daemon): SIGCHLD sets the child flag and wakes
+// like the others (SA_NOCLDSTOP: only exits count). Idempotent; requires
+// install_stop_handlers() for the wake-up.
+void install_child_handler();
+// True once after one or more SIGCHLDs, then false until the next.
+bool take_child_exited();
+// The read end of the self-pipe, for a caller that polls it among other
+// descriptors; drain_wakeups() empties it once poll said it is readable.
+int wake_fd();
+void drain_wakeups();
 
 // Blocks SIGTERM, SIGINT and SIGHUP in this thread until restore() or the
 // end of the scope, which put back the mask that was there before. Signals

@@ -47,6 +47,10 @@ Result<ConfigValue> typed_json(const KeySpec& spec, const Json& v) {
       if (!v.is_array()) return Status::usage("must be a string or an array of strings");
       std::string joined;
       for (const Json& item : v.as_array()) {
+        if (item.is_int()) {  // daemon_exit_codes = [0, 2]
+          joined += (joined.empty() ? "" : ",") + std::to_string(item.as_int());
+          continue;
+        }
         if (!item.is_string() || item.as_string().find(',') != std::string::npos)
           return Status::usage("must be a string or an array of strings (without \",\")");
         joined += (joined.empty() ? "" : ",") + item.as_string();

@@ -28,7 +28,7 @@ const char* type_name(KeyType t) {
     case KeyType::duration:
       return "a duration (a string such as \"30s\" or \"1 DAYS\", or an integer number of seconds)";
     case KeyType::string_list:
-      return "a string or an array of strings";
+      return "a string or an array of strings (or of integers)";
   }
   return "?";
 }
@@ -76,6 +76,11 @@ std::optional<ConfigValue> joined_strings(const toml::node& n) {
   if (!a) return std::nullopt;
   std::string joined;
   for (const auto& item : *a) {
+    // Integers too (daemon_exit_codes = [0, 2]): their rules read the text.
+    if (auto i = item.value<int64_t>(); item.is_integer() && i) {
+      joined += (joined.empty() ? "" : ",") + std::to_string(*i);
+      continue;
+    }
     auto s = item.value<std::string>();
     if (!item.is_string() || !s || s->find(',') != std::string::npos) return std::nullopt;
     joined += (joined.empty() ? "" : ",") + *s;
@@ -330,6 +335,11 @@ Result<Config> load_config(const std::string& main_file) {
   if (!g[Key::lock_directory].is_set) g[Key::lock_directory] = g[Key::home];
   if (!g[Key::log_file].is_set)
     g[Key::log_file] = derived(layout::default_log_file(config.home()), g[Key::home].source);
+  if (!g[Key::daemon_socket].is_set)
+    g[Key::daemon_socket] =
+        derived(layout::default_daemon_socket(config.lock_directory()), g[Key::lock_directory].source);
+  if (!g[Key::daemon_transcript].is_set)
+    g[Key::daemon_transcript] = derived(layout::default_daemon_transcript(config.home()), g[Key::home].source);
   std::vector<std::string> names;
   for (const auto& layer : layers)
     for (const auto& [name, _] : layer.servers) names.push_back(name);

@@ -1,5 +1,7 @@
 #include "config/keys.h"
 
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
@@ -71,6 +73,53 @@ auto url_list_rule() {
     for (const auto& url : v)
       if (url.find('@') != std::string::npos)
         return std::string("must not hold credentials (user@): use etcd_user and etcd_password_file");
+    return std::string();
+  };
+}
+
+// A unix socket's path: absolute and short enough for sun_path.
+auto socket_path_rule() {
+  return [](const std::string& v) {
+    if (v.empty() || v[0] != '/') return std::string("must be an absolute path");
+    if (v.size() > 100) return std::string("must be at most 100 bytes long (a unix socket path)");
+    return std::string();
+  };
+}
+
+auto exit_code_list_rule() {
+  return [](const StringList& v) {
+    for (const auto& code : v) {
+      bool digits = !code.empty() && code.size() <= 3 && code.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoi(code) > 255) return "must be exit statuses 0-255 (\"" + code + "\" is not)";
+    }
+    return std::string();
+  };
+}
+
+// "KIND:SERVER", either part may be "*" (or a shell pattern).
+auto lockable_rule() {
+  return [](const StringList& v) {
+    for (const auto& item : v) {
+      size_t colon = item.find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
+        return "must be KIND:SERVER patterns such as \"backup:main\" or \"*:*\" (\"" + item + "\" is not)";
+    }
+    return std::string();
+  };
+}
+
+// "off", or IPv4-address:port.
+auto listen_rule() {
+  return [](const std::string& v) {
+    if (v == "off") return std::string();
+    size_t colon = v.rfind(':');
+    std::string host = colon == std::string::npos ? "" : v.substr(0, colon);
+    std::string port = colon == std::string::npos ? "" : v.substr(colon + 1);
+    bool port_ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+                   std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+    in_addr addr{};
+    if (!port_ok || ::inet_pton(AF_INET, host.c_str(), &addr) != 1)
+      return std::string("must be \"off\" or ADDRESS:PORT, e.g. \"127.0.0.1:9187\"");
     return std::string();
   };
 }

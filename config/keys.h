@@ -51,7 +51,15 @@ namespace cellar {
   X(etcd_cert_file, std::string, nullptr, absolute_path(), "client certificate for etcd (TLS)")                    \
   X(etcd_key_file, std::string, nullptr, absolute_path(), "client key for etcd (TLS)")                             \
   X(etcd_user, std::string, nullptr, not_empty(""), "etcd user (authentication)")                                  \
-  X(etcd_password_file, std::string, nullptr, absolute_path(), "0600 file holding the etcd user's password")
+  X(etcd_password_file, std::string, nullptr, absolute_path(), "0600 file holding the etcd user's password")       \
+  X(daemon_socket, std::string, nullptr, socket_path_rule(),                                                       \
+    "control socket of cellar daemon (default: <lock_directory>/.cellar-daemon.sock)")                             \
+  X(daemon_interval, Duration, "60", duration_in(1, 86400), "time between the daemon's maintenance passes")        \
+  X(daemon_exit_codes, StringList, "0,2", exit_code_list_rule(), "receive-wal exit statuses never restarted")      \
+  X(daemon_forever, bool, "true", anything(), "false: give up after backoff-limit fast crashes in a row")          \
+  X(daemon_transcript, std::string, nullptr, absolute_path(), "output of a detached daemon (<home>/daemon.log)")   \
+  X(daemon_lockable, StringList, "", lockable_rule(), "KIND:SERVER patterns `daemon lock` may take")               \
+  X(daemon_metrics_listen, std::string, "off", listen_rule(), "off, or 127.0.0.1:PORT serving /metrics")
 
 // Keys [global] sets as a default for every server, and [servers.<name>] for one.
 #define CELLAR_SERVER_KEYS(X)                                                                                        \

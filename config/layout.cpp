@@ -19,8 +19,8 @@ constexpr const char* kXlogdb = "xlog.db";
 constexpr const char* kSyncBookmark = "sync-wals.info";
 constexpr const char* kIdentity = "identity.json";
 constexpr const char* kPartial = ".partial";
-constexpr const char* kSpoolFiles[] = {"receive-wal.state", "receive-wal.log", "receive-wal.cron", "backup.cron",
-                                       "backup.log"};
+constexpr const char* kSpoolFiles[] = {"receive-wal.state", "receive-wal.log", "receive-wal.cron",
+                                       "backup.cron",       "backup.log",      "receive-wal.daemon"};
 
 // The smallest segment size accepts every name any size allows: only the
 // shape matters here.
@@ -155,6 +155,7 @@ std::string receive_wal_log_file(const std::string& server_dir) { return join_pa
 std::string receive_wal_cron_file(const std::string& server_dir) { return join_path(server_dir, kSpoolFiles[2]); }
 std::string backup_cron_file(const std::string& server_dir) { return join_path(server_dir, kSpoolFiles[3]); }
 std::string backup_log_file(const std::string& server_dir) { return join_path(server_dir, kSpoolFiles[4]); }
+std::string receive_wal_daemon_file(const std::string& server_dir) { return join_path(server_dir, kSpoolFiles[5]); }
 
 std::vector<std::string> server_subdirs(const std::string& server_dir) {
   std::vector<std::string> out;
@@ -164,6 +165,9 @@ std::vector<std::string> server_subdirs(const std::string& server_dir) {
 
 std::string auto_config_file(const std::string& home) { return join_path(home, ".cellar.auto.toml"); }
 std::string default_log_file(const std::string& home) { return join_path(home, "cellar.log"); }
+std::string default_daemon_transcript(const std::string& home) { return join_path(home, "daemon.log"); }
+std::string default_daemon_socket(const std::string& lock_dir) { return join_path(lock_dir, ".cellar-daemon.sock"); }
+std::string daemon_pid_file(const std::string& socket) { return socket + ".pid"; }
 
 std::optional<ParsedPath> parse_path(std::string_view relative) {
   if (relative.empty() || relative.find('\0') != std::string_view::npos) return std::nullopt;

@@ -76,6 +76,9 @@ std::string receive_wal_log_file(const std::string& server_dir);
 std::string receive_wal_cron_file(const std::string& server_dir);
 std::string backup_cron_file(const std::string& server_dir);
 std::string backup_log_file(const std::string& server_dir);
+// "<pid> <fingerprint>" of the receive-wal a daemon started (and a new
+// daemon adopts).
+std::string receive_wal_daemon_file(const std::string& server_dir);
 
 // Every directory a server directory has, in the order `check` reports them.
 std::vector<std::string> server_subdirs(const std::string& server_dir);
@@ -83,6 +86,11 @@ std::vector<std::string> server_subdirs(const std::string& server_dir);
 // ---- home ---------------------------------------------------------------
 std::string auto_config_file(const std::string& home);
 std::string default_log_file(const std::string& home);
+std::string default_daemon_transcript(const std::string& home);  // <home>/daemon.log
+// <lock_directory>/.cellar-daemon.sock, and beside it the daemon's PID file
+// (flock-held while it runs: what makes a socket file stale).
+std::string default_daemon_socket(const std::string& lock_dir);
+std::string daemon_pid_file(const std::string& socket);  // "<socket>.pid"
 
 // ---- parsing --------------------------------------------------------------
 enum class PathKind {

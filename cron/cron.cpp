@@ -34,15 +34,6 @@ bool poll_until(Pred done, std::chrono::milliseconds limit) {
   return true;
 }
 
-// Running, and not a zombie: a detached child that died waits for init (or
-// whatever reaps orphans here) to reap it, which may take a while.
-bool process_alive(pid_t pid) {
-  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!stat) return false;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
-}
-
 // Who holds the lock: a process of this host, or somebody else (a process on
 // another host, a client hold, or a lock manager that cannot answer, which
 // must not make cron start a second one).
@@ -68,40 +59,6 @@ LockOwner lock_owner(const Config& config, locks::LockKind kind, const std::stri
   return {std::nullopt, locks::describe_owner(o), o.is_hold()};
 }
 
-// --- small state files cron keeps beside the catalogue ---------------------
-
-// "<pid> <value>\n" in <server_dir>/<name>: who cron started, and with what.
-struct CronRecord {
-  int64_t pid = 0;
-  uint64_t value = 0;
-};
-
-std::optional<CronRecord> load_record(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return std::nullopt;
-  CronRecord r;
-  unsigned long long value = 0;
-  long long pid = 0;
-  if (std::sscanf(text->c_str(), "%lld %llu", &pid, &value) != 2) return std::nullopt;
-  r.pid = pid;
-  r.value = value;
-  return r;
-}
-
-void save_record(const std::string& path, const CronRecord& r) {
-  Status st = storage::write_file(storage::root(), path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
-  if (!st) log::warning(st.message());
-}
-
-// What a running receiver was started with: when it changes, cron restarts it.
-uint64_t receiver_fingerprint(const ServerConfig& s) {
-  uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (const std::string& part : {s.streaming_conninfo(), s.slot_name(), s.create_slot()}) {
-    for (unsigned char c : part + '\n') h = (h ^ c) * 1099511628211ULL;
-  }
-  return h;
-}
-
 // --- one server ------------------------------------------------------------
 
 class ServerPass {
@@ -112,12 +69,12 @@ class ServerPass {
   // The steps, in Barman's order plus the backup ones; each failure is
   // reported and the pass goes on.
   bool run() {
-    step(supervise_receiver());                         // 1. keep receive-wal running (or stopped)
-    step(archive());                                    // 2. streaming/ and incoming/ → wals/
-    step(settle_waiting_backups(config_, s_, o_.say));  // 3. WAITING_FOR_WALS → DONE/FAILED
-    step(fail_dead_backups(config_, s_, o_.say));       // 4. dead STARTED → FAILED
-    step(enforce_retention(config_, s_, o_.say));       // 5. OBSOLETE backups and their WAL
-    step(start_scheduled_backup());                     // 6. backup_schedule
+    if (o_.supervise_receivers) step(supervise_receiver());  // 1. keep receive-wal running (or stopped)
+    step(archive());                                         // 2. streaming/ and incoming/ → wals/
+    step(settle_waiting_backups(config_, s_, o_.say));       // 3. WAITING_FOR_WALS → DONE/FAILED
+    step(fail_dead_backups(config_, s_, o_.say));            // 4. dead STARTED → FAILED
+    step(enforce_retention(config_, s_, o_.say));            // 5. OBSOLETE backups and their WAL
+    step(start_scheduled_backup());                          // 6. backup_schedule
     return !failed_;
   }
 
@@ -136,6 +93,7 @@ class ServerPass {
     SpawnOptions c;
     c.argv = {o_.exe, "-c", o_.config_path, command, s_.name};
     c.out = c.err = o_.keep_descriptors ? Stdio::inherit() : Stdio::append_to(log_path);
+    if (!o_.keep_descriptors) c.env = {std::string(log::kOutputFileEnv) + "=" + log_path};  // SIGHUP reopens it
     return spawn_detached(c);
   }
 
@@ -151,7 +109,7 @@ class ServerPass {
       return owner ? stop_receiver(*owner.local_pid, "streaming_archiver is off") : Status::ok();
     if (owner) {
       pid_t pid = *owner.local_pid;
-      auto rec = load_record(layout::receive_wal_cron_file(dir_));
+      auto rec = load_process_record(layout::receive_wal_cron_file(dir_));
       bool ours = rec && rec->pid == pid;
       if (!ours || rec->value == receiver_fingerprint(s_)) {
         log::debug("receive-wal of server '" + s_.name + "' is running (PID " + std::to_string(pid) + ")");
@@ -175,7 +133,7 @@ class ServerPass {
         },
         std::chrono::milliseconds(2000));
     if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name).local_pid == *pid)
-      save_record(layout::receive_wal_cron_file(dir_), {*pid, receiver_fingerprint(s_)});
+      save_process_record(layout::receive_wal_cron_file(dir_), {*pid, receiver_fingerprint(s_)});
     return Status::ok();
   }
 
@@ -218,13 +176,13 @@ class ServerPass {
     // at the next slot, not every minute.
     std::string attempt_path = layout::backup_cron_file(dir_);
     std::optional<std::time_t> last = last_backup_begin(*cat);
-    if (auto rec = load_record(attempt_path); rec && (!last || static_cast<std::time_t>(rec->value) > *last))
+    if (auto rec = load_process_record(attempt_path); rec && (!last || static_cast<std::time_t>(rec->value) > *last))
       last = static_cast<std::time_t>(rec->value);
     std::time_t now = std::time(nullptr);
     if (!backup_due(*schedule, last, now)) return Status::ok();
     auto pid = spawn("backup", layout::backup_log_file(dir_));
     if (!pid) return pid.status();
-    save_record(attempt_path, {*pid, static_cast<uint64_t>(now)});
+    save_process_record(attempt_path, {*pid, static_cast<uint64_t>(now)});
     o_.say("Starting scheduled backup for server '" + s_.name + "' (PID " + std::to_string(*pid) + ")");
     return Status::ok();
   }
@@ -273,6 +231,28 @@ bool cron_server(const CronOptions& o, const ServerConfig& s) {
 
 }  // namespace
 
+std::optional<ProcessRecord> load_process_record(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  unsigned long long value = 0;
+  long long pid = 0;
+  if (std::sscanf(text->c_str(), "%lld %llu", &pid, &value) != 2) return std::nullopt;
+  return ProcessRecord{pid, value};
+}
+
+void save_process_record(const std::string& path, const ProcessRecord& r) {
+  Status st = storage::write_file(storage::root(), path, std::to_string(r.pid) + " " + std::to_string(r.value) + "\n");
+  if (!st) log::warning(st.message());
+}
+
+uint64_t receiver_fingerprint(const ServerConfig& s) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (const std::string& part : {s.streaming_conninfo(), s.slot_name(), s.create_slot()}) {
+    for (unsigned char c : part + '\n') h = (h ^ c) * 1099511628211ULL;
+  }
+  return h;
+}
+
 Status run_cron(const CronOptions& o) {
   // 1. One cron at a time: a busy global lock is a skip.
   auto lock = locks::GlobalCronLock::acquire(locks::lock_manager(*o.config));
@@ -283,8 +263,17 @@ Status run_cron(const CronOptions& o) {
   if (!lock) return lock.status();
   // 2. Every server, sorted by name, whatever happened to the previous ones.
   std::string failed;
-  for (const ServerConfig& s : o.config->servers)
-    if (!cron_server(o, s)) failed += (failed.empty() ? "'" : ", '") + s.name + "'";
+  for (const ServerConfig& s : o.config->servers) {
+    std::vector<std::string> errors;
+    CronOptions each = o;
+    each.complain = [&](const Status& st) {
+      errors.push_back(st.message());
+      o.complain(st);
+    };
+    bool ok = cron_server(each, s);
+    if (!ok) failed += (failed.empty() ? "'" : ", '") + s.name + "'";
+    if (o.server_done) o.server_done(s.name, errors);
+  }
   if (failed.empty()) return Status::ok();
   return Status::failed("cron had errors on server(s) " + failed, "see the messages above and cellar's log file");
 }

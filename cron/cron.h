@@ -13,8 +13,11 @@
 // sync (sync/sync.h), starting a background process (common/process.h).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -26,13 +29,30 @@ struct CronOptions {
   std::string config_path;                      // absolute; passed to children as "-c <path>"
   bool keep_descriptors = false;                // children inherit stdout/stderr instead of the log files
   std::string exe = "/proc/self/exe";           // the cellar binary children run
+  bool supervise_receivers = true;              // false: the daemon keeps receive-wal running itself
   std::function<void(const std::string&)> say;  // informational lines (stdout)
   std::function<void(const Status&)> complain;  // a step's failure (stderr)
+  // After each server's pass: its name, and the errors it had (none = ok).
+  std::function<void(const std::string& server, const std::vector<std::string>& errors)> server_done;
 };
 
 // One pass. Ok when every step of every server succeeded or was skipped
 // because a lock was busy; otherwise failed, naming the servers that had
 // errors (each error was already given to `complain`).
 Status run_cron(const CronOptions& options);
+
+// "<pid> <value>\n": who cron (receive-wal.cron, backup.cron) or the daemon
+// (receive-wal.daemon) started, and with what (a fingerprint, a start time).
+struct ProcessRecord {
+  int64_t pid = 0;
+  uint64_t value = 0;
+};
+// None when missing or unreadable; a failed save is a warning in the log.
+std::optional<ProcessRecord> load_process_record(const std::string& path);
+void save_process_record(const std::string& path, const ProcessRecord& record);
+
+// What a running receiver was started with (conninfo, slot, create_slot):
+// when it changes, cron and the daemon restart it.
+uint64_t receiver_fingerprint(const ServerConfig& server);
 
 }  // namespace cellar::cron
