@@ -94,13 +94,16 @@ Outcome lock_or_unlock(Invocation& inv, const std::string& action) {
     r.set("wait", inv.has("wait"));
     if (inv.has("ttl")) {
       auto ttl = parse_duration(inv.str("ttl"));
-      if (!ttl || ttl->count() < 1) return Outcome::exit(1, Status::usage("invalid --ttl \"" + inv.str("ttl") + "\"", "e.g. 30min, 2h, 1d"));
+      if (!ttl || ttl->count() < 1)
+        return Outcome::exit(1, Status::usage("invalid --ttl \"" + inv.str("ttl") + "\"", "e.g. 30min, 2h, 1d"));
       r.set("ttl", static_cast<int64_t>(ttl->count()));
     }
     if (inv.has("wait")) timeout = std::nullopt;
     if (inv.has("timeout")) {
       auto t = parse_duration(inv.str("timeout"));
-      if (!t) return Outcome::exit(1, Status::usage("invalid --timeout \"" + inv.str("timeout") + "\"", "seconds, or e.g. 5min"));
+      if (!t)
+        return Outcome::exit(
+            1, Status::usage("invalid --timeout \"" + inv.str("timeout") + "\"", "seconds, or e.g. 5min"));
       r.set("timeout", static_cast<int64_t>(t->count()));
       timeout = std::chrono::seconds(t->count() + 10);
     }
@@ -128,8 +131,8 @@ Outcome simple_request(Invocation& inv, const char* verb) {
 
 void declare_daemon(po::options_description& d) {
   d.add_options()("client", po::value<std::string>()->value_name("NAME"), "lock/unlock: who holds the lock")(
-      "wait", "lock: wait until the lock is free")(
-      "timeout", po::value<std::string>()->value_name("SECONDS"), "lock --wait: give up after this long (exit 1)")(
+      "wait", "lock: wait until the lock is free")("timeout", po::value<std::string>()->value_name("SECONDS"),
+                                                   "lock --wait: give up after this long (exit 1)")(
       "ttl", po::value<std::string>()->value_name("DURATION"), "lock: released by itself after this long")(
       "reason", po::value<std::string>()->value_name("TEXT"), "lock: why, shown by holds and locks");
 }
@@ -157,8 +160,9 @@ Outcome run_daemon(Invocation& inv) {
   if (action == "fg" || action == "foreground") return foreground(inv);
   if (action == "reopen-transcript" || action == "reopen_transcript") return simple_request(inv, "reopen-transcript");
   if (action == "reload") return simple_request(inv, "reload");
-  return Status::usage("unknown daemon action \"" + action + "\"",
-                       "actions: start, stop, restart, status, fg, kill SIGNAL, reopen-transcript, reload, lock, unlock");
+  return Status::usage(
+      "unknown daemon action \"" + action + "\"",
+      "actions: start, stop, restart, status, fg, kill SIGNAL, reopen-transcript, reload, lock, unlock");
 }
 
 }  // namespace cellar::cli

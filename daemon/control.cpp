@@ -106,9 +106,10 @@ Result<std::optional<pid_t>> stop_daemon(const Config& config, std::chrono::seco
   bool gone = poll_until([&] { return !running_daemon_pid(socket); },
                          std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
   if (!gone)
-    return Status::failed("the daemon (PID " + std::to_string(daemon_pid) + ") did not stop within " +
-                              std::to_string(timeout.count()) + " s",
-                          "see its transcript \"" + config.daemon_transcript() + "\"; 'cellar daemon kill KILL' ends it");
+    return Status::failed(
+        "the daemon (PID " + std::to_string(daemon_pid) + ") did not stop within " + std::to_string(timeout.count()) +
+            " s",
+        "see its transcript \"" + config.daemon_transcript() + "\"; 'cellar daemon kill KILL' ends it");
   return std::optional<pid_t>(daemon_pid);
 }
 
@@ -141,8 +142,9 @@ std::string render_daemon_status(const Json& s) {
       char took[32];
       const Json* secs = m->find("seconds");
       std::snprintf(took, sizeof took, "%.1f", secs && secs->is_number() ? secs->as_double() : 0.0);
-      out += "last pass " + format_utc(static_cast<std::time_t>(num(*m, "last_pass"))) + " (" + took + " s): " +
-             (good ? "ok" : "FAILED: " + text(*m, "error")) + "; next in " + format_span(num(*m, "next_in")) + "\n";
+      out += "last pass " + format_utc(static_cast<std::time_t>(num(*m, "last_pass"))) + " (" + took +
+             " s): " + (good ? "ok" : "FAILED: " + text(*m, "error")) + "; next in " + format_span(num(*m, "next_in")) +
+             "\n";
     }
   }
   const Json* servers = s.find("servers");
@@ -152,7 +154,9 @@ std::string render_daemon_status(const Json& s) {
     if (const Json* r = server.find("receive_wal")) {
       std::string line = "\treceive-wal: " + text(*r, "state");
       const Json* pid = r->find("pid");
-      if (pid && pid->is_int()) line += " (PID " + std::to_string(pid->as_int()) + (text(*r, "mode").empty() ? "" : ", " + text(*r, "mode")) + ")";
+      if (pid && pid->is_int())
+        line +=
+            " (PID " + std::to_string(pid->as_int()) + (text(*r, "mode").empty() ? "" : ", " + text(*r, "mode")) + ")";
       line += ", restarts " + std::to_string(num(*r, "restarts"));
       if (!text(*r, "last_exit_text").empty()) line += ", last exit: " + text(*r, "last_exit_text");
       line += ", backoff " + std::to_string(num(*r, "backoff")) + " s";
@@ -188,7 +192,8 @@ Result<pid_t> signal_daemon(const Config& config, const std::string& signal) {
   if (!pid)
     return Status::failed("no cellar daemon is running (socket \"" + config.daemon_socket() + "\")",
                           "start it with 'cellar daemon start'");
-  if (::kill(*pid, number) != 0) return Status::from_errno("could not signal the daemon (PID " + std::to_string(*pid) + ")", errno);
+  if (::kill(*pid, number) != 0)
+    return Status::from_errno("could not signal the daemon (PID " + std::to_string(*pid) + ")", errno);
   return *pid;
 }
 

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstddef>
-#include <cstring>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <list>
@@ -79,7 +79,8 @@ struct Connection {
   Peer peer;
   std::optional<LockRequest> waiting;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  bool done = false;  // answered (or gone): closed at the end of the turn
+  bool announced = false;  // its wait is in the transcript
+  bool done = false;       // answered (or gone): closed at the end of the turn
 };
 
 class Daemon {
@@ -133,7 +134,8 @@ class Daemon {
   }
 
   bool any_waiting() const {
-    return std::any_of(connections_.begin(), connections_.end(), [](const Connection& c) { return c.waiting.has_value(); });
+    return std::any_of(connections_.begin(), connections_.end(),
+                       [](const Connection& c) { return c.waiting.has_value(); });
   }
 
   void poll_once(std::chrono::steady_clock::time_point next) {
@@ -176,8 +178,7 @@ class Daemon {
         continue;
       }
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        c.done = true;  // hung up: a request it was waiting on goes with it
-        c.waiting.reset();
+        drop(c);  // hung up: a request it was waiting on goes with it
         return;
       }
       break;
@@ -193,6 +194,12 @@ class Daemon {
     handle(c, line);
   }
 
+  void drop(Connection& c) {
+    if (c.waiting) say("lock " + describe(*c.waiting) + ": client gave up waiting");
+    c.waiting.reset();
+    c.done = true;
+  }
+
   void answer(Connection& c, const Json& a) {
     send_line(c.peer.fd.get(), a);
     c.done = true;
@@ -201,9 +208,9 @@ class Daemon {
   void handle(Connection& c, const std::string& line) {
     auto request = Json::parse(line);
     if (!request || !request->is_object()) {
-      answer(c, error_answer(Status::usage(
-                    "could not parse the request: " +
-                    (request ? std::string("it is not a JSON object") : request.status().message()))));
+      answer(c, error_answer(
+                    Status::usage("could not parse the request: " +
+                                  (request ? std::string("it is not a JSON object") : request.status().message()))));
       return;
     }
     const Json* command = request->find("command");
@@ -256,8 +263,11 @@ class Daemon {
     auto config = this->config();
     auto outcome = try_lock(*config, *c.waiting);
     if (!outcome && outcome.status().code() == ErrorCode::busy && c.waiting->wait &&
-        std::chrono::steady_clock::now() < c.deadline)
+        std::chrono::steady_clock::now() < c.deadline) {
+      if (!c.announced) say("lock " + describe(*c.waiting) + ": " + outcome.status().message() + ", waiting");
+      c.announced = true;
       return;
+    }
     LockRequest request = std::move(*c.waiting);
     c.waiting.reset();
     if (!outcome) return answer(c, error_answer(outcome.status()));
@@ -279,9 +289,7 @@ class Daemon {
       if (!c.waiting || c.done) continue;
       pollfd p{c.peer.fd.get(), POLLRDHUP, 0};
       if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-        say("lock " + describe(*c.waiting) + ": client gave up waiting");
-        c.waiting.reset();
-        c.done = true;
+        drop(c);
         continue;
       }
       attempt(c);

@@ -45,9 +45,9 @@ Result<LockRequest> parse_lock_request(const Config& config, const Json& request
   if (r.hold.client.empty()) return Status::usage("a lock request needs a client name (--client NAME)");
   if (Status st = locks::validate_client_name(r.hold.client); !st) return st;
   if (!lockable(config, *name))
-    return Status::usage("\"" + std::string(locks::kind_name(name->kind)) + ":" + name->server +
-                             "\" is not in daemon_lockable",
-                         "add a KIND:SERVER pattern to daemon_lockable to let clients lock it through the daemon");
+    return Status::usage(
+        "\"" + std::string(locks::kind_name(name->kind)) + ":" + name->server + "\" is not in daemon_lockable",
+        "add a KIND:SERVER pattern to daemon_lockable to let clients lock it through the daemon");
   if (auto ttl = seconds_field(request, "ttl")) {
     if (*ttl < 1) return Status::usage("a lock's ttl must be at least one second");
     r.hold.ttl = std::chrono::seconds(*ttl);

@@ -42,7 +42,7 @@ class Maintenance {
   explicit Maintenance(Options options) : o_(std::move(options)) {}
   ~Maintenance() { stop(); }
 
-  void start();  // the first pass runs at once
+  void start();    // the first pass runs at once
   void run_now();  // the next pass runs at once (a reloaded configuration)
   void stop();     // waits for a running pass to end
   PassReport last() const;

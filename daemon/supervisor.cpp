@@ -14,9 +14,9 @@
 namespace cellar::daemon {
 namespace {
 
-constexpr auto kPollExternal = std::chrono::seconds(1);   // is a holder we cannot wait for still there?
-constexpr auto kAskElsewhere = std::chrono::seconds(2);   // another host's or a hold: ask the lock manager
-constexpr auto kIdle = std::chrono::seconds(3600);        // nothing due
+constexpr auto kPollExternal = std::chrono::seconds(1);  // is a holder we cannot wait for still there?
+constexpr auto kAskElsewhere = std::chrono::seconds(2);  // another host's or a hold: ask the lock manager
+constexpr auto kIdle = std::chrono::seconds(3600);       // nothing due
 
 std::string exit_text(const ExitStatus& s) {
   if (s.signal) return "killed by signal " + std::to_string(s.signal);
@@ -36,7 +36,7 @@ RestartPolicy restart_policy(const Config& config, const ServerConfig& server) {
 
 struct Supervisor::Receiver {
   std::string server;
-  std::string dir;     // the server directory (log, receive-wal.daemon)
+  std::string dir;  // the server directory (log, receive-wal.daemon)
   Backoff backoff;
   enum class State { waiting, child, adopted, external, elsewhere, final, given_up, stopping } state = State::waiting;
   std::optional<Process> child;  // state child (or stopping one)
@@ -48,7 +48,7 @@ struct Supervisor::Receiver {
   int restarts = 0;
   std::optional<ExitStatus> last_exit;
   std::string last_exit_text;
-  bool remove = false;       // stopping for good: drop once gone
+  bool remove = false;  // stopping for good: drop once gone
 };
 
 Supervisor::Supervisor(Options options) : o_(std::move(options)) {}
@@ -75,7 +75,8 @@ void Supervisor::configure(std::shared_ptr<const Config> config) {
       r->state = Receiver::State::final;  // dropped below
     }
   }
-  std::erase_if(receivers_, [](const auto& e) { return e.second->remove && e.second->state != Receiver::State::stopping; });
+  std::erase_if(receivers_,
+                [](const auto& e) { return e.second->remove && e.second->state != Receiver::State::stopping; });
   for (const ServerConfig& s : config_->servers) {
     if (!supervised(s)) continue;
     auto& r = receivers_[s.name];
@@ -107,7 +108,8 @@ Clock::time_point Supervisor::tick(Clock::time_point now) {
     tick_one(*r, now);
     next = std::min(next, r->next);
   }
-  std::erase_if(receivers_, [](const auto& e) { return e.second->remove && e.second->state != Receiver::State::stopping; });
+  std::erase_if(receivers_,
+                [](const auto& e) { return e.second->remove && e.second->state != Receiver::State::stopping; });
   return std::max(next, now);
 }
 
@@ -232,7 +234,8 @@ void Supervisor::find_holder_or_start(Receiver& r, Clock::time_point now) {
     return;
   }
   r.state = Receiver::State::elsewhere;
-  r.holder = local ? "PID " + std::to_string(*o.pid) + ", which is gone (its lease ends soon)" : locks::describe_owner(o);
+  r.holder =
+      local ? "PID " + std::to_string(*o.pid) + ", which is gone (its lease ends soon)" : locks::describe_owner(o);
   r.next = now + kAskElsewhere;
 }
 
@@ -261,8 +264,7 @@ void Supervisor::start(Receiver& r, Clock::time_point now) {
   r.fingerprint = cron::receiver_fingerprint(*s);
   r.holder.clear();
   r.next = now + kIdle;
-  cron::save_process_record(layout::receive_wal_daemon_file(r.dir),
-                            {static_cast<int64_t>(r.pid), r.fingerprint});
+  cron::save_process_record(layout::receive_wal_daemon_file(r.dir), {static_cast<int64_t>(r.pid), r.fingerprint});
   o_.say("Started receive-wal for server '" + r.server + "' (PID " + std::to_string(r.pid) + ")");
 }
 
@@ -285,9 +287,8 @@ void Supervisor::stop_all(std::chrono::seconds grace) {
   for (;;) {
     auto now = Clock::now();
     tick(now);
-    if (receivers_.empty() || std::none_of(receivers_.begin(), receivers_.end(), [](const auto& e) {
-          return e.second->state == Receiver::State::stopping;
-        }))
+    if (receivers_.empty() || std::none_of(receivers_.begin(), receivers_.end(),
+                                           [](const auto& e) { return e.second->state == Receiver::State::stopping; }))
       break;
     if (now > deadline) {
       for (auto& [name, r] : receivers_)

@@ -1,0 +1,303 @@
+// `cellar daemon` end to end: the real binary started detached, its
+// receive-wal children (against the harness PostgreSQL where streaming
+// matters, an unreachable port where only the process does), and its
+// control socket.
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "common/fs.h"
+#include "common/process.h"
+#include "cron/cron_support.h"
+#include "daemon/daemon_support.h"
+#include "support/pg_server.h"
+
+using namespace cellar;
+using namespace cellar::test;
+
+namespace {
+
+// receive-wal keeps retrying this one: a process that runs, streams nothing.
+const std::string kNowhere = "host=127.0.0.1 port=1 dbname=postgres connect_timeout=1";
+
+std::string text_of(const Json& o, const char* key) {
+  const Json* v = o.is_object() ? o.find(key) : nullptr;
+  return v && v->is_string() ? v->as_string() : "";
+}
+
+int64_t int_of(const Json& o, const char* key) {
+  const Json* v = o.is_object() ? o.find(key) : nullptr;
+  return v && v->is_int() ? v->as_int() : -1;
+}
+
+void start_daemon(const CellarEnv& env) {
+  auto r = env.run({"daemon", "start"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+}
+
+// Waits until the daemon shows a running receiver other than `not_this`.
+pid_t wait_for_receiver(const CellarEnv& env, const std::string& server, std::optional<pid_t> not_this = {}) {
+  std::optional<pid_t> pid;
+  bool up = wait_until(
+      [&] {
+        pid = shown_receiver_pid(env, server);
+        return pid && pid != not_this && text_of(receiver_view(env, server), "state") == "running";
+      },
+      20);
+  INFO(receiver_view(env, server).dump());
+  REQUIRE(up);
+  return *pid;
+}
+
+std::string transcript(const CellarEnv& env) {
+  auto t = read_file(env.home() + "/daemon.log");
+  return t ? *t : "";
+}
+
+}  // namespace
+
+TEST_CASE("daemon start detaches and answers status, a second start exits 3 naming its PID, stop ends it and its receivers",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+
+  start_daemon(env);
+  pid_t daemon = *daemon_pid_in_file(env);
+  pid_t receiver = wait_for_receiver(env, "main");
+  CHECK(text_of(receiver_view(env, "main"), "mode") == "child");
+
+  auto second = env.run({"daemon", "start"});
+  CHECK(second.exit_code == 3);
+  CHECK(contains(second.err, "already running (PID " + std::to_string(daemon) + ")"));
+
+  auto text = env.run({"daemon", "status"});
+  CHECK(text.exit_code == 0);
+  CHECK(contains(text.out, "cellar daemon: PID " + std::to_string(daemon)));
+  CHECK(contains(text.out, "receive-wal: running (PID " + std::to_string(receiver) + ", child)"));
+
+  auto stopped = env.run({"daemon", "stop"});
+  INFO(stopped.out << stopped.err);
+  CHECK(stopped.exit_code == 0);
+  CHECK_FALSE(process_alive(daemon));
+  CHECK_FALSE(process_alive(receiver));
+  CHECK_FALSE(std::filesystem::exists(socket_path(env)));
+  auto none = env.run({"daemon", "status"});
+  CHECK(none.exit_code == 1);
+  CHECK(contains(none.err, "ERROR: no cellar daemon answers"));
+  CHECK(env.run({"daemon", "stop"}).exit_code == 0);  // nothing to stop is not an error
+}
+
+TEST_CASE("a SIGKILLed receive-wal is restarted after 1 s, then 2 s when it dies again at once, and streams again",
+          "[daemon][pg]") {
+  PgServer& pg = shared_pg();
+  CellarEnv env;
+  env.add_global("daemon_interval = 1");
+  env.add_server("main", pg.conninfo(),
+                 "create_slot = \"auto\"\nslot_name = \"daemon_kill\"\nreceive_wal_backoff_limit = 5");
+  ReceiverGuard receivers(env, {"main"}, pg.conninfo(), {"daemon_kill"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+
+  pid_t first = wait_for_receiver(env, "main");
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main") == first; }, 10));  // it holds its lock
+  ::kill(first, SIGKILL);
+  pid_t second = wait_for_receiver(env, "main", first);
+  Json view = receiver_view(env, "main");
+  CHECK(int_of(view, "restarts") == 1);
+  CHECK(int_of(view, "last_exit") == 128 + SIGKILL);
+  CHECK(int_of(view, "backoff") == 1);
+
+  ::kill(second, SIGKILL);
+  pid_t third = wait_for_receiver(env, "main", second);
+  view = receiver_view(env, "main");
+  CHECK(int_of(view, "restarts") == 2);
+  CHECK(int_of(view, "backoff") == 2);
+  CHECK(contains(transcript(env), "Restarting receive-wal of server 'main' in 2 s"));
+
+  // The third one streams, and the maintenance loop archives what it wrote.
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main") == third; }, 10));
+  std::string segment = switch_segment(env, "main");
+  bool archived = wait_until(
+      [&] {
+        auto names = archived_names(env, "main");
+        return std::find(names.begin(), names.end(), segment) != names.end();
+      },
+      30);
+  INFO(transcript(env));
+  CHECK(archived);
+}
+
+TEST_CASE("a receive-wal exiting 2 (its configuration broke) is not restarted and status shows its exit", "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+  pid_t first = wait_for_receiver(env, "main");
+
+  // The next receive-wal will refuse the file (exit 2); the daemon keeps
+  // the configuration it has (no SIGHUP).
+  std::string config = read_text(env.config());
+  write_text(env.config(), config + "\n[servers.main.broken\n");
+  ::kill(first, SIGKILL);
+  bool settled = wait_until([&] { return contains(transcript(env), "is not restarted: exit 2 is in daemon_exit_codes"); }, 15);
+  write_text(env.config(), config);  // for `daemon status` itself
+  INFO(transcript(env));
+  REQUIRE(settled);
+  Json view = receiver_view(env, "main");
+  INFO(view.dump());
+  CHECK(text_of(view, "state") == "stopped");
+  CHECK(int_of(view, "last_exit") == 2);
+  CHECK(int_of(view, "restarts") == 1);
+  CHECK(view.find("pid")->is_null());
+  CHECK_FALSE(receiver_pid(env, "main"));
+}
+
+TEST_CASE("with daemon_forever off the daemon gives up after backoff-limit fast crashes in a row", "[daemon]") {
+  CellarEnv env;
+  env.add_global("daemon_forever = false");
+  env.add_server("main", kNowhere, "receive_wal_backoff_limit = 2");
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+
+  std::optional<pid_t> last;
+  for (int restart = 0; restart < 2; ++restart) {
+    pid_t pid = wait_for_receiver(env, "main", last);
+    ::kill(pid, SIGKILL);
+    last = pid;
+  }
+  pid_t final_one = wait_for_receiver(env, "main", last);
+  ::kill(final_one, SIGKILL);
+  bool gave_up = wait_until([&] { return text_of(receiver_view(env, "main"), "state") == "given up"; }, 10);
+  INFO(receiver_view(env, "main").dump());
+  CHECK(gave_up);
+  CHECK(int_of(receiver_view(env, "main"), "restarts") == 2);
+}
+
+TEST_CASE("a SIGKILLed daemon leaves its receive-wal running; the next one replaces the stale socket and adopts it",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+  pid_t receiver = wait_for_receiver(env, "main");
+  pid_t daemon = *daemon_pid_in_file(env);
+
+  ::kill(daemon, SIGKILL);
+  REQUIRE(wait_until([&] { return !process_alive(daemon); }, 10));
+  CHECK(process_alive(receiver));
+  CHECK(std::filesystem::exists(socket_path(env)));  // stale now
+
+  start_daemon(env);
+  Json view = receiver_view(env, "main");
+  INFO(view.dump() << transcript(env));
+  CHECK(int_of(view, "pid") == receiver);
+  CHECK(text_of(view, "mode") == "adopted");
+  CHECK(contains(transcript(env), "Adopted receive-wal of server 'main' (PID " + std::to_string(receiver) + ")"));
+
+  REQUIRE(env.run({"daemon", "stop"}).exit_code == 0);
+  CHECK(wait_until([&] { return !process_alive(receiver); }, 10));
+}
+
+TEST_CASE("a receive-wal started by hand is left alone and shown, and the daemon starts its own once it ends",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  Child by_hand = env.spawn_cellar({"receive-wal", "main"});
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main") == by_hand.pid(); }, 10));
+  DaemonGuard guard(env);
+  start_daemon(env);
+  REQUIRE(wait_until([&] { return text_of(receiver_view(env, "main"), "state") == "external"; }, 10));
+  Json view = receiver_view(env, "main");
+  CHECK(int_of(view, "pid") == by_hand.pid());
+  CHECK(contains(text_of(view, "holder"), "PID " + std::to_string(by_hand.pid())));
+
+  // `cron` beside the daemon starts nothing either.
+  auto cron = env.run({"cron"});
+  CHECK(cron.exit_code == 0);
+  CHECK(count_receivers(env, "main") == 1);
+
+  ::kill(by_hand.pid(), SIGTERM);
+  CHECK(by_hand.wait() == 0);
+  pid_t own = wait_for_receiver(env, "main", by_hand.pid());
+  CHECK(text_of(receiver_view(env, "main"), "mode") == "child");
+  CHECK(count_receivers(env, "main") == 1);
+  CHECK(own != by_hand.pid());
+}
+
+TEST_CASE("reopen-transcript after a rename: the old files keep the old lines, the new ones get the new lines",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere, "receive_wal_backoff_limit = 1");
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+  wait_for_receiver(env, "main");
+  const std::string log = env.home() + "/daemon.log", wal_log = env.server_dir("main") + "/receive-wal.log";
+  REQUIRE(wait_until([&] { return contains(read_text(wal_log), "reconnecting"); }, 10));
+
+  std::filesystem::rename(log, log + ".1");
+  std::filesystem::rename(wal_log, wal_log + ".1");
+  auto reopened = env.run({"daemon", "reopen-transcript"});
+  INFO(reopened.err);
+  REQUIRE(reopened.exit_code == 0);
+  REQUIRE(env.run({"daemon", "reload"}).exit_code == 0);  // a line for the new transcript
+  REQUIRE(wait_until([&] { return std::filesystem::exists(wal_log) && contains(read_text(wal_log), "reconnecting"); }, 10));
+
+  std::string old_log = read_text(log + ".1"), new_log = read_text(log);
+  CHECK(contains(old_log, "cellar daemon " CELLAR_VERSION " started"));
+  CHECK_FALSE(contains(old_log, "configuration reloaded"));
+  CHECK(contains(new_log, "configuration reloaded"));
+  CHECK_FALSE(contains(new_log, "started (PID"));
+  CHECK(contains(read_text(wal_log + ".1"), "reconnecting"));
+}
+
+TEST_CASE("the control socket is mode 0600 and a peer of another uid is refused even when the mode lets it in",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere, "streaming_archiver = false");
+  DaemonGuard guard(env);
+  start_daemon(env);
+  struct stat st {};
+  REQUIRE(::stat(socket_path(env).c_str(), &st) == 0);
+  CHECK(S_ISSOCK(st.st_mode));
+  CHECK((st.st_mode & 0777) == 0600);
+
+  // Open the way for uid 65534 (the directories and the socket), and ask.
+  std::filesystem::path home = env.home();
+  ::chmod(home.c_str(), 0755);
+  ::chmod(home.parent_path().c_str(), 0755);  // the test's own temp directory
+  ::chmod(socket_path(env).c_str(), 0666);
+  auto as_nobody =
+      run_program({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self_exe(), "--helper",
+                   "daemon-ask", socket_path(env), "{\"command\":\"status\"}"});
+  INFO(as_nobody.out << as_nobody.err);
+  CHECK(contains(as_nobody.out, "\"ok\":false"));
+  CHECK(contains(as_nobody.out, "permission denied: uid 65534"));
+  CHECK(contains(transcript(env), "refused a control connection from uid 65534"));
+  CHECK(contains(ask_raw(socket_path(env), "{\"command\":\"status\"}\n"), "\"ok\":true"));
+}
+
+TEST_CASE("an unparsable or unknown request gets an error answer and the daemon goes on serving", "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere, "streaming_archiver = false");
+  DaemonGuard guard(env);
+  start_daemon(env);
+  const std::string sock = socket_path(env);
+  CHECK(contains(ask_raw(sock, "this is not json\n"), "could not parse the request"));
+  CHECK(contains(ask_raw(sock, "[1, 2]\n"), "it is not a JSON object"));
+  CHECK(contains(ask_raw(sock, "{\"command\":\"dance\"}\n"), "unknown request \\\"dance\\\""));
+  CHECK(contains(ask_raw(sock, "{\"command\":\"lock\",\"kind\":\"nope\"}\n"), "\"ok\":false"));
+  send_and_close(sock, "{\"command\":\"sta");  // half a request, then gone
+  CHECK(contains(ask_raw(sock, "{\"command\":\"status\"}\n"), "\"ok\":true"));
+  CHECK(env.run({"daemon", "dance"}).exit_code == 2);
+  CHECK(env.run({"daemon", "kill", "NOSUCHSIGNAL"}).exit_code == 2);
+}
