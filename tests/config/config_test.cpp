@@ -584,3 +584,38 @@ TEST_CASE("the lock backend keys take a list or one URL, a TTL duration and a /-
   }
   CHECK_FALSE(load_server_lines("lock_backend = \"etcd\"\n").is_ok());  // global-only
 }
+
+TEST_CASE("the daemon keys take exit codes as integers, KIND:SERVER patterns and off or ADDRESS:PORT", "[config]") {
+  auto set = load_global_lines(
+      "daemon_exit_codes = [0, 2, 75]\ndaemon_lockable = [\"backup:*\", \"backup-id:main\"]\n"
+      "daemon_metrics_listen = \"127.0.0.1:9187\"\ndaemon_interval = \"2min\"\ndaemon_forever = false\n"
+      "daemon_socket = \"/run/cellar/daemon.sock\"\n");
+  REQUIRE(set.is_ok());
+  CHECK(set->daemon_exit_codes() == StringList{"0", "2", "75"});
+  CHECK(set->daemon_lockable() == StringList{"backup:*", "backup-id:main"});
+  CHECK(set->daemon_metrics_listen() == "127.0.0.1:9187");
+  CHECK(set->daemon_interval() == std::chrono::seconds(120));
+  CHECK_FALSE(set->daemon_forever());
+  CHECK(set->daemon_socket() == "/run/cellar/daemon.sock");
+  auto defaults = load_global_lines("lock_directory = \"/run/cellar\"\n");
+  REQUIRE(defaults.is_ok());
+  CHECK(defaults->daemon_exit_codes() == StringList{"0", "2"});
+  CHECK(defaults->daemon_lockable().empty());
+  CHECK(defaults->daemon_metrics_listen() == "off");
+  CHECK(defaults->daemon_interval() == std::chrono::seconds(60));
+  CHECK(defaults->daemon_forever());
+  CHECK(defaults->daemon_socket() == "/run/cellar/.cellar-daemon.sock");
+  CHECK(defaults->daemon_transcript() == defaults->home() + "/daemon.log");
+  CHECK(load_global_lines("daemon_exit_codes = []\n")->daemon_exit_codes().empty());
+  for (const char* bad :
+       {"daemon_exit_codes = [256]\n", "daemon_exit_codes = [-1]\n", "daemon_exit_codes = [\"zero\"]\n",
+        "daemon_lockable = [\"backup\"]\n", "daemon_lockable = [\":main\"]\n", "daemon_metrics_listen = \"9187\"\n",
+        "daemon_metrics_listen = \"localhost:9187\"\n", "daemon_metrics_listen = \"127.0.0.1:70000\"\n",
+        "daemon_interval = 0\n", "daemon_socket = \"daemon.sock\"\n", "daemon_transcript = \"daemon.log\"\n"}) {
+    INFO(bad);
+    auto r = load_global_lines(bad);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK(r.status().code() == ErrorCode::usage);
+  }
+  CHECK_FALSE(load_server_lines("daemon_interval = 5\n").is_ok());  // global-only
+}

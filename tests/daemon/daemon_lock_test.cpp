@@ -88,7 +88,9 @@ TEST_CASE("daemon lock --wait gets the lock once it is released, and --timeout g
   CHECK(contains(timed_out.err, "already held by 'dba'"));
 
   Child waiting = env.spawn_cellar({"daemon", "lock", "backup", "main", "--client", "ops", "--wait"});
-  REQUIRE(wait_until([&] { return contains(read_text(env.home() + "/daemon.log"), "client 'ops': resource already held by 'dba'"); }, 10));
+  REQUIRE(wait_until(
+      [&] { return contains(read_text(env.home() + "/daemon.log"), "client 'ops': resource already held by 'dba'"); },
+      10));
   REQUIRE(env.run({"release", "backup", "main", "--client", "dba"}).exit_code == 0);
   CHECK(waiting.read_line() == "lock set");
   CHECK(waiting.wait() == 0);

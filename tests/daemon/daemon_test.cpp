@@ -59,8 +59,9 @@ std::string transcript(const CellarEnv& env) {
 
 }  // namespace
 
-TEST_CASE("daemon start detaches and answers status, a second start exits 3 naming its PID, stop ends it and its receivers",
-          "[daemon]") {
+TEST_CASE(
+    "daemon start detaches and answers status, a second start exits 3 naming its PID, stop ends it and its receivers",
+    "[daemon]") {
   CellarEnv env;
   env.add_server("main", kNowhere);
   ReceiverGuard receivers(env, {"main"});
@@ -145,7 +146,8 @@ TEST_CASE("a receive-wal exiting 2 (its configuration broke) is not restarted an
   std::string config = read_text(env.config());
   write_text(env.config(), config + "\n[servers.main.broken\n");
   ::kill(first, SIGKILL);
-  bool settled = wait_until([&] { return contains(transcript(env), "is not restarted: exit 2 is in daemon_exit_codes"); }, 15);
+  bool settled =
+      wait_until([&] { return contains(transcript(env), "is not restarted: exit 2 is in daemon_exit_codes"); }, 15);
   write_text(env.config(), config);  // for `daemon status` itself
   INFO(transcript(env));
   REQUIRE(settled);
@@ -250,7 +252,8 @@ TEST_CASE("reopen-transcript after a rename: the old files keep the old lines, t
   INFO(reopened.err);
   REQUIRE(reopened.exit_code == 0);
   REQUIRE(env.run({"daemon", "reload"}).exit_code == 0);  // a line for the new transcript
-  REQUIRE(wait_until([&] { return std::filesystem::exists(wal_log) && contains(read_text(wal_log), "reconnecting"); }, 10));
+  REQUIRE(
+      wait_until([&] { return std::filesystem::exists(wal_log) && contains(read_text(wal_log), "reconnecting"); }, 10));
 
   std::string old_log = read_text(log + ".1"), new_log = read_text(log);
   CHECK(contains(old_log, "cellar daemon " CELLAR_VERSION " started"));
@@ -276,9 +279,8 @@ TEST_CASE("the control socket is mode 0600 and a peer of another uid is refused 
   ::chmod(home.c_str(), 0755);
   ::chmod(home.parent_path().c_str(), 0755);  // the test's own temp directory
   ::chmod(socket_path(env).c_str(), 0666);
-  auto as_nobody =
-      run_program({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self_exe(), "--helper",
-                   "daemon-ask", socket_path(env), "{\"command\":\"status\"}"});
+  auto as_nobody = run_program({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", self_exe(), "--helper",
+                                "daemon-ask", socket_path(env), "{\"command\":\"status\"}"});
   INFO(as_nobody.out << as_nobody.err);
   CHECK(contains(as_nobody.out, "\"ok\":false"));
   CHECK(contains(as_nobody.out, "permission denied: uid 65534"));
