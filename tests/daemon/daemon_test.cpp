@@ -2,10 +2,14 @@
 // receive-wal children (against the harness PostgreSQL where streaming
 // matters, an unreachable port where only the process does), and its
 // control socket.
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 
 #include "common/fs.h"
@@ -302,4 +306,31 @@ TEST_CASE("an unparsable or unknown request gets an error answer and the daemon 
   CHECK(contains(ask_raw(sock, "{\"command\":\"status\"}\n"), "\"ok\":true"));
   CHECK(env.run({"daemon", "dance"}).exit_code == 2);
   CHECK(env.run({"daemon", "kill", "NOSUCHSIGNAL"}).exit_code == 2);
+}
+
+TEST_CASE("daemon fg tells systemd READY=1 once its socket answers, and exits 0 on SIGTERM", "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere, "streaming_archiver = false");
+  DaemonGuard guard(env);
+  const std::string notify = env.home() + "/notify.sock";
+  UniqueFd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::strncpy(a.sun_path, notify.c_str(), sizeof a.sun_path - 1);
+  REQUIRE(::bind(sock.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+
+  Child fg = env.spawn_cellar({"daemon", "fg"}, {"NOTIFY_SOCKET=" + notify});
+  auto receive = [&] {
+    pollfd p{sock.get(), POLLIN, 0};
+    if (::poll(&p, 1, 20000) != 1) return std::string();
+    char buf[256];
+    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  };
+  CHECK(receive() == "READY=1");
+  CHECK(contains(ask_raw(socket_path(env), "{\"command\":\"status\"}\n"), "\"ok\":true"));
+  ::kill(fg.pid(), SIGTERM);
+  CHECK(receive() == "STOPPING=1");
+  CHECK(fg.wait() == 0);
+  CHECK_FALSE(std::filesystem::exists(socket_path(env)));
 }
