@@ -334,3 +334,31 @@ TEST_CASE("daemon fg tells systemd READY=1 once its socket answers, and exits 0 
   CHECK(fg.wait() == 0);
   CHECK_FALSE(std::filesystem::exists(socket_path(env)));
 }
+
+TEST_CASE("SIGHUP with a broken configuration keeps the old one with an ERROR line; config-update makes it reload",
+          "[daemon]") {
+  CellarEnv env;
+  env.add_server("main", kNowhere, "streaming_archiver = false");
+  DaemonGuard guard(env);
+  start_daemon(env);
+  pid_t daemon = *daemon_pid_in_file(env);
+
+  std::string good = read_text(env.config());
+  write_text(env.config(), good + "\nno_such_key = 1\n");  // in the last table, [servers.main]
+  REQUIRE(::kill(daemon, SIGHUP) == 0);
+  REQUIRE(wait_until([&] { return contains(transcript(env), "ERROR: configuration not reloaded"); }, 10));
+  CHECK(contains(transcript(env), "no_such_key"));
+  write_text(env.config(), good);
+  CHECK(process_alive(daemon));
+  CHECK(daemon_status_json(env).find("servers")->find("main") != nullptr);
+
+  // A server added by config-update gets its receive-wal without a restart.
+  auto update = env.run(
+      {"config-update", "[{\"scope\": \"server\", \"server_name\": \"second\", \"conninfo\": \"" + kNowhere + "\"}]"});
+  INFO(update.out << update.err);
+  REQUIRE(update.exit_code == 0);
+  CHECK(contains(update.out, "the running daemon reloaded its configuration"));
+  ReceiverGuard receivers(env, {"second"});
+  CHECK(wait_for_receiver(env, "second") > 0);
+  CHECK(*daemon_pid_in_file(env) == daemon);
+}
