@@ -80,9 +80,15 @@ Result<pid_t> start_daemon(const StartOptions& o) {
   if (Status st = make_dirs(c.cwd); !st) return st;
   auto pid = spawn_detached(c);
   if (!pid) return pid.status();
-  bool answers = poll_until(
-      [&] { return !process_alive(*pid) || ask(socket, command("status"), std::chrono::seconds(2)).is_ok(); },
-      std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout));
+  // Ours answers (not one started at the same instant by someone else), or
+  // ours is gone.
+  auto ours_answers = [&] {
+    auto answer = ask(socket, command("status"), std::chrono::seconds(2));
+    const Json* answering = answer ? answer->find("pid") : nullptr;
+    return answering && answering->is_int() && answering->as_int() == *pid;
+  };
+  bool answers = poll_until([&] { return !process_alive(*pid) || ours_answers(); },
+                            std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout));
   if (answers && process_alive(*pid)) return *pid;
   std::string why = last_error_since(transcript, offset);
   if (process_alive(*pid))

@@ -25,6 +25,7 @@
 #include "daemon/lock_service.h"
 #include "daemon/maintenance.h"
 #include "daemon/supervisor.h"
+#include "locks/lock_manager.h"
 
 namespace cellar::daemon {
 namespace {
@@ -95,6 +96,12 @@ class Daemon {
     ::umask(027);
     signals::install_stop_handlers();
     signals::install_child_handler();
+    // A lock the maintenance pass loses (etcd) fails that pass (fencing),
+    // never the daemon.
+    locks::set_default_on_lost([](const std::string& resource) {
+      say("ERROR: lost lock " + resource +
+          ": its etcd lease could not be renewed in time; this pass commits nothing more under it");
+    });
     auto socket = ControlSocket::open(config()->daemon_socket());  // 1. one daemon per socket
     if (!socket) return socket.status();
     socket_.emplace(std::move(*socket));

@@ -60,9 +60,9 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& l
   sigset_t all, previous;
   sigfillset(&all);
   ::pthread_sigmask(SIG_BLOCK, &all, &previous);
-  server->impl_->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, nullptr, nullptr, &on_request,
-                                        server->impl_.get(), MHD_OPTION_SOCK_ADDR, &address,
-                                        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+  server->impl_->mhd =
+      MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, nullptr, nullptr, &on_request, server->impl_.get(),
+                       MHD_OPTION_SOCK_ADDR, &address, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
   int err = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   if (!server->impl_->mhd)

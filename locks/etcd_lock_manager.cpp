@@ -154,15 +154,8 @@ Result<EtcdLockManager::Attempt> EtcdLockManager::attempt(const LockName& name, 
     if (created->created) {
       auto watch = std::make_shared<LeaseWatch>();
       watch->lease = *lease;
-      watch->on_lost = request.on_lost ? request.on_lost : [resource = make_resource_name(name)] {
-        log::error("lost lock " + resource +
-                   ": its etcd lease could not be renewed in time; stopping what it protects");
-        // As a SIGTERM from outside would: receive-wal stops cleanly, `cellar
-        // lock` passes it on to its command, any other command ends at once
-        // (its work stays unpublished: nothing is committed without the lock).
-        signals::request_stop();
-        ::kill(::getpid(), SIGTERM);
-      };
+      watch->on_lost =
+          request.on_lost ? request.on_lost : [resource = make_resource_name(name)] { default_on_lost()(resource); };
       if (!keeper_->watch(watch)) {  // the lease was lost between create and now
         (void)client_->delete_if_create_revision(key, created->revision);
         continue;

@@ -1,26 +1,38 @@
 #include "locks/lock_manager.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <ctime>
 
+#include "common/log.h"
+#include "common/signals.h"
+#include "common/time_text.h"
 #include "config/names.h"
 #include "locks/typed_lock.h"
 
 namespace cellar::locks {
 namespace {
 
-std::string utc_text(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+std::string utc_text(int64_t unix_seconds) { return format_utc(static_cast<std::time_t>(unix_seconds)); }
+
+LostLockHandler& lost_lock_handler() {
+  static LostLockHandler handler = [](const std::string& resource) {
+    log::error("lost lock " + resource + ": its etcd lease could not be renewed in time; stopping what it protects");
+    // As a SIGTERM from outside would: receive-wal stops cleanly, `cellar
+    // lock` passes it on to its command, any other command ends at once
+    // (its work stays unpublished: nothing is committed without the lock).
+    signals::request_stop();
+    ::kill(::getpid(), SIGTERM);
+  };
+  return handler;
 }
 
 }  // namespace
+
+void set_default_on_lost(LostLockHandler handler) { lost_lock_handler() = std::move(handler); }
+const LostLockHandler& default_on_lost() { return lost_lock_handler(); }
 
 const std::string& this_host() {
   static const std::string host = [] {

@@ -155,6 +155,15 @@ Status validate_client_name(const std::string& client);
 // Validates the server and backup id of `name` (usage errors).
 Status validate_lock_name(const LockName& name);
 
+// What a lost lock does when its AcquireRequest has no on_lost: by default
+// log it, request_stop() and SIGTERM this process (a command ends, its work
+// unpublished). A process that must outlive one lost lock (the daemon: its
+// maintenance pass) installs its own; fencing (check_current) still keeps
+// the work from being committed. Set once, before any acquire.
+using LostLockHandler = std::function<void(const std::string& resource)>;
+void set_default_on_lost(LostLockHandler handler);
+const LostLockHandler& default_on_lost();
+
 // Convenience over LockManager::acquire with the kind's default wait policy
 // (only xlogdb and sync-wal wait, bounded by kDefaultWaitBound).
 Result<std::unique_ptr<HeldLock>> acquire_default(LockManager& manager, const LockName& name);
