@@ -58,9 +58,10 @@ TEST_CASE("archive-wal whose fsync fails names the file and EIO, catalogues noth
   CHECK_FALSE(path_exists(streaming + "/" + segment(1)));
 }
 
-TEST_CASE("a failed fsync is never retried and then called good: with only the first one failing, that segment "
-          "stays unarchived",
-          "[faults]") {
+TEST_CASE(
+    "a failed fsync is never retried and then called good: with only the first one failing, that segment "
+    "stays unarchived",
+    "[faults]") {
   CellarEnv env;
   env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
   const std::string streaming = env.server_dir("main") + "/streaming";
