@@ -72,12 +72,16 @@ void collect_backups(const Config& config, const ServerConfig& server, ServerSta
     st.archive_error = cat.status().message();
     return;
   }
+  st.catalogue_read = true;
   for (const auto& b : cat->backups) {
+    ++st.backups_by_status[catalog::status_name(b.status)];
     if (b.status == catalog::BackupStatus::failed) ++st.failed_backups;
     if (b.status != catalog::BackupStatus::done) continue;
     ++st.backups;
     if (st.first_backup.empty()) st.first_backup = b.info.backup_id;
     st.last_backup = b.info.backup_id;
+    st.last_backup_end = b.info.end_time ? std::optional<int64_t>(b.info.end_time->epoch) : std::nullopt;
+    st.last_backup_size = b.info.size;
   }
   if (auto policy = server.retention_policy()) st.retention_policy = policy->text;
   st.minimum_redundancy = server.minimum_redundancy();
@@ -90,9 +94,11 @@ void collect_archive(const Config& config, const ServerConfig& server, ServerSta
     st.archive_error = db.status().message();
     return;
   }
+  st.xlogdb_read = true;
   for (const auto& e : db->entries) {
     ++st.wal_files;
     st.wal_bytes += e.size;
+    if (pg::is_segment_name(e.name)) st.last_segment_time = e.time;  // archive order: the last one wins
   }
   if (const wal::XlogEntry* last = db->last()) st.last_wal = last->name;
   if (st.systemid.empty())

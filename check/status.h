@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,15 +44,21 @@ struct ServerStatus {
   // backups
   int backups = 0;  // DONE
   int failed_backups = 0;
-  std::string first_backup;      // oldest DONE id, "" if none
-  std::string last_backup;       // newest DONE id
-  std::string retention_policy;  // "" = not enforced
+  std::string first_backup;                      // oldest DONE id, "" if none
+  std::string last_backup;                       // newest DONE id
+  std::optional<int64_t> last_backup_end;        // its end_time (unix seconds), if recorded
+  std::optional<uint64_t> last_backup_size;      // its stored bytes, if recorded
+  std::map<std::string, int> backups_by_status;  // every backup by effective status ("DONE", ...)
+  bool catalogue_read = false;                   // false: archive_error says why
+  std::string retention_policy;                  // "" = not enforced
   int64_t minimum_redundancy = 0;
   // WAL archive
   int wal_files = 0;
   uint64_t wal_bytes = 0;  // stored bytes (xlog.db sizes)
   std::string last_wal;
-  std::string archive_error;  // xlog.db or catalogue unreadable
+  std::optional<double> last_segment_time;  // xlog.db time of the newest archived segment
+  bool xlogdb_read = false;                 // false: archive_error says why
+  std::string archive_error;                // xlog.db or catalogue unreadable
 };
 
 ServerStatus collect_status(const Config& config, const ServerConfig& server);

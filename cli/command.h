@@ -105,6 +105,9 @@ struct Extras {
   // Validates the options once, after SERVER resolved and before the handler
   // runs for any server (backup: even when `all` names no active server).
   Status (*validate)(const Invocation&) = nullptr;
+  // SERVER* may be left out, and then means `all` (`metrics`: a scrape names
+  // no server). Only for ServerArity::many.
+  bool all_without_server = false;
 };
 
 struct Command {

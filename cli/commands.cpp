@@ -45,6 +45,15 @@ const std::vector<Command>& command_table() {
        {},
        nullptr,
        run_status},
+      {"metrics",
+       "Prometheus text exposition of servers: backups, WAL archive, receive-wal, locks, checks (no SERVER: all)",
+       many,
+       {},
+       ConfigNeed::required,
+       {},
+       nullptr,
+       run_metrics,
+       {.all_without_server = true}},
       {"switch-wal",
        "close the current WAL segment (pg_switch_wal), optionally waiting until it is archived",
        one,
@@ -255,7 +264,8 @@ const Command* find_command(const std::string& name) {
 
 std::vector<Positional> positionals_of(const Command& c) {
   std::vector<Positional> all;
-  if (c.servers != ServerArity::none) all.push_back({"server", "SERVER", true, c.servers == ServerArity::many});
+  if (c.servers != ServerArity::none)
+    all.push_back({"server", "SERVER", !c.extras.all_without_server, c.servers == ServerArity::many});
   all.insert(all.end(), c.positionals.begin(), c.positionals.end());
   return all;
 }

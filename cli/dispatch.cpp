@@ -152,9 +152,12 @@ std::string joined(int argc, char** argv, int from) {
 
 // The servers SERVER names (SPEC §1, §4.2): `all`, for SERVER* only, means
 // every active server; a server named explicitly counts even when inactive.
+// A command that allows no SERVER (all_without_server) takes that as `all`.
 Result<ServerList> resolve_servers(const Command& c, const Invocation& inv) {
   const bool many = c.servers == ServerArity::many;
-  auto names = many ? inv.get<std::vector<std::string>>("server") : std::vector<std::string>{inv.str("server")};
+  std::vector<std::string> names{"all"};
+  if (inv.has("server"))
+    names = many ? inv.get<std::vector<std::string>>("server") : std::vector<std::string>{inv.str("server")};
   ServerList out;
   for (const auto& name : names) {
     if (name == "all") {

@@ -45,6 +45,7 @@ Outcome run_recover(Invocation& inv, const ServerConfig& server);
 void declare_cron(po::options_description& d);
 Outcome run_cron(Invocation& inv);
 Outcome run_status(Invocation& inv, const ServerList& servers);
+Outcome run_metrics(Invocation& inv, const ServerList& servers);
 // daemon (cmd_daemon.cpp)
 void declare_daemon(po::options_description& d);
 Outcome run_daemon(Invocation& inv);

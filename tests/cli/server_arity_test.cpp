@@ -38,6 +38,7 @@ std::vector<const cli::Command*> commands_taking(bool (*pred)(ServerArity)) {
 }
 
 bool takes_server(ServerArity a) { return a != ServerArity::none; }
+bool needs_server(const cli::Command& c) { return takes_server(c.servers) && !c.extras.all_without_server; }
 bool takes_one(ServerArity a) { return a == ServerArity::one; }
 bool takes_many(ServerArity a) { return a == ServerArity::many; }
 
@@ -76,7 +77,7 @@ TEST_CASE("--help shows SERVER as the table declares it", "[cli]") {
     INFO("command " << c.name << ": " << usage);
     std::string expected = std::string("Usage: cellar ") + c.name;
     if (c.servers == ServerArity::one) expected += " SERVER ";
-    if (c.servers == ServerArity::many) expected += " SERVER... ";
+    if (c.servers == ServerArity::many) expected += c.extras.all_without_server ? " [SERVER...] " : " SERVER... ";
     CHECK(usage.rfind(expected, 0) == 0);
     if (c.servers == ServerArity::none) CHECK_THAT(usage, !Contains(" SERVER ") && !Contains("SERVER..."));
   }
@@ -97,6 +98,7 @@ TEST_CASE("a command that takes SERVER exits 2 with a usage error when it is mis
   CellarEnv env;
   add_two_servers(env);
   for (const cli::Command* c : commands_taking(takes_server)) {
+    if (!needs_server(*c)) continue;  // the test below
     RunResult r = env.run({c->name});
     INFO("command " << c->name << "\nstderr: " << r.err);
     CHECK(r.exit_code == 2);
@@ -104,6 +106,26 @@ TEST_CASE("a command that takes SERVER exits 2 with a usage error when it is mis
     CHECK_THAT(r.err, Contains(std::string("HINT: usage: cellar ") + c->name + " SERVER"));
     CHECK(r.out.empty());
   }
+}
+
+TEST_CASE("a SERVER* command that allows no SERVER runs without one as it runs for all", "[cli]") {
+  CellarEnv env;
+  add_two_servers(env);
+  int commands = 0;
+  for (const auto& c : cli::command_table()) {
+    if (!c.extras.all_without_server) continue;
+    ++commands;
+    CHECK(c.servers == ServerArity::many);
+    RunResult bare = env.run({c.name});
+    RunResult all = env.run({c.name, "all"});
+    RunResult active = env.run({c.name, "main"});  // the only active server
+    INFO("command " << c.name << "\nstdout: " << bare.out << "\nstderr: " << bare.err);
+    CHECK(bare.exit_code == all.exit_code);
+    CHECK(bare.out == all.out);
+    CHECK(bare.out == active.out);
+    CHECK_FALSE(bare.out.empty());
+  }
+  CHECK(commands > 0);
 }
 
 TEST_CASE("a command that takes one SERVER refuses all with exit 2", "[cli]") {

@@ -120,4 +120,12 @@ void cron_until_archived(const CellarEnv& env, const std::string& server, const 
   REQUIRE(archived);
 }
 
+std::string start_streaming(const CellarEnv& env, const std::string& server) {
+  REQUIRE(env.run({"cron"}).exit_code == 0);
+  REQUIRE(wait_until([&] { return receiver_pid(env, server).has_value(); }, 10));
+  std::string closed = switch_segment(env, server);
+  cron_until_archived(env, server, closed);
+  return closed;
+}
+
 }  // namespace cellar::test

@@ -57,4 +57,9 @@ int count_of(const std::string& text, const std::string& needle);
 // Runs cron until `segment` is archived (cron archives what receive-wal wrote).
 void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& segment);
 
+// A streaming server as a healthy installation has it: cron starts its
+// receive-wal, then one segment is switched and archived. Returns that
+// segment. Declare a ReceiverGuard first.
+std::string start_streaming(const CellarEnv& env, const std::string& server);
+
 }  // namespace cellar::test

@@ -84,10 +84,7 @@ TEST_CASE("with receive-wal running and WAL archived check prints OK for every c
   CellarEnv env;
   env.add_server("main", pg.conninfo(), "create_slot = \"auto\"\nslot_name = \"check_ok\"");
   ReceiverGuard guard(env, {"main"}, pg.conninfo(), {"check_ok"});
-  REQUIRE(env.run({"cron"}).exit_code == 0);
-  REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
-  std::string closed = switch_segment(env, "main");
-  cron_until_archived(env, "main", closed);
+  start_streaming(env, "main");
 
   RunResult r = env.run({"check", "main"});
   INFO(r.out << r.err);

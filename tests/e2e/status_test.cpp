@@ -24,10 +24,7 @@ TEST_CASE("status shows PostgreSQL, the slot, receive-wal with its lag, backups 
   env.add_server("main", pg.conninfo(),
                  "create_slot = \"auto\"\nslot_name = \"status_slot\"\ndescription = \"db one\"");
   ReceiverGuard guard(env, {"main"}, pg.conninfo(), {"status_slot"});
-  REQUIRE(env.run({"cron"}).exit_code == 0);
-  REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 10));
-  std::string closed = switch_segment(env, "main");
-  cron_until_archived(env, "main", closed);
+  std::string closed = start_streaming(env, "main");
   fabricate_backup(env, "main", "20260101T000000", "DONE", closed, closed);
   fabricate_backup(env, "main", "20260102T000000", "FAILED", closed, closed);
   fabricate_backup(env, "main", "20260103T000000", "DONE", closed, closed);
