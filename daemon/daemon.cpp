@@ -24,8 +24,10 @@
 #include "daemon/control_socket.h"
 #include "daemon/lock_service.h"
 #include "daemon/maintenance.h"
+#include "daemon/metrics_http.h"
 #include "daemon/supervisor.h"
 #include "locks/lock_manager.h"
+#include "metrics/metrics.h"
 
 namespace cellar::daemon {
 namespace {
@@ -109,12 +111,19 @@ class Daemon {
     say("cellar daemon " CELLAR_VERSION " started (PID " + std::to_string(::getpid()) + ", socket \"" +
         socket_->path() + "\")");
     supervisor_.configure(config());  // 2. a receiver per streaming server
-    maintenance_.start();             // 3. the cron pass, every daemon_interval
+    publish_views();
+    maintenance_.start();                    // 3. the cron pass, every daemon_interval
+    if (Status st = serve_metrics(); !st) {  // 4. /metrics, when asked for
+      maintenance_.stop();
+      supervisor_.stop_all(kStopGrace);
+      return st;
+    }
     notify_systemd("READY=1");
-    serve();  // 4. until SIGTERM or a stop request
+    serve();  // 5. until SIGTERM or a stop request
     say("cellar daemon stopping");
     notify_systemd("STOPPING=1");
-    maintenance_.stop();  // 5. the pass ends, then the receivers
+    metrics_.reset();
+    maintenance_.stop();  // 6. the pass ends, then the receivers
     supervisor_.stop_all(kStopGrace);
     say("cellar daemon stopped");
     return Status::ok();
@@ -132,12 +141,75 @@ class Daemon {
       if (signals::take_reopen_request()) (void)reload();  // SIGHUP
       (void)signals::take_child_exited();  // tick() waits for exactly its own children, whatever woke us
       auto next = supervisor_.tick(now);
+      publish_views();
       retry_waiting();
       poll_once(next);
       std::erase_if(connections_, [](const Connection& c) { return c.done; });
     }
     for (auto& c : connections_)
       if (c.waiting) send_line(c.peer.fd.get(), error_answer(Status::failed("the daemon is stopping")));
+  }
+
+  // The supervisor's state for the metrics thread (the supervisor itself
+  // is the main thread's alone).
+  void publish_views() {
+    std::lock_guard<std::mutex> guard(views_mutex_);
+    views_ = supervisor_.view();
+  }
+
+  Status serve_metrics() {
+    const std::string listen = config()->daemon_metrics_listen();
+    if (listen == "off") return Status::ok();
+    auto server = MetricsServer::start(listen, [this] { return metrics_text(); });
+    if (!server) return server.status();
+    metrics_ = std::move(*server);
+    say("serving metrics on http://" + listen + "/metrics");
+    return Status::ok();
+  }
+
+  // `cellar metrics` of every server, plus the daemon's own families.
+  std::string metrics_text() {
+    auto config = this->config();
+    std::vector<const ServerConfig*> servers;
+    for (const ServerConfig& s : config->servers) servers.push_back(&s);
+    auto families = metrics::collect(*config, servers);
+    metrics::Family restarts{"cellar_daemon_receive_wal_restarts_total",
+                             "receive-wal restarts by this daemon since it started",
+                             "counter",
+                             {}};
+    metrics::Family supervised{"cellar_daemon_receive_wal_running",
+                               "1 when the receive-wal this daemon supervises (or sees) runs",
+                               "gauge",
+                               {}};
+    metrics::Family backoff{
+        "cellar_daemon_receive_wal_backoff_seconds", "current restart delay of receive-wal", "gauge", {}};
+    {
+      std::lock_guard<std::mutex> guard(views_mutex_);
+      for (const ReceiverView& v : views_) {
+        restarts.samples.push_back({{{"server", v.server}}, static_cast<double>(v.restarts)});
+        supervised.samples.push_back(
+            {{{"server", v.server}, {"mode", v.mode.empty() ? "none" : v.mode}}, v.pid ? 1.0 : 0.0});
+        backoff.samples.push_back({{{"server", v.server}}, static_cast<double>(v.backoff_seconds)});
+      }
+    }
+    PassReport pass = maintenance_.last();
+    metrics::Family last_pass{"cellar_daemon_maintenance_last_pass_timestamp_seconds",
+                              "when the last maintenance pass started (unix time)",
+                              "gauge",
+                              {}};
+    metrics::Family pass_ok{
+        "cellar_daemon_maintenance_ok", "1 when the last maintenance pass had no error", "gauge", {}};
+    metrics::Family uptime{"cellar_daemon_start_timestamp_seconds",
+                           "when this daemon started (unix time)",
+                           "gauge",
+                           {{{}, static_cast<double>(started_)}}};
+    if (pass.started) {
+      last_pass.samples.push_back({{}, static_cast<double>(pass.started)});
+      pass_ok.samples.push_back({{}, pass.ok ? 1.0 : 0.0});
+    }
+    for (auto* f : {&uptime, &restarts, &supervised, &backoff, &last_pass, &pass_ok})
+      if (!f->samples.empty()) families.push_back(std::move(*f));
+    return metrics::render(families);
   }
 
   bool any_waiting() const {
@@ -364,6 +436,9 @@ class Daemon {
   Supervisor supervisor_;
   Maintenance maintenance_;
   std::list<Connection> connections_;
+  std::mutex views_mutex_;
+  std::vector<ReceiverView> views_;  // publish_views()
+  std::unique_ptr<MetricsServer> metrics_;
   std::time_t started_ = 0;
   bool stop_ = false;
 };

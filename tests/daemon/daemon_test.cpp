@@ -2,6 +2,8 @@
 // receive-wal children (against the harness PostgreSQL where streaming
 // matters, an unreachable port where only the process does), and its
 // control socket.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -16,7 +18,9 @@
 #include "common/process.h"
 #include "cron/cron_support.h"
 #include "daemon/daemon_support.h"
+#include "support/etcd_server.h"
 #include "support/pg_server.h"
+#include "support/promtool.h"
 
 using namespace cellar;
 using namespace cellar::test;
@@ -361,4 +365,69 @@ TEST_CASE("SIGHUP with a broken configuration keeps the old one with an ERROR li
   ReceiverGuard receivers(env, {"second"});
   CHECK(wait_for_receiver(env, "second") > 0);
   CHECK(*daemon_pid_in_file(env) == daemon);
+}
+
+TEST_CASE("daemon_metrics_listen serves cellar metrics plus the daemon's own on GET /metrics, promtool-clean",
+          "[daemon]") {
+  CellarEnv env;
+  int port = unused_port();
+  env.add_global("daemon_metrics_listen = \"127.0.0.1:" + std::to_string(port) + "\"");
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  start_daemon(env);
+  pid_t first = wait_for_receiver(env, "main");
+  ::kill(first, SIGKILL);
+  wait_for_receiver(env, "main", first);
+
+  auto get = [&](const std::string& path) {
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    REQUIRE(::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    std::string response;
+    char buf[8192];
+    for (ssize_t n; (n = ::read(fd.get(), buf, sizeof buf)) > 0;) response.append(buf, static_cast<size_t>(n));
+    return response;
+  };
+  std::string response = get("/metrics");
+  size_t body_at = response.find("\r\n\r\n");
+  REQUIRE(body_at != std::string::npos);
+  INFO(response.substr(0, body_at));
+  CHECK(response.substr(0, response.find("\r\n")).find(" 200 ") != std::string::npos);
+  CHECK(contains(response.substr(0, body_at), "text/plain; version=0.0.4"));
+  std::string body = response.substr(body_at + 4);
+  require_promtool_clean(body);
+  CHECK(contains(body, "cellar_daemon_receive_wal_restarts_total{server=\"main\"} 1\n"));
+  CHECK(contains(body, "cellar_daemon_receive_wal_running{server=\"main\",mode=\"child\"} 1\n"));
+  CHECK(contains(body, "cellar_postgres_up{server=\"main\"} 0\n"));  // what `cellar metrics` gives
+  std::string other = get("/other");
+  CHECK(other.substr(0, other.find("\r\n")).find(" 404 ") != std::string::npos);
+}
+
+TEST_CASE("a daemon whose metrics port is taken does not start, and says why", "[daemon]") {
+  CellarEnv env;
+  UniqueFd taken(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(taken.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(taken.get(), 1) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(::getsockname(taken.get(), reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  env.add_global("daemon_metrics_listen = \"127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "\"");
+  env.add_server("main", kNowhere);
+  ReceiverGuard receivers(env, {"main"});
+  DaemonGuard guard(env);
+  auto r = env.run({"daemon", "start"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.err, "the daemon did not start: could not serve metrics on 127.0.0.1:"));
+  auto pid = daemon_pid_in_file(env);
+  CHECK_FALSE((pid && process_alive(*pid)));
+  CHECK(wait_until([&] { return !receiver_pid(env, "main"); }, 10));
 }

@@ -38,9 +38,10 @@ class SmallDisk {
 
 }  // namespace
 
-TEST_CASE("archive-wal on a full disk keeps the segment in streaming/, catalogues nothing, and archives it once "
-          "there is space",
-          "[faults]") {
+TEST_CASE(
+    "archive-wal on a full disk keeps the segment in streaming/, catalogues nothing, and archives it once "
+    "there is space",
+    "[faults]") {
   CellarEnv env;
   env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
   const std::string streaming = env.server_dir("main") + "/streaming";
@@ -88,8 +89,8 @@ TEST_CASE("config-update on a full disk fails with the reason and leaves the old
   (void)run_program({"dd", "if=/dev/zero", "of=" + env.home() + "/filler", "bs=64k", "count=64"});
 
   std::string long_text(4000, 'x');
-  auto r = env.run({"config-update", "[{\"scope\": \"server\", \"server_name\": \"main\", \"description\": \"" +
-                                         long_text + "\"}]"});
+  auto r = env.run({"config-update",
+                    "[{\"scope\": \"server\", \"server_name\": \"main\", \"description\": \"" + long_text + "\"}]"});
   INFO(r.out << r.err);
   CHECK(r.exit_code != 0);
   CHECK(contains(r.err, "No space left on device"));

@@ -17,6 +17,7 @@
 #include "locks/lock_manager.h"
 #include "support/cellar_env.h"
 #include "support/pg_server.h"
+#include "support/promtool.h"
 
 using namespace cellar;
 using namespace cellar::test;
@@ -59,21 +60,6 @@ int count_prefixed(const Series& s, const std::string& prefix) {
   int n = 0;
   for (const auto& [name, v] : s) n += name.rfind(prefix, 0) == 0;
   return n;
-}
-
-// promtool must be installed (Debian's prometheus package, scripts/setup):
-// without it the test fails, it does not skip.
-void require_promtool_clean(const std::string& text) {
-  RunResult which = run_program({"sh", "-c", "command -v promtool"});
-  INFO("promtool is missing: install the Debian package prometheus (scripts/setup)");
-  REQUIRE(which.exit_code == 0);
-  TempDir dir;
-  write_text(dir / "metrics.prom", text);
-  RunResult r = run_program({"sh", "-c", "promtool check metrics < \"$1\"", "sh", dir / "metrics.prom"});
-  INFO("text:\n" << text << "\npromtool stdout:\n" << r.out << "\npromtool stderr:\n" << r.err);
-  REQUIRE(r.exit_code == 0);
-  CHECK(r.out.empty());
-  CHECK(r.err.empty());
 }
 
 RunResult metrics_of(const CellarEnv& env, const std::vector<std::string>& servers) {
