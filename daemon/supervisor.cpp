@@ -350,7 +350,8 @@ std::vector<ReceiverView> Supervisor::view() const {
         v.mode = "elsewhere";
         break;
       case State::waiting: {
-        auto left = std::chrono::duration_cast<std::chrono::seconds>(r->next - now).count();
+        // Rounded up: "starting in 0 s" only once it is due.
+        auto left = std::chrono::ceil<std::chrono::seconds>(r->next - now).count();
         v.state = "starting in " + std::to_string(std::max<int64_t>(0, left)) + " s";
         break;
       }

@@ -47,7 +47,7 @@ struct ReceiverView {
   int restarts = 0;
   std::optional<int> last_exit;  // as a shell reports it (128 + signal)
   std::string last_exit_text;    // "exit 1", "killed by signal 9", "gone (adopted; status unknown)"
-  int64_t backoff_seconds = 0;   // the current restart delay
+  int64_t backoff_seconds = 0;   // the delay waited before the last restart (0 before any)
   std::string holder;            // external / elsewhere: who holds the lock
   Json to_json() const;
 };

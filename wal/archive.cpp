@@ -16,6 +16,7 @@
 #include "common/storage_mount.h"
 #include "common/storage_posix.h"
 #include "config/layout.h"
+#include "pg/wal_page.h"
 #include "wal/identity.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
@@ -151,10 +152,29 @@ class Archiver {
       return move_to_errors(s, "unknown",
                             std::to_string(sb.st_size) + " bytes instead of " + std::to_string(o_.segment_size));
     }
+    if (parsed->kind == pg::WalFileKind::segment) {
+      auto header = check_header(s, *parsed);
+      if (!header) return header.status();
+      if (!header->empty())
+        return move_to_errors(s, header->find("belong to system") != std::string::npos ? "foreign" : "unknown",
+                              *header);
+    }
     const std::string dir = archive_dir_for(wals_, s.name);
     if (Status st = ensure_dir(dir); !st) return st;
     if (auto stored = find_archived(wals_, s.name)) return settle_existing(s, *stored, sb);
     return store_new(s, dir, sb);
+  }
+
+  // "" when the segment's first page is its own and this cluster's, else why not.
+  Result<std::string> check_header(const Source& s, const pg::WalFileName& name) {
+    auto in = storage::root().open_read(s.path());
+    if (!in) return in.status();
+    std::string first(pg::kLongPageHeaderSize, '\0');
+    auto got = read_full(**in, first.data(), first.size());
+    if (!got) return got.status();
+    auto header = pg::parse_segment_header(std::string_view(first.data(), *got));
+    if (!header) return std::string("its first page has no WAL page header (zero-filled or not WAL)");
+    return pg::segment_header_mismatch(*header, name, o_.segment_size, o_.system_id);
   }
 
   // Compress to a temp file, then rename and catalogue in one critical section.
@@ -279,6 +299,7 @@ Result<ArchiveOptions> archive_options_for(const Config& config, const ServerCon
                             "it must be a power of two from 1 MiB to 1 GiB; fix or remove the file");
     o.segment_size = (*identity)->xlog_segment_size;
   }
+  if (*identity) o.system_id = std::strtoull((*identity)->systemid.c_str(), nullptr, 10);
   return o;
 }
 

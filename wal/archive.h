@@ -12,7 +12,11 @@
 // errors/<name>.<YYYYmmddTHHMMSSZ>.duplicate (the archive is never
 // overwritten); invalid names and segments of the wrong size (once older than
 // a minute, so a slow archive_command copy is not caught midway) go to
-// errors/<name>.<stamp>.unknown. `.partial`, `*.tmp` and dot files are left
+// errors/<name>.<stamp>.unknown. A segment whose first page header is not
+// that segment's (zero-filled, renamed, another segment size) goes to
+// errors/<name>.<stamp>.unknown too, and one of another cluster (its system
+// identifier is not identity.json's) to errors/<name>.<stamp>.foreign.
+// `.partial`, `*.tmp` and dot files are left
 // alone. Not here: receiving WAL (receive-wal), retention, sync-wal.
 #pragma once
 
@@ -36,6 +40,7 @@ struct ArchiveOptions {
   codec::Codec compression = codec::Codec::none;
   int level = 0;  // 0 = the codec's default
   uint64_t segment_size = pg::kDefaultSegmentSize;
+  uint64_t system_id = 0;  // identity.json's; 0 = not known yet (no check of a segment's owner)
 };
 
 // The server's options: compression and level from the configuration, the

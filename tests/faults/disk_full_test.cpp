@@ -45,8 +45,8 @@ TEST_CASE(
   CellarEnv env;
   env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
   const std::string streaming = env.server_dir("main") + "/streaming";
-  put_file(streaming, segment(1), random_bytes(kSeg, 1));
-  put_file(streaming, segment(2), random_bytes(kSeg, 2));
+  put_file(streaming, segment(1), wal_bytes(segment(1), 1));
+  put_file(streaming, segment(2), wal_bytes(segment(2), 2));
   SmallDisk disk(env.server_dir("main") + "/wals", "20m");  // room for one segment, not two
 
   auto full = env.run({"archive-wal", "main"});
@@ -74,7 +74,7 @@ TEST_CASE(
   CHECK(contains(after, segment(1)));
   CHECK(contains(after, segment(2)));
   CHECK_FALSE(path_exists(streaming + "/" + segment(2)));
-  CHECK(env.run({"get-wal", "main", segment(2)}).out == random_bytes(kSeg, 2));
+  CHECK(env.run({"get-wal", "main", segment(2)}).out == wal_bytes(segment(2), 2));
 }
 
 TEST_CASE("config-update on a full disk fails with the reason and leaves the old auto file whole", "[faults]") {

@@ -35,7 +35,7 @@ TEST_CASE("archive-wal whose fsync fails names the file and EIO, catalogues noth
   CellarEnv env;
   env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
   const std::string streaming = env.server_dir("main") + "/streaming";
-  put_file(streaming, segment(1), random_bytes(kSeg, 1));
+  put_file(streaming, segment(1), wal_bytes(segment(1), 1));
   TempDir logs;
 
   env.set_env(fault("/wals/", false, logs / "fsync.log"));
@@ -65,7 +65,7 @@ TEST_CASE(
   CellarEnv env;
   env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
   const std::string streaming = env.server_dir("main") + "/streaming";
-  put_file(streaming, segment(1), random_bytes(kSeg, 1));
+  put_file(streaming, segment(1), wal_bytes(segment(1), 1));
   TempDir logs;
 
   // The second fsync of the same file would succeed: the page cache has

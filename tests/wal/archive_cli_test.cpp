@@ -61,8 +61,8 @@ TEST_CASE("cellar archive-wal archives, prints a summary line and get-wal return
   CellarEnv env;
   add_main(env, "compression = \"lz4\"");
   const std::string streaming = env.server_dir("main") + "/streaming";
-  put_file(streaming, segment(1), random_bytes(kSeg, 1));
-  put_file(streaming, segment(2), random_bytes(kSeg, 2));
+  put_file(streaming, segment(1), wal_bytes(segment(1), 1));
+  put_file(streaming, segment(2), wal_bytes(segment(2), 2));
   put_file(streaming, "00000002.history", "1\t0/2000000\tno recovery target specified\n");
 
   auto r = env.run({"archive-wal", "main"});
@@ -73,7 +73,7 @@ TEST_CASE("cellar archive-wal archives, prints a summary line and get-wal return
 
   auto out = env.run({"get-wal", "main", segment(2)});
   REQUIRE(out.exit_code == 0);
-  CHECK(out.out == random_bytes(kSeg, 2));
+  CHECK(out.out == wal_bytes(segment(2), 2));
   CHECK(out.err.empty());
 
   auto history = env.run({"get-wal", "main", "00000002.history"});
@@ -84,7 +84,7 @@ TEST_CASE("cellar archive-wal archives, prints a summary line and get-wal return
   auto into = env.run({"get-wal", "main", segment(1), "--output-directory", dest / "pg_wal"});
   REQUIRE(into.exit_code == 0);
   CHECK(into.out.empty());
-  CHECK(read_text(dest / ("pg_wal/" + segment(1))) == random_bytes(kSeg, 1));
+  CHECK(read_text(dest / ("pg_wal/" + segment(1))) == wal_bytes(segment(1), 1));
   CHECK(list_dir(dest / "pg_wal")->size() == 1);  // no temp file left behind
 }
 
@@ -111,7 +111,7 @@ TEST_CASE("cellar get-wal of an absent file exits 1 with the message, an invalid
 TEST_CASE("cellar archive-wal exits 3 naming the holder while the archive-wal lock is held", "[wal]") {
   CellarEnv env;
   add_main(env, "");
-  put_file(env.server_dir("main") + "/streaming", segment(1), random_bytes(kSeg, 1));
+  put_file(env.server_dir("main") + "/streaming", segment(1), wal_bytes(segment(1), 1));
   auto held = locks::ArchiveWalLock::acquire(locks::file_lock_manager(env.home()), "main");
   REQUIRE(held);
   auto r = env.run({"archive-wal", "main"});
@@ -125,12 +125,14 @@ TEST_CASE("cellar archive-wal takes the segment size from identity.json", "[wal]
   CellarEnv env;
   add_main(env, "compression = \"gzip\"\ncompression_level = 1");
   small_segments(env);
-  put_file(env.server_dir("main") + "/incoming", segment(0x123, kSmallSeg), random_bytes(kSmallSeg, 5));
+  put_file(env.server_dir("main") + "/incoming", segment(0x123, kSmallSeg),
+           wal_bytes(segment(0x123, kSmallSeg), 5, kSmallSeg));
   auto r = env.run({"archive-wal", "main"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out == "archived 1 WAL file (1.0 MiB) for server 'main'\n");
-  CHECK(env.run({"get-wal", "main", segment(0x123, kSmallSeg)}).out == random_bytes(kSmallSeg, 5));
+  CHECK(env.run({"get-wal", "main", segment(0x123, kSmallSeg)}).out ==
+        wal_bytes(segment(0x123, kSmallSeg), 5, kSmallSeg));
 }
 
 // Crash safety (SPEC §7): archive-wal is SIGKILLed at varying instants while
@@ -148,7 +150,7 @@ TEST_CASE("archive-wal killed with SIGKILL at many instants loses nothing and du
   auto arrive = [&](int count) {
     for (int i = 0; i < count; ++i, ++next) {
       std::string name = segment(next, kSmallSeg);
-      originals[name] = random_bytes(kSmallSeg, next);
+      originals[name] = wal_bytes(name, next, kSmallSeg);
       put_file(dir + "/streaming", name, originals[name]);
     }
   };
@@ -223,12 +225,12 @@ TEST_CASE("get-wal --parallel fetches the next segments into the spool and serve
   CellarEnv env;
   add_main(env, "compression = \"zstd\"");
   const std::string streaming = env.server_dir("main") + "/streaming";
-  for (uint64_t s = 1; s <= 5; ++s) put_file(streaming, segment(s), random_bytes(kSeg, s));
+  for (uint64_t s = 1; s <= 5; ++s) put_file(streaming, segment(s), wal_bytes(segment(s), s));
   REQUIRE(env.run({"archive-wal", "main"}).exit_code == 0);
   const std::string prefetch = env.server_dir("main") + "/get-wal-prefetch";
   auto first = env.run({"get-wal", "main", segment(1), "--parallel", "3"});
   REQUIRE(first.exit_code == 0);
-  CHECK(first.out == random_bytes(kSeg, 1));
+  CHECK(first.out == wal_bytes(segment(1), 1));
   auto names = list_dir(prefetch);
   REQUIRE(names);
   CHECK(*names == std::vector<std::string>{segment(2), segment(3)});
@@ -237,14 +239,14 @@ TEST_CASE("get-wal --parallel fetches the next segments into the spool and serve
   REQUIRE(::unlink(archived.c_str()) == 0);
   auto second = env.run({"get-wal", "main", segment(2), "--parallel", "3", "--output-directory", prefetch + "-out"});
   REQUIRE(second.exit_code == 0);
-  CHECK(read_text(prefetch + "-out/" + segment(2)) == random_bytes(kSeg, 2));
+  CHECK(read_text(prefetch + "-out/" + segment(2)) == wal_bytes(segment(2), 2));
   names = list_dir(prefetch);
   REQUIRE(names);
   CHECK(*names == std::vector<std::string>{segment(3), segment(4)});
   // A request further on drops what recovery moved past; a missing next one is no error.
   auto fifth = env.run({"get-wal", "main", segment(5), "--parallel", "4"});
   REQUIRE(fifth.exit_code == 0);
-  CHECK(fifth.out == random_bytes(kSeg, 5));
+  CHECK(fifth.out == wal_bytes(segment(5), 5));
   names = list_dir(prefetch);
   REQUIRE(names);
   CHECK(names->empty());

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
@@ -71,9 +72,9 @@ TEST_CASE("archive-wal moves segments, history and backup labels into wals/, com
     Fixture f(c);
     const std::string s1 = segment(1), s2 = segment(2), s3 = segment(0x1FF);
     const std::string label = s2 + ".00000028.backup", history = "00000002.history";
-    put_file(f.streaming(), s2, random_bytes(kSeg, 2));
-    put_file(f.streaming(), s1, random_bytes(kSeg, 1));
-    put_file(f.incoming(), s3, random_bytes(kSeg, 3));
+    put_file(f.streaming(), s2, wal_bytes(s2, 2));
+    put_file(f.streaming(), s1, wal_bytes(s1, 1));
+    put_file(f.incoming(), s3, wal_bytes(s3, 3));
     const std::string label_text = "START WAL LOCATION: 0/2000028\n";
     const std::string history_text = "1\t0/3000000\tno recovery target specified\n";
     put_file(f.incoming(), label, label_text);
@@ -85,8 +86,8 @@ TEST_CASE("archive-wal moves segments, history and backup labels into wals/, com
     CHECK(r.bytes == 3 * kSeg + label_text.size() + history_text.size());
     CHECK(r.moved_to_errors.empty());
     const std::string sfx = codec::codec_suffix(c);
-    CHECK(unpack(f.wals() + "/0000000100000000/" + s1 + sfx) == random_bytes(kSeg, 1));
-    CHECK(unpack(f.wals() + "/0000000100000001/" + s3 + sfx) == random_bytes(kSeg, 3));
+    CHECK(unpack(f.wals() + "/0000000100000000/" + s1 + sfx) == wal_bytes(s1, 1));
+    CHECK(unpack(f.wals() + "/0000000100000001/" + s3 + sfx) == wal_bytes(s3, 3));
     CHECK(unpack(f.wals() + "/0000000100000000/" + label + sfx) == label_text);
     CHECK(unpack(f.wals() + "/" + history + sfx) == history_text);
     CHECK(f.names_in(f.streaming()) == std::vector<std::string>{segment(0x200) + ".partial"});
@@ -113,7 +114,7 @@ TEST_CASE("archive-wal moves segments, history and backup labels into wals/, com
 
 TEST_CASE("a second archive-wal run with nothing new changes nothing", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(7), random_bytes(kSeg, 7));
+  put_file(f.streaming(), segment(7), wal_bytes(segment(7), 7));
   f.archive();
   auto before = f.catalogue();
   ArchiveReport again = f.archive();
@@ -125,10 +126,10 @@ TEST_CASE("a second archive-wal run with nothing new changes nothing", "[wal]") 
 
 TEST_CASE("a segment archived again with the same content is dropped, without a second catalogue line", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(7), random_bytes(kSeg, 7));
+  put_file(f.streaming(), segment(7), wal_bytes(segment(7), 7));
   f.archive();
-  put_file(f.incoming(), segment(7), random_bytes(kSeg, 7));  // archive_command pushed it too
-  put_file(f.streaming(), segment(7), random_bytes(kSeg, 7));
+  put_file(f.incoming(), segment(7), wal_bytes(segment(7), 7));  // archive_command pushed it too
+  put_file(f.streaming(), segment(7), wal_bytes(segment(7), 7));
   ArchiveReport r = f.archive();
   CHECK(r.archived == 0);
   CHECK(r.duplicates_dropped == 2);
@@ -140,17 +141,17 @@ TEST_CASE("a segment archived again with the same content is dropped, without a 
 
 TEST_CASE("a segment whose name is archived with different content goes to errors/ and the archive is kept", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(7), random_bytes(kSeg, 7));
+  put_file(f.streaming(), segment(7), wal_bytes(segment(7), 7));
   f.archive();
-  put_file(f.incoming(), segment(7), random_bytes(kSeg, 99));
+  put_file(f.incoming(), segment(7), wal_bytes(segment(7), 99));
   ArchiveReport r = f.archive();
   REQUIRE(r.moved_to_errors.size() == 1);
   const std::string moved = r.moved_to_errors[0];
   CHECK(dirname_of(moved) == f.errors());
   CHECK(moved.rfind(f.errors() + "/" + segment(7) + ".", 0) == 0);
   CHECK(moved.substr(moved.size() - 10) == ".duplicate");
-  CHECK(read_text(moved) == random_bytes(kSeg, 99));
-  CHECK(unpack(f.wals() + "/0000000100000000/" + segment(7) + ".zst") == random_bytes(kSeg, 7));
+  CHECK(read_text(moved) == wal_bytes(segment(7), 99));
+  CHECK(unpack(f.wals() + "/0000000100000000/" + segment(7) + ".zst") == wal_bytes(segment(7), 7));
   CHECK(f.catalogue().size() == 1);
   CHECK(summary_line(r, "main").find("moved 1 to errors/") != std::string::npos);
 }
@@ -176,7 +177,7 @@ TEST_CASE("garbage names and old segments of the wrong size go to errors/; a fre
 TEST_CASE("a file renamed into wals/ but missing from xlog.db (crash before the append) is catalogued, then dropped",
           "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(5), random_bytes(kSeg, 5));
+  put_file(f.streaming(), segment(5), wal_bytes(segment(5), 5));
   REQUIRE(make_dirs(f.wals() + "/0000000100000000"));
   auto packed = codec::compress_buffer(test::read_text(f.streaming() + "/" + segment(5)), Codec::gzip);
   REQUIRE(packed);
@@ -192,13 +193,13 @@ TEST_CASE("a file renamed into wals/ but missing from xlog.db (crash before the 
 
 TEST_CASE("a torn xlog.db line from a crash mid-append is replaced by one whole line", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(5), random_bytes(kSeg, 5));
-  put_file(f.streaming(), segment(6), random_bytes(kSeg, 6));
+  put_file(f.streaming(), segment(5), wal_bytes(segment(5), 5));
+  put_file(f.streaming(), segment(6), wal_bytes(segment(6), 6));
   f.archive();
   const std::string db = xlogdb_path(f.options.server_dir);
   std::string text = read_text(db);
-  write_text(db, text.substr(0, text.size() - 9));             // the second line torn
-  put_file(f.streaming(), segment(6), random_bytes(kSeg, 6));  // its source not yet unlinked
+  write_text(db, text.substr(0, text.size() - 9));                // the second line torn
+  put_file(f.streaming(), segment(6), wal_bytes(segment(6), 6));  // its source not yet unlinked
   ArchiveReport r = f.archive();
   CHECK(r.catalogued == 1);
   auto entries = f.catalogue();
@@ -208,7 +209,7 @@ TEST_CASE("a torn xlog.db line from a crash mid-append is replaced by one whole 
 
 TEST_CASE("stale temp files from a crash while compressing are removed and the segment archived", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(8), random_bytes(kSeg, 8));
+  put_file(f.streaming(), segment(8), wal_bytes(segment(8), 8));
   put_file(f.wals() + "/0000000100000000", segment(8) + ".zst.cellar-tmp.4711.0", "half a file");
   put_file(f.wals() + "/0000000100000000", segment(8) + ".lz4.cellar-tmp.4712.3", "half a file, other codec");
   ArchiveReport r = f.archive();
@@ -218,7 +219,7 @@ TEST_CASE("stale temp files from a crash while compressing are removed and the s
 
 TEST_CASE("archive-wal is busy while another process holds the archive-wal lock", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(1), random_bytes(kSeg, 1));
+  put_file(f.streaming(), segment(1), wal_bytes(segment(1), 1));
   auto held = locks::ArchiveWalLock::acquire(*f.options.locks, "main");
   REQUIRE(held);
   auto r = archive_wal(f.options);
@@ -230,7 +231,7 @@ TEST_CASE("archive-wal is busy while another process holds the archive-wal lock"
 
 TEST_CASE("a corrupt archived copy stops archive-wal and leaves the source in place", "[wal]") {
   Fixture f;
-  put_file(f.streaming(), segment(9), random_bytes(kSeg, 9));
+  put_file(f.streaming(), segment(9), wal_bytes(segment(9), 9));
   put_file(f.wals() + "/0000000100000000", segment(9) + ".zst", "not zstd at all");
   auto r = archive_wal(f.options);
   REQUIRE_FALSE(r);
@@ -244,4 +245,33 @@ TEST_CASE("sizes for humans use binary units", "[wal]") {
   CHECK(human_size(1023) == "1023 B");
   CHECK(human_size(16 * 1024 * 1024) == "16.0 MiB");
   CHECK(human_size(3ull << 30) == "3.0 GiB");
+}
+
+TEST_CASE("a segment of another cluster, zero-filled, or another segment's goes to errors/ and is never archived",
+          "[wal]") {
+  Fixture f;
+  f.options.system_id = kTestSystemId;
+  put_file(f.incoming(), segment(1), wal_bytes(segment(1), 1, kSeg, 7300000000000000042ULL));  // another cluster
+  put_file(f.incoming(), segment(2), std::string(kSeg, '\0'));                                 // zero-filled
+  put_file(f.incoming(), segment(3), wal_bytes(segment(4), 3));                                // renamed
+  put_file(f.incoming(), segment(5), wal_bytes(segment(5), 5));
+  // The first segment of timeline 2 begins as a copy of timeline 1's.
+  put_file(f.incoming(), segment(6, kSeg, 2), wal_bytes(segment(6, kSeg, 1), 6));
+
+  ArchiveReport r = f.archive();
+  CHECK(r.archived == 2);
+  REQUIRE(r.moved_to_errors.size() == 3);
+  auto errors = f.names_in(f.errors());
+  auto moved = [&](const std::string& name, const std::string& reason) {
+    return std::any_of(errors.begin(), errors.end(), [&](const std::string& e) {
+      return e.rfind(name + ".", 0) == 0 && e.size() > reason.size() &&
+             e.compare(e.size() - reason.size(), reason.size(), reason) == 0;
+    });
+  };
+  CHECK(moved(segment(1), ".foreign"));
+  CHECK(moved(segment(2), ".unknown"));
+  CHECK(moved(segment(3), ".unknown"));
+  std::vector<std::string> names;
+  for (const auto& e : f.catalogue()) names.push_back(e.name);
+  CHECK(names == std::vector<std::string>{segment(5), segment(6, kSeg, 2)});
 }

@@ -34,7 +34,7 @@ struct Fixture {
     options.compression = codec::Codec::zstd;
   }
   std::string streaming() const { return options.server_dir + "/streaming"; }
-  void receive(const std::string& name) const { put_file(streaming(), name, random_bytes(pg::kDefaultSegmentSize, 7)); }
+  void receive(const std::string& name) const { put_file(streaming(), name, wal_bytes(name, 7)); }
 };
 
 bool in_xlogdb(const std::string& server_dir, const std::string& name) {
