@@ -1,11 +1,13 @@
 // The fault matrix, PostgreSQL stops (docs/reliability.md): a private
 // cluster of the harness (PgServer::start), crashed (immediate shutdown)
 // under a backup paused right after it wrote STARTED, then started again.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "cron/cron_support.h"
+#include "pg/wal_names.h"
 #include "support/pause_listener.h"
 #include "support/pg_server.h"
 
@@ -16,7 +18,8 @@ TEST_CASE("a backup whose PostgreSQL crashes under it is FAILED with the reason;
           "[faults][pg]") {
   auto pg = PgServer::start();
   CellarEnv env;
-  env.add_server("main", pg->conninfo(), "slot_name = \"crash\"\ncreate_slot = \"auto\"\nreceive_wal_backoff_limit = 1");
+  env.add_server("main", pg->conninfo(),
+                 "slot_name = \"crash\"\ncreate_slot = \"auto\"\nreceive_wal_backoff_limit = 1");
   ReceiverGuard receivers(env, {"main"});
   Child receiver = env.spawn_cellar({"receive-wal", "main"});
   REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 20));
@@ -51,4 +54,43 @@ TEST_CASE("a backup whose PostgreSQL crashes under it is FAILED with the reason;
     REQUIRE(info);
     CHECK(info->status == (id == names->front() ? catalog::BackupStatus::failed : catalog::BackupStatus::done));
   }
+}
+
+TEST_CASE("receive-wal outlives a PostgreSQL crash and a fast shutdown: it reconnects and the archive has no gap",
+          "[faults][pg]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(),
+                 "slot_name = \"crash_rw\"\ncreate_slot = \"auto\"\nreceive_wal_backoff_limit = 1");
+  ReceiverGuard receivers(env, {"main"});
+  Child receiver = env.spawn_cellar({"receive-wal", "main"});
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 20));
+  std::string first = switch_segment(env, "main");
+  cron_until_archived(env, "main", first);
+
+  pg->stop_immediate();
+  pg->start_again();
+  std::string after_crash = switch_segment(env, "main");
+  cron_until_archived(env, "main", after_crash);
+  pg->stop();  // fast shutdown: the server sends what it has, then closes
+  pg->start_again();
+  std::string last = switch_segment(env, "main");
+  cron_until_archived(env, "main", last);
+  CHECK(receiver_pid(env, "main") == receiver.pid());  // the same process throughout
+
+  // Every segment from the first to the last, each once.
+  auto names = archived_names(env, "main");
+  std::vector<uint64_t> segnos;
+  for (const auto& n : names)
+    if (auto p = pg::parse_wal_file_name(n, pg::kDefaultSegmentSize); p && p->kind == pg::WalFileKind::segment)
+      segnos.push_back(p->segno);
+  std::sort(segnos.begin(), segnos.end());
+  auto from = pg::parse_wal_file_name(first, pg::kDefaultSegmentSize)->segno,
+       to = pg::parse_wal_file_name(last, pg::kDefaultSegmentSize)->segno;
+  std::vector<uint64_t> expected;
+  for (uint64_t s = from; s <= to; ++s) expected.push_back(s);
+  std::vector<uint64_t> got;
+  for (uint64_t s : segnos)
+    if (s >= from && s <= to) got.push_back(s);
+  CHECK(got == expected);
 }
