@@ -32,6 +32,21 @@ bool backup_in_use(locks::LockManager& locks, const std::string& server, const s
   return !owner || owner->has_value();
 }
 
+// What a backup past its copy must have: "" or "lacks begin_wal, end_time".
+static std::string missing_fields(const BackupInfo& info, const std::string& id) {
+  std::string missing;
+  auto lacks = [&](bool absent, const char* key) {
+    if (absent) missing += (missing.empty() ? "" : ", ") + std::string(key);
+  };
+  lacks(info.begin_wal.empty(), "begin_wal");
+  lacks(info.end_wal.empty(), "end_wal");
+  lacks(!info.end_time, "end_time");
+  lacks(!info.timeline, "timeline");
+  if (!missing.empty()) return "lacks " + missing;
+  if (info.backup_id != id) return "names backup " + info.backup_id + ", not its directory " + id;
+  return "";
+}
+
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server) {
   Catalogue cat{server, config.server_dir(server), &locks::lock_manager(config), {}};
   std::string base = base_dir(cat.server_dir);
@@ -48,6 +63,15 @@ Result<Catalogue> load_catalogue(const Config& config, const std::string& server
     }
     BackupStatus status = info->status;
     if (status == BackupStatus::started && !backup_in_use(*cat.locks, server, id)) status = BackupStatus::failed;
+    if (info->backup_id.empty()) info->backup_id = id;  // so that `delete` can name it
+    if (std::string missing = missing_fields(*info, id);
+        !missing.empty() && info->status != BackupStatus::failed && info->status != BackupStatus::started) {
+      // Never a DONE (or WAITING_FOR_WALS) backup that recover, retention
+      // and minimum_redundancy would trust without knowing its WAL.
+      log::warning("backup " + id + " of server '" + server + "' counts as FAILED: its backup.info " + missing);
+      info->error = "backup.info " + missing;
+      status = BackupStatus::failed;
+    }
     cat.backups.push_back({std::move(*info), dir, status});
   }
   return cat;

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/fs.h"
+#include "support/cellar_env.h"
 #include "support/run.h"
 
 using namespace cellar;
@@ -217,4 +218,23 @@ TEST_CASE("tablespace lists parse only in Barman's repr", "[catalog]") {
     INFO(bad);
     CHECK_FALSE(parse_tablespaces(bad));
   }
+}
+
+TEST_CASE("a DONE backup.info that lacks its WAL, end time or timeline counts as FAILED, never DONE", "[catalog]") {
+  cellar::test::CellarEnv env;
+  env.add_server("main", "host=127.0.0.1 port=1 dbname=postgres");
+  const std::string dir = env.server_dir("main") + "/base/20261201T000000";
+  REQUIRE(cellar::make_dirs(dir));
+  cellar::test::write_text(dir + "/backup.info", "status=DONE\n");
+  auto list = env.run({"list-backups", "main"});
+  INFO(list.out << list.err);
+  CHECK(list.exit_code == 0);
+  CHECK(list.out.find("main 20261201T000000 - FAILED") != std::string::npos);
+  CHECK(list.err.find("counts as FAILED: its backup.info lacks begin_wal, end_wal, end_time, timeline") !=
+        std::string::npos);
+  auto recover = env.run({"recover", "main", "latest", env.home() + "/restore"});
+  CHECK(recover.exit_code != 0);  // no DONE backup to restore
+  auto deleted = env.run({"delete", "main", "20261201T000000"});
+  INFO(deleted.err);
+  CHECK(deleted.exit_code == 0);  // named by its directory, so it can be removed
 }

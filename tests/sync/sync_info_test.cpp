@@ -37,6 +37,8 @@ struct Primary {
     info.status = catalog::BackupStatus::done;
     info.begin_wal = kWals[1];
     info.end_wal = kWals[1];
+    info.end_time = catalog::Timestamp::local(1795342130);
+    info.timeline = 1;
     REQUIRE(catalog::save_backup_info(dir, info));
   }
   Json sync_info(const std::vector<std::string>& extra, int expected_exit = 0) const {
