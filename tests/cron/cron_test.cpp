@@ -268,3 +268,34 @@ TEST_CASE("a real backup killed with SIGKILL while STARTED is marked FAILED by t
   auto list = env.run({"list-backups", "main"});
   CHECK(contains(list.out, id + " - FAILED"));
 }
+
+TEST_CASE("retention never counts nor removes a WAITING_FOR_WALS backup, and keeps the WAL it still waits on",
+          "[cron]") {
+  CellarEnv env;
+  env.add_server("main", "host=/nonexistent port=1 user=postgres",
+                 "streaming_archiver = false\nretention_policy = \"REDUNDANCY 1\"");
+  fabricate_backup(env, "main", "20260100T000000", "DONE", segment(2), segment(2));
+  fabricate_backup(env, "main", "20260101T000000", "DONE", segment(4), segment(4));
+  fabricate_backup(env, "main", "20260102T000000", "WAITING_FOR_WALS", segment(6), segment(7));
+  std::vector<std::string> wals;
+  for (uint64_t s = 1; s <= 6; ++s) wals.push_back(segment(s));  // segment 7 not archived yet
+  fabricate_wals(env, "main", wals);
+  auto exists = [&](const std::string& id) { return path_exists(env.server_dir("main") + "/base/" + id); };
+
+  auto first = env.run({"cron"});
+  INFO(first.out << first.err);
+  CHECK(first.exit_code == 0);
+  CHECK_FALSE(exists("20260100T000000"));  // REDUNDANCY 1 counts DONE backups only: b1 stays
+  CHECK(exists("20260101T000000"));
+  CHECK(exists("20260102T000000"));
+  CHECK(status_of(env, "main", "20260102T000000") == "WAITING_FOR_WALS");
+  auto left = archived_names(env, "main");
+  CHECK(left == std::vector<std::string>(wals.begin() + 3, wals.end()));  // from b1's begin_wal on
+
+  fabricate_wals(env, "main", {segment(7)});
+  auto second = env.run({"cron"});
+  INFO(second.out << second.err);
+  CHECK(status_of(env, "main", "20260102T000000") == "DONE");
+  CHECK_FALSE(exists("20260101T000000"));  // now b2 is the one DONE backup retention keeps
+  CHECK(archived_names(env, "main") == std::vector<std::string>{segment(6), segment(7)});
+}
