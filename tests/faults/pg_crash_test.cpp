@@ -1,6 +1,8 @@
 // The fault matrix, PostgreSQL stops (docs/reliability.md): a private
 // cluster of the harness (PgServer::start), crashed (immediate shutdown)
 // under a backup paused right after it wrote STARTED, then started again.
+#include <signal.h>
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 
@@ -93,4 +95,39 @@ TEST_CASE("receive-wal outlives a PostgreSQL crash and a fast shutdown: it recon
   for (uint64_t s : segnos)
     if (s >= from && s <= to) got.push_back(s);
   CHECK(got == expected);
+}
+
+TEST_CASE(
+    "a stalled walsender (SIGSTOP) is noticed by receive-wal's 60 s silence timeout, which reconnects with no gap",
+    "[faults][pg][slow]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(),
+                 "slot_name = \"stall\"\ncreate_slot = \"auto\"\nreceive_wal_backoff_limit = 1");
+  ReceiverGuard receivers(env, {"main"});
+  REQUIRE(env.run({"cron"}).exit_code == 0);  // receive-wal in the background, its log in receive-wal.log
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 20));
+  std::string before = switch_segment(env, "main");
+  cron_until_archived(env, "main", before);
+  std::string walsender;
+  REQUIRE(wait_until(
+      [&] {
+        walsender = pg->psql("SELECT pid FROM pg_stat_replication WHERE state = 'streaming'");
+        return !walsender.empty();
+      },
+      20));
+  pid_t stalled = static_cast<pid_t>(std::stol(walsender));
+
+  REQUIRE(::kill(stalled, SIGSTOP) == 0);
+  const std::string log = env.server_dir("main") + "/receive-wal.log";
+  bool noticed = wait_until([&] { return contains(read_text(log), "no message from the server for 60 s"); }, 100);
+  ::kill(stalled, SIGCONT);  // it finds its client gone and exits, freeing the slot
+  INFO(read_text(log));
+  REQUIRE(noticed);
+  std::string after = switch_segment(env, "main");
+  cron_until_archived(env, "main", after);
+  auto names = archived_names(env, "main");
+  for (uint64_t s = pg::parse_wal_file_name(before, pg::kDefaultSegmentSize)->segno;
+       s <= pg::parse_wal_file_name(after, pg::kDefaultSegmentSize)->segno; ++s)
+    CHECK(std::find(names.begin(), names.end(), pg::make_segment_name(1, s, pg::kDefaultSegmentSize)) != names.end());
 }
