@@ -165,7 +165,8 @@ Result<Copied> copy_files(const BackupRequest& req, Session& session, const NewB
   po.level = b.level;
   po.reuse = reuse.empty() ? nullptr : &reuse;
   StreamWriter writer(b.dir, po, [&](uint64_t done, uint64_t total) { meter.update(done, total); });
-  pg::BaseBackupOptions opts{"cellar backup " + b.id, req.immediate_checkpoint, req.progress};
+  pg::BaseBackupOptions opts{"cellar backup " + b.id, req.immediate_checkpoint, req.progress,
+                             std::chrono::seconds(req.server->backup_stall_timeout().count())};
   auto end = pg::run_base_backup(session.repl, opts, writer);
   meter.finish();
   if (!end) return end.status();

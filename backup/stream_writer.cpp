@@ -2,6 +2,7 @@
 
 #include "catalog/manifest.h"
 #include "common/crc32c.h"
+#include "common/pause_point.h"
 #include "config/layout.h"
 
 namespace cellar::backup {
@@ -12,6 +13,7 @@ StreamWriter::StreamWriter(std::string backup_dir, const PipelineOptions& pipeli
 Status StreamWriter::on_start(const pg::BaseBackupStart& start) {
   result_.start = start;
   for (const auto& t : start.tablespaces) total_ += t.size_kb.value_or(0) * 1024;
+  pause_point("backup-streaming");  // tests: the checkpoint is done, the archive stream comes next
   return Status::ok();
 }
 

@@ -86,6 +86,7 @@ namespace cellar {
   X(backup_schedule, std::optional<Schedule>, nullptr, anything(), "\"daily HH:MM\" or an interval \"6 HOURS\"")     \
   X(primary_ssh_command, std::string, nullptr, not_empty(" (remove the key instead)"), "makes this a passive node")  \
   X(receive_wal_backoff_limit, Duration, "10", duration_in(1, 3600), "seconds or a duration; reconnect delay cap")   \
+  X(backup_stall_timeout, Duration, "300", duration_in(5, 86400), "a backup receiving nothing this long fails")      \
   X(repository, std::string, "local", repository_rule(), "\"local\", an absolute path or \"s3://BUCKET[/PREFIX]\"")  \
   X(s3_endpoint, std::string, nullptr, url_rule(), "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)")   \
   X(s3_region, std::string, "us-east-1", not_empty(""), "SigV4 signing region")                                      \

@@ -1,7 +1,9 @@
 #include "pg/base_backup.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
 
@@ -83,13 +85,36 @@ Status dispatch(std::string_view msg, BaseBackupSink& sink, bool& in_manifest) {
   }
 }
 
-Status read_copy(Connection& conn, BaseBackupSink& sink) {
+// Waits until the connection's socket is readable and consumes what came;
+// failed after `stall` without a byte.
+Status await_data(Connection& conn, std::chrono::milliseconds stall) {
+  pollfd p{PQsocket(conn.raw()), POLLIN, 0};
+  for (;;) {
+    int n = ::poll(&p, 1, static_cast<int>(stall.count()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::from_errno("could not wait for BASE_BACKUP data", errno);
+    if (n == 0)
+      return Status::failed(
+          "BASE_BACKUP stalled: no data from the server for " + std::to_string(stall.count() / 1000) + " s",
+          "see the server's log; backup_stall_timeout sets how long a backup waits");
+    if (PQconsumeInput(conn.raw()) == 0) return Status::failed("could not read BASE_BACKUP data: " + conn.last_error());
+    return Status::ok();
+  }
+}
+
+Status read_copy(Connection& conn, BaseBackupSink& sink, std::chrono::milliseconds stall) {
+  while (PQisBusy(conn.raw()))  // the stream's start is bounded too
+    if (Status st = await_data(conn, stall); !st) return st;
   auto copy = next_result(conn, PGRES_COPY_OUT, "the archive stream");
   if (!copy) return copy.status();
   bool in_manifest = false;
   for (;;) {
     char* buf = nullptr;
-    int len = PQgetCopyData(conn.raw(), &buf, 0);
+    int len = PQgetCopyData(conn.raw(), &buf, 1);  // async: a stalled server cannot hang us
+    if (len == 0) {
+      if (Status st = await_data(conn, stall); !st) return st;
+      continue;
+    }
     if (len == -1) return Status::ok();
     if (len < 0) return Status::failed("could not read BASE_BACKUP data: " + conn.last_error());
     Status st = dispatch(std::string_view(buf, static_cast<size_t>(len)), sink, in_manifest);
@@ -134,7 +159,7 @@ Result<BaseBackupEnd> run_base_backup(Connection& conn, const BaseBackupOptions&
   auto start = read_start(conn);
   if (!start) return start.status();
   if (Status st = sink.on_start(*start); !st) return st;
-  if (Status st = read_copy(conn, sink); !st) return st;
+  if (Status st = read_copy(conn, sink, options.stall_timeout); !st) return st;
   return read_end(conn);
 }
 

@@ -6,6 +6,7 @@
 // What the bytes mean (tar members, files on disk) belongs to backup/.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +23,10 @@ struct BaseBackupOptions {
   std::string label;             // goes into backup_label
   bool fast_checkpoint = false;  // CHECKPOINT 'fast' instead of spread
   bool progress = false;         // PROGRESS: sizes in the tablespace list, 'p' messages
+  // Once the archive stream has begun, no byte from the server for this
+  // long fails the backup (a stalled walsender, a cut connection that TCP
+  // has not noticed). The checkpoint before the stream is not bounded.
+  std::chrono::milliseconds stall_timeout{300000};
 };
 
 struct TablespaceRow {

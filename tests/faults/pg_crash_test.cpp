@@ -131,3 +131,30 @@ TEST_CASE(
        s <= pg::parse_wal_file_name(after, pg::kDefaultSegmentSize)->segno; ++s)
     CHECK(std::find(names.begin(), names.end(), pg::make_segment_name(1, s, pg::kDefaultSegmentSize)) != names.end());
 }
+
+TEST_CASE("a BASE_BACKUP whose walsender stalls fails after backup_stall_timeout instead of hanging", "[faults][pg]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(), "slot_name = \"stall_b\"\ncreate_slot = \"auto\"\nbackup_stall_timeout = 5");
+  PauseListener paused("backup-streaming");
+  Child backup = env.spawn_cellar({"backup", "main", "--no-progress", "--immediate-checkpoint"}, {paused.env()});
+  REQUIRE(paused.wait_reached());
+  std::string walsender = pg->psql("SELECT pid FROM pg_stat_replication WHERE state = 'backup'");
+  REQUIRE_FALSE(walsender.empty());
+  pid_t stalled = static_cast<pid_t>(std::stol(walsender));
+  REQUIRE(::kill(stalled, SIGSTOP) == 0);
+  paused.release();
+  std::string out;
+  for (std::string line; !(line = backup.read_line()).empty();) out += line + "\n";
+  int code = backup.wait();
+  ::kill(stalled, SIGCONT);
+  INFO(out);
+  CHECK(code == 1);
+  auto names = list_dir(env.server_dir("main") + "/base");
+  REQUIRE(names);
+  REQUIRE(names->size() == 1);
+  auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + names->front());
+  REQUIRE(info);
+  CHECK(info->status == catalog::BackupStatus::failed);
+  CHECK(contains(info->error, "BASE_BACKUP stalled: no data from the server for 5 s"));
+}
