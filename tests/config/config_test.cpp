@@ -105,6 +105,7 @@ TEST_CASE("every key has its documented default", "[config]") {
       {"backup_schedule", "(none)"},
       {"primary_ssh_command", "(none)"},
       {"receive_wal_backoff_limit", "10"},
+      {"backup_stall_timeout", "300"},
       {"repository", "local"},
       {"s3_endpoint", "(none)"},
       {"s3_region", "us-east-1"},
