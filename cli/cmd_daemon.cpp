@@ -80,7 +80,8 @@ Outcome foreground(Invocation& inv) {
 
 // lock / unlock KIND SERVER [ID]: exit 0 with the daemon's answer, else 1.
 Outcome lock_or_unlock(Invocation& inv, const std::string& action) {
-  if (Status st = expect_args(inv, action, 1, 3, action + " KIND [SERVER [BACKUP_ID]] --client NAME"); !st) return st;
+  if (Status st = expect_args(inv, action, 1, 3, action + " KIND [SERVER [BACKUP_ID]] --client NAME"); !st)
+    return Outcome::exit(1, st);  // locker's contract: 0 or 1
   auto args = args_of(inv);
   Json r = Json::object();
   r.set("command", action);

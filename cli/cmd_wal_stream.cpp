@@ -175,7 +175,13 @@ Outcome run_receive_wal(Invocation& inv, const ServerConfig& s) {
   if (inv.has("reset")) return reset_receiver(inv, config, s);
   auto lock = locks::ReceiveWalLock::acquire(locks::lock_manager(config), s.name);
   if (!lock) return lock.status();
-  return wal::run_receiver(*lock, wal::receiver_options(config, s));
+  Status st = wal::run_receiver(*lock, wal::receiver_options(config, s));
+  // A stop because the lock was lost is no clean stop: exit 1, so that a
+  // supervisor restarts it (exit 0 is final under daemon_exit_codes).
+  if (st && lock->lost())
+    return Status::failed("receive-wal of server '" + s.name + "' stopped: it lost its receive-wal lock",
+                          "another host may stream now; the next start finds out");
+  return st;
 }
 
 void declare_switch_wal(po::options_description& d) {

@@ -22,6 +22,7 @@ struct ExecCall {
   std::vector<char*> envp;            // null-terminated pointers into env_text; empty = ours
   bool search_path = false;
   const char* cwd = nullptr;
+  bool ignore_hangup = false;
 };
 
 ExecCall prepare_exec(const SpawnOptions& o) {
@@ -31,6 +32,7 @@ ExecCall prepare_exec(const SpawnOptions& o) {
   e.argv.push_back(nullptr);
   e.search_path = o.search_path;
   e.cwd = o.cwd.empty() ? nullptr : o.cwd.c_str();
+  e.ignore_hangup = o.ignore_hangup;
   if (!o.env.empty()) {
     auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
     for (char** v = environ; *v; ++v) {
@@ -100,6 +102,7 @@ Status open_streams(const SpawnOptions& o, ChildStreams& c) {
 // closed at exec, then exec. Any failure's errno goes to `report_fd`.
 [[noreturn]] void exec_child(const ExecCall& e, const ChildStreams& c, int report_fd) {
   signals::reset_in_child();
+  if (e.ignore_hangup) ::signal(SIGHUP, SIG_IGN);  // async-signal-safe; survives exec
   // Lift the sources above 2 first, so putting one in place cannot clobber
   // another (a pipe end may well be fd 1 when our own stdout was closed).
   int lifted[3];

@@ -44,6 +44,9 @@ struct SpawnOptions {
   std::string cwd;  // "" = ours ("/" for a detached process)
   // "NAME=VALUE" entries added to (or replacing in) our environment.
   std::vector<std::string> env;
+  // SIGHUP ignored (not default) at exec, until the child installs its own
+  // handler: a SIGHUP sent in between does not end it.
+  bool ignore_hangup = false;
 };
 
 // How a child ended.

@@ -46,7 +46,15 @@ Result<ControlSocket> ControlSocket::open(const std::string& path) {
   const std::string pid_path = layout::daemon_pid_file(path);
   s.pid_file_ = UniqueFd(::open(pid_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!s.pid_file_.valid()) return Status::from_errno("could not open \"" + pid_path + "\"", errno);
-  if (::flock(s.pid_file_.get(), LOCK_EX | LOCK_NB) != 0) {
+  // A client probing whether a daemon runs holds a shared lock for an
+  // instant: retry for a second before calling the file busy.
+  int locked = -1;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    locked = ::flock(s.pid_file_.get(), LOCK_EX | LOCK_NB);
+    if (locked == 0 || errno != EWOULDBLOCK) break;
+    ::usleep(20000);
+  }
+  if (locked != 0) {
     if (errno != EWOULDBLOCK) return Status::from_errno("could not lock \"" + pid_path + "\"", errno);
     auto pid = pid_in(s.pid_file_.get());
     return Status::busy("a cellar daemon is already running" + (pid ? " (PID " + std::to_string(*pid) + ")" : ""),
@@ -57,8 +65,14 @@ Result<ControlSocket> ControlSocket::open(const std::string& path) {
       ::pwrite(s.pid_file_.get(), pid_text.data(), pid_text.size(), 0) != static_cast<ssize_t>(pid_text.size()))
     return Status::from_errno("could not write \"" + pid_path + "\"", errno);
   // We hold the PID file's lock: a socket file there is a killed daemon's.
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return Status::from_errno("could not remove the stale socket \"" + path + "\"", errno);
+  // Anything else there is not ours to remove.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode))
+      return Status::failed("\"" + path + "\" exists and is not a socket", "set daemon_socket to another path");
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return Status::from_errno("could not remove the stale socket \"" + path + "\"", errno);
+  }
   s.listen_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s.listen_.valid()) return Status::from_errno("could not create a unix socket", errno);
   // Mode 0600 from the start: no window in which others could connect.

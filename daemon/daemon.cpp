@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/signals.h"
 #include "common/time_text.h"
 #include "daemon/control_socket.h"
@@ -40,7 +41,7 @@ constexpr auto kStopGrace = std::chrono::seconds(30);
 void say(const std::string& line) {
   static std::mutex mutex;
   std::lock_guard<std::mutex> guard(mutex);
-  std::printf("%s %s\n", format_utc(std::time(nullptr), "%Y-%m-%d %H:%M:%S").c_str(), line.c_str());
+  std::printf("%s %s\n", format_utc(std::time(nullptr), "%Y-%m-%d %H:%M:%S").c_str(), redact_secrets(line).c_str());
   std::fflush(stdout);
   log::info(line);
 }
@@ -48,8 +49,8 @@ void say(const std::string& line) {
 Json error_answer(const Status& st) {
   Json a = Json::object();
   a.set("ok", false);
-  a.set("error", st.message());
-  if (!st.hint().empty()) a.set("hint", st.hint());
+  a.set("error", redact_secrets(st.message()));
+  if (!st.hint().empty()) a.set("hint", redact_secrets(st.hint()));
   a.set("code", st.code() == ErrorCode::usage ? "usage" : st.code() == ErrorCode::busy ? "busy" : "failed");
   return a;
 }
@@ -75,6 +76,28 @@ void notify_systemd(const std::string& state) {
   if (!fd.valid()) return;
   (void)::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&a),
                  static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + p.size()));
+}
+
+// What a running daemon cannot take over by a reload: where it lives and
+// listens, the lock backend, and the repositories mounted at its start
+// (shared by its threads). "" when none of it changed, else the first key.
+std::string needs_restart(const Config& old_config, const Config& fresh) {
+  auto text = [](const Setting& s) { return s.is_set ? value_to_string(s.value) : std::string("<unset>"); };
+  for (Key k : {Key::home, Key::lock_directory, Key::lock_backend, Key::etcd_endpoints, Key::etcd_prefix, Key::lock_ttl,
+                Key::daemon_socket, Key::daemon_transcript, Key::daemon_metrics_listen})
+    if (text(old_config.global[k]) != text(fresh.global[k])) return spec_of(k).name;
+  const Key mounted[] = {Key::repository, Key::encryption,   Key::encryption_key_file, Key::s3_endpoint,
+                         Key::s3_region,  Key::s3_uri_style, Key::s3_key_id,           Key::s3_secret_file,
+                         Key::s3_ca_file, Key::s3_verify_tls};
+  for (const ServerConfig& s : fresh.servers) {
+    const ServerConfig* before = old_config.find_server(s.name);
+    for (Key k : mounted) {
+      // A new server needs no restart while it keeps the local repository.
+      std::string was = before ? text(before->settings[k]) : text(Setting(default_setting(spec_of(k))));
+      if (text(s.settings[k]) != was) return spec_of(k).name + std::string(" of server '") + s.name + "'";
+    }
+  }
+  return "";
 }
 
 // A connection and, for lock --wait, the request it waits on.
@@ -110,14 +133,10 @@ class Daemon {
     started_ = std::time(nullptr);
     say("cellar daemon " CELLAR_VERSION " started (PID " + std::to_string(::getpid()) + ", socket \"" +
         socket_->path() + "\")");
-    supervisor_.configure(config());  // 2. a receiver per streaming server
+    if (Status st = serve_metrics(); !st) return st;  // 2. /metrics, when asked for (before any work)
+    supervisor_.configure(config());                  // 3. a receiver per streaming server
     publish_views();
-    maintenance_.start();                    // 3. the cron pass, every daemon_interval
-    if (Status st = serve_metrics(); !st) {  // 4. /metrics, when asked for
-      maintenance_.stop();
-      supervisor_.stop_all(kStopGrace);
-      return st;
-    }
+    maintenance_.start();  // 4. the cron pass, every daemon_interval
     notify_systemd("READY=1");
     serve();  // 5. until SIGTERM or a stop request
     say("cellar daemon stopping");
@@ -256,6 +275,15 @@ class Daemon {
         c.peer.input.append(buf, static_cast<size_t>(n));
         continue;
       }
+      if (n == 0 && !c.waiting && c.peer.input.find('\n') != std::string::npos) {
+        // Half-closed after its request (`printf ... | socat`): answer it.
+        size_t nl = c.peer.input.find('\n');
+        std::string line = c.peer.input.substr(0, nl);
+        c.peer.input.clear();
+        handle(c, line);
+        if (!c.waiting) c.done = true;
+        return;
+      }
       if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
         drop(c);  // hung up: a request it was waiting on goes with it
         return;
@@ -382,6 +410,12 @@ class Daemon {
     if (!loaded) {
       say("ERROR: configuration not reloaded, keeping the previous one: " + loaded.status().message());
       return loaded.status();
+    }
+    if (std::string why = needs_restart(*config(), *loaded); !why.empty()) {
+      Status st = Status::failed("configuration not reloaded: " + why + " changed, which needs a restart of the daemon",
+                                 "run 'cellar daemon restart' (or systemctl restart cellar)");
+      say("ERROR: " + st.message());
+      return st;
     }
     auto fresh = std::make_shared<const Config>(std::move(*loaded));
     {

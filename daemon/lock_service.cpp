@@ -12,10 +12,18 @@ std::string text_field(const Json& request, const char* key) {
   return v && v->is_string() ? v->as_string() : "";
 }
 
+// A whole number of seconds, 0 to a year; anything else reads as absent
+// (and is refused by the caller when it was given).
+constexpr int64_t kMaxSeconds = 366 * 86400;
 std::optional<int64_t> seconds_field(const Json& request, const char* key) {
   const Json* v = request.find(key);
-  if (!v || !v->is_number()) return std::nullopt;
+  if (!v || !v->is_int() || v->as_int() < 0 || v->as_int() > kMaxSeconds) return std::nullopt;
   return v->as_int();
+}
+
+bool present(const Json& request, const char* key) {
+  const Json* v = request.find(key);
+  return v && !v->is_null();
 }
 
 }  // namespace
@@ -48,13 +56,16 @@ Result<LockRequest> parse_lock_request(const Config& config, const Json& request
     return Status::usage(
         "\"" + std::string(locks::kind_name(name->kind)) + ":" + name->server + "\" is not in daemon_lockable",
         "add a KIND:SERVER pattern to daemon_lockable to let clients lock it through the daemon");
-  if (auto ttl = seconds_field(request, "ttl")) {
-    if (*ttl < 1) return Status::usage("a lock's ttl must be at least one second");
-    r.hold.ttl = std::chrono::seconds(*ttl);
-  }
+  auto ttl = seconds_field(request, "ttl");
+  if (present(request, "ttl") && (!ttl || *ttl < 1))
+    return Status::usage("a lock's ttl must be whole seconds from 1 to " + std::to_string(kMaxSeconds));
+  if (ttl) r.hold.ttl = std::chrono::seconds(*ttl);
   const Json* wait = request.find("wait");
   r.wait = wait && wait->is_bool() && wait->as_bool();
-  if (auto timeout = seconds_field(request, "timeout")) r.timeout = std::chrono::seconds(*timeout);
+  auto timeout = seconds_field(request, "timeout");
+  if (present(request, "timeout") && !timeout)
+    return Status::usage("a lock's timeout must be whole seconds from 0 to " + std::to_string(kMaxSeconds));
+  if (timeout) r.timeout = std::chrono::seconds(*timeout);
   return r;
 }
 

@@ -48,7 +48,8 @@ struct Supervisor::Receiver {
   int restarts = 0;
   std::optional<ExitStatus> last_exit;
   std::string last_exit_text;
-  bool remove = false;  // stopping for good: drop once gone
+  bool remove = false;   // stopping for good: drop once gone
+  bool planned = false;  // stopped by us for new settings: its restart is not counted
 };
 
 Supervisor::Supervisor(Options options) : o_(std::move(options)) {}
@@ -93,6 +94,7 @@ void Supervisor::configure(std::shared_ptr<const Config> config) {
              "): its connection settings changed");
       ::kill(r->pid, SIGTERM);
       r->state = Receiver::State::stopping;  // then waiting: started again at once
+      r->planned = true;
     }
     if (r->state == Receiver::State::final || r->state == Receiver::State::given_up) {
       r->state = Receiver::State::waiting;
@@ -225,6 +227,15 @@ void Supervisor::find_holder_or_start(Receiver& r, Clock::time_point now) {
       r.started_at = now;
       o_.say("Adopted receive-wal of server '" + r.server + "' (PID " + std::to_string(r.pid) +
              "), started by an earlier daemon");
+      if (r.fingerprint != cron::receiver_fingerprint(*s)) {
+        o_.say("Restarting receive-wal of server '" + r.server + "' (PID " + std::to_string(r.pid) +
+               "): its connection settings changed");
+        ::kill(r.pid, SIGTERM);
+        r.state = Receiver::State::stopping;
+        r.planned = true;
+        r.next = now;
+        return;
+      }
     } else {
       r.state = Receiver::State::external;
       r.holder = locks::describe_owner(o);
@@ -248,6 +259,7 @@ void Supervisor::start(Receiver& r, Clock::time_point now) {
   c.in = Stdio::null();
   c.out = c.err = Stdio::append_to(log_path);
   c.env = {std::string(log::kOutputFileEnv) + "=" + log_path};
+  c.ignore_hangup = true;  // a reopen-transcript before its handlers are in must not kill it
   auto child = spawn(c);
   if (!child) {
     r.last_exit.reset();
@@ -256,7 +268,8 @@ void Supervisor::start(Receiver& r, Clock::time_point now) {
     after_exit(r, r.backoff.on_vanished(std::chrono::seconds(0)), now);
     return;
   }
-  if (r.last_exit || !r.last_exit_text.empty()) ++r.restarts;
+  if ((r.last_exit || !r.last_exit_text.empty()) && !r.planned) ++r.restarts;
+  r.planned = false;
   r.pid = child->pid();
   r.child = std::move(*child);
   r.state = Receiver::State::child;

@@ -42,6 +42,14 @@ TEST_CASE("two daemons sharing etcd run one receive-wal; the other host shows it
   REQUIRE(a.run({"daemon", "start"}).exit_code == 0);
   REQUIRE(wait_until([&] { return state_of(a) == "running"; }, 15));
   pid_t on_a = *shown_receiver_pid(a, "main");
+  // Its child holds the etcd lock before b starts (else b could win it).
+  REQUIRE(wait_until(
+      [&] {
+        auto locks = a.run({"--format", "json", "locks", "main"});
+        return contains(locks.out, "\"pid\": " + std::to_string(on_a)) ||
+               contains(locks.out, "\"pid\":" + std::to_string(on_a));
+      },
+      15));
   REQUIRE(b.run({"daemon", "start"}).exit_code == 0);
   REQUIRE(wait_until([&] { return state_of(b) == "elsewhere"; }, 15));
   Json view = receiver_view(b, "main");

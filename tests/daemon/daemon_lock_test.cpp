@@ -57,6 +57,13 @@ TEST_CASE("daemon lock and unlock answer like locker, exit 0 or 1, and take cell
   auto not_allowed = env.run({"daemon", "lock", "backup", "other", "--client", "dba"});
   CHECK(not_allowed.exit_code == 1);
   CHECK(contains(not_allowed.err, "\"backup:other\" is not in daemon_lockable"));
+  for (const char* bad : {"1e300", "-5", "\"10\""}) {
+    INFO(bad);
+    CHECK(contains(ask_raw(socket_path(env), std::string("{\"command\":\"lock\",\"kind\":\"backup\",\"server\":"
+                                                         "\"main\",\"client\":\"dba\",\"wait\":true,\"timeout\":") +
+                                                 bad + "}\n"),
+                   "timeout must be whole seconds"));
+  }
   auto no_client = env.run({"daemon", "lock", "backup", "main"});
   CHECK(no_client.exit_code == 1);
   CHECK(contains(no_client.err, "needs a client name"));

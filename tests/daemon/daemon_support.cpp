@@ -87,6 +87,13 @@ CELLAR_TEST_HELPER("daemon-ask", daemon_ask);
 
 }  // namespace
 
+std::string ask_half_closed(const std::string& socket, const std::string& raw) {
+  UniqueFd fd = connect_and_send(socket, raw);
+  REQUIRE(fd.valid());
+  REQUIRE(::shutdown(fd.get(), SHUT_WR) == 0);
+  return read_answer(fd.get());
+}
+
 void send_and_close(const std::string& socket, const std::string& raw) {
   UniqueFd fd = connect_and_send(socket, raw);
   REQUIRE(fd.valid());

@@ -27,6 +27,9 @@ std::string socket_path(const CellarEnv& env);
 // line, "" when the daemon closed without one.
 std::string ask_raw(const std::string& socket, const std::string& raw);
 
+// As ask_raw, but shuts down its sending side after `raw` (socat, nc -N).
+std::string ask_half_closed(const std::string& socket, const std::string& raw);
+
 // Connects, sends `raw` and hangs up without reading.
 void send_and_close(const std::string& socket, const std::string& raw);
 
