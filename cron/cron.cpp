@@ -9,6 +9,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/poll_until.h"
 #include "common/process.h"
 #include "common/storage.h"
 #include "config/layout.h"
@@ -20,19 +21,6 @@
 
 namespace cellar::cron {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-// Polls until `done` or `limit` passes; returns done().
-template <typename Pred>
-bool poll_until(Pred done, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 // Who holds the lock: a process of this host, or somebody else (a process on
 // another host, a client hold, or a lock manager that cannot answer, which
@@ -131,7 +119,7 @@ class ServerPass {
           auto owner = lock_owner(config_, locks::LockKind::receive_wal, s_.name);
           return owner.local_pid == *pid || !process_alive(*pid);
         },
-        std::chrono::milliseconds(2000));
+        std::chrono::milliseconds(2000), std::chrono::milliseconds(5));
     if (holds && lock_owner(config_, locks::LockKind::receive_wal, s_.name).local_pid == *pid)
       save_process_record(layout::receive_wal_cron_file(dir_), {*pid, receiver_fingerprint(s_)});
     return Status::ok();
@@ -142,7 +130,7 @@ class ServerPass {
     if (::kill(pid, SIGTERM) != 0 && errno != ESRCH)
       return Status::from_errno("could not signal receive-wal (PID " + std::to_string(pid) + ")", errno);
     bool stopped = poll_until([&] { return !lock_owner(config_, locks::LockKind::receive_wal, s_.name).local_pid; },
-                              std::chrono::milliseconds(10000));
+                              std::chrono::milliseconds(10000), std::chrono::milliseconds(5));
     if (!stopped)
       return Status::failed("receive-wal (PID " + std::to_string(pid) + ") did not stop within 10 s",
                             "the next cron retries; see \"" + layout::receive_wal_log_file(dir_) + "\"");

@@ -7,24 +7,13 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/poll_until.h"
 #include "common/process.h"
 #include "common/time_text.h"
 #include "daemon/control_socket.h"
 
 namespace cellar::daemon {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-template <typename Pred>
-bool poll_until(Pred done, std::chrono::milliseconds limit) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() > deadline) return done();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
 
 Json command(const char* verb) {
   Json r = Json::object();
