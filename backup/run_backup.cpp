@@ -203,13 +203,53 @@ void record_copy(NewBackup& b, const ServerFacts& f, const Copied& c, double sec
   i.copy_stats = stats;
 }
 
+// Where the restore point and the WAL switch go: the server itself, or, when
+// it is a hot standby (neither runs there), the primary that primary_conninfo
+// names. The primary's switch closes the standby's end segment too, once the
+// standby has it (`primary` holds that connection). Null: nothing to switch
+// (a standby without primary_conninfo: the primary closes the end segment in
+// its own time).
+pg::Connection* switch_target(const BackupRequest& req, Session& session, const NewBackup& b,
+                              std::optional<pg::Connection>& primary) {
+  auto recovering = session.sql.query_value("SELECT pg_is_in_recovery()");
+  if (!recovering || *recovering != "t") return &session.sql;
+  const ServerConfig& s = *req.server;
+  if (!s.has(Key::primary_conninfo)) {
+    say(req, "Backup " + b.id + " of server '" + s.name + "' was taken from a standby: it is DONE once the primary " +
+                 "closes WAL segment " + b.info.end_wal + " (set primary_conninfo to have cellar switch it)");
+    return nullptr;
+  }
+  auto conn = pg::Connection::open(s.primary_conninfo(), pg::ConnectionKind::normal, "cellar_backup");
+  if (!conn) {
+    log::warning("backup " + b.id +
+                 ": could not reach the primary (primary_conninfo) to switch WAL: " + conn.status().message());
+    return nullptr;
+  }
+  auto facts = conn->query("SELECT pg_is_in_recovery(), system_identifier FROM pg_control_system()");
+  if (!facts || facts->rows.size() != 1) {
+    log::warning("backup " + b.id + ": could not read the primary's state: " + facts.status().message());
+    return nullptr;
+  }
+  const auto& row = facts->rows[0];
+  if (row.at(0).value_or("t") != "f" || row.at(1).value_or("") != session.facts.identity.systemid) {
+    log::warning("backup " + b.id + ": primary_conninfo of server '" + s.name +
+                 "' names a standby or another cluster; no WAL switch");
+    return nullptr;
+  }
+  primary.emplace(std::move(*conn));
+  return &*primary;
+}
+
 // Restore point first, then the switch that closes its segment.
-void mark_end_in_wal(const BackupRequest& req, pg::Connection& sql, const std::string& id) {
-  auto rp = sql.query("SELECT pg_create_restore_point(" + pg::sql_literal("cellar_" + id) + ")");
+void mark_end_in_wal(const BackupRequest& req, Session& session, const NewBackup& b) {
+  std::optional<pg::Connection> primary;
+  pg::Connection* sql = switch_target(req, session, b, primary);
+  if (!sql) return;
+  const std::string& id = b.id;
+  auto rp = sql->query("SELECT pg_create_restore_point(" + pg::sql_literal("cellar_" + id) + ")");
   if (!rp) log::warning("could not create restore point cellar_" + id + ": " + rp.status().message());
-  auto sw = sql.query("SELECT pg_switch_wal()");
+  auto sw = sql->query("SELECT pg_switch_wal()");
   if (!sw) log::warning("pg_switch_wal() failed after backup " + id + ": " + sw.status().message());
-  (void)req;
 }
 
 // Runs archive-wal once unless another one runs (then that one archives).
@@ -269,7 +309,7 @@ Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, co
   if (!copied) return mark_failed(b, "copying files", copied.status());
   record_copy(b, session.facts, *copied, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   // 6. The restore point cellar_<id>, then a WAL switch.
-  mark_end_in_wal(req, session.sql, b.id);
+  mark_end_in_wal(req, session, b);
   // 7. WAITING_FOR_WALS; DONE once its WAL is archived. Only while the id
   //    lock is still ours (fencing: a holder frozen past its lease must not
   //    publish a backup that others already saw as dead).

@@ -16,7 +16,9 @@
 // in wals/. After BASE_BACKUP cellar creates the restore point cellar_<id>
 // and then calls pg_switch_wal(), in that order, so that the segment holding
 // the restore point is closed and archived at once too (the end segment of
-// the backup itself is already closed by the server's stop step). The backup
+// the backup itself is already closed by the server's stop step). From a hot
+// standby both go to the primary named by primary_conninfo (or, without it,
+// the backup waits for the primary to close the end segment). The backup
 // then runs archive-wal once (more often with --wait, until --wait-timeout)
 // and checks its WAL (catalog::check_backup_wals).
 #pragma once

@@ -109,6 +109,7 @@ std::optional<CheckResult> check_streaming(CheckContext& ctx) {
   if (!r || r->rows.size() != 1)
     return fail("IDENTIFY_SYSTEM failed: " + r.status().message() + "; " +
                 streaming_hint(r.status().message(), conninfo));
+  if (auto tli = r->rows[0].size() > 1 ? r->rows[0][1] : std::nullopt) ctx.server_timeline = std::stoul(*tli);
   return pass();
 }
 
@@ -229,6 +230,7 @@ const std::vector<CheckSpec>& check_table() {
       {"failed backups", checks::failed_backups},
       {"minimum redundancy requirements", checks::minimum_redundancy},
       {"systemid coherence", checks::systemid_coherence},
+      {"timeline", checks::timeline},
       {"receive-wal running", checks::receive_wal_running},
       {"WAL archive continuity", checks::wal_continuity},
       {"archiver errors", checks::archiver_errors},

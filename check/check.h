@@ -24,6 +24,7 @@
 #include "common/json.h"
 #include "config/config.h"
 #include "pg/connection.h"
+#include "pg/wal_names.h"
 #include "wal/xlogdb.h"
 
 namespace cellar::check {
@@ -64,6 +65,9 @@ class CheckContext {
   const Status& xlogdb_error() const { return xlogdb_error_; }
   std::string server_dir() const { return config.server_dir(server.name); }
 
+  // The timeline IDENTIFY_SYSTEM reported (set by the streaming check).
+  std::optional<pg::TimeLineId> server_timeline;
+
   // Nagios perfdata items the checks add ("main=123B").
   std::vector<std::string> perfdata;
 
@@ -92,6 +96,7 @@ const std::vector<CheckSpec>& check_table();
 namespace checks {
 std::optional<CheckResult> wal_archive(CheckContext& ctx);
 std::optional<CheckResult> replication_slot(CheckContext& ctx);
+std::optional<CheckResult> timeline(CheckContext& ctx);
 std::optional<CheckResult> retention_settings(CheckContext& ctx);
 std::optional<CheckResult> backup_maximum_age(CheckContext& ctx);
 std::optional<CheckResult> backup_minimum_size(CheckContext& ctx);

@@ -224,6 +224,33 @@ std::optional<CheckResult> wal_continuity(CheckContext& ctx) {
               "take a new backup (cellar backup " + ctx.server.name + ") and check receive-wal");
 }
 
+// The server's timeline against the archive's newest (segments and history
+// files): after a promotion the archive must follow, and an archive ahead
+// of the server means conninfo names a server that was left behind (an old
+// primary after a failover).
+std::optional<CheckResult> timeline(CheckContext& ctx) {
+  if (!ctx.server_timeline) return std::nullopt;
+  const wal::XlogDb* db = ctx.xlogdb();
+  if (!db) return std::nullopt;  // the WAL archive check says why
+  pg::TimeLineId newest = 0;
+  for (const auto& e : db->entries) {
+    auto name = pg::parse_wal_file_name(e.name, pg::kDefaultSegmentSize);  // the timeline is all we read
+    if (name && (name->kind == pg::WalFileKind::segment || name->kind == pg::WalFileKind::history))
+      newest = std::max(newest, name->tli);
+  }
+  if (newest == 0) return std::nullopt;
+  pg::TimeLineId tli = *ctx.server_timeline;
+  std::string server_tli = "PostgreSQL is on timeline " + std::to_string(tli);
+  if (tli == newest) return pass();
+  if (tli > newest)
+    return fail(server_tli + ", the archive's newest is " + std::to_string(newest) + ": receive-wal has not " +
+                "followed the switch yet (" + pg::make_history_name(tli) + " is not archived); check that " +
+                "receive-wal runs against this server (cellar cron restarts it after a conninfo change)");
+  return fail(server_tli + " but the archive already holds timeline " + std::to_string(newest) +
+              ": conninfo may name a server that was not promoted (an old primary); point conninfo at the " +
+              "current primary");
+}
+
 std::optional<CheckResult> archiver_errors(CheckContext& ctx) {
   std::string dir = layout::errors_dir(ctx.server_dir());
   auto names = list_dir(dir);

@@ -243,7 +243,7 @@ void cross_check(const ServerConfig& s, const Source& table, Problems& problems)
                  "server \"" + s.name + "\" has no conninfo: set conninfo in [servers." + s.name +
                      "] (or primary_ssh_command for a passive node)");
   }
-  for (Key key : {Key::conninfo, Key::streaming_conninfo}) {
+  for (Key key : {Key::conninfo, Key::streaming_conninfo, Key::primary_conninfo}) {
     if (!s.has(key)) continue;
     Status st = pg::check_conninfo(read_setting<std::string>(s.get(key)));
     if (!st)

@@ -62,44 +62,47 @@ namespace cellar {
   X(daemon_metrics_listen, std::string, "off", listen_rule(), "off, or 127.0.0.1:PORT serving /metrics")
 
 // Keys [global] sets as a default for every server, and [servers.<name>] for one.
-#define CELLAR_SERVER_KEYS(X)                                                                                        \
-  X(log_level, std::string, "info", one_of({"debug", "info", "warning", "error", "off"}),                            \
-    "debug, info, warning, error or off")                                                                            \
-  X(description, std::string, "", anything(), "free text")                                                           \
-  X(active, bool, "true", anything(), "inactive servers are skipped by cron and all")                                \
-  X(conninfo, std::string, nullptr, anything(), "libpq conninfo for normal connections (required)")                  \
-  X(streaming_conninfo, std::string, nullptr, anything(),                                                            \
-    "libpq conninfo for replication connections (default: conninfo)")                                                \
-  X(slot_name, std::string, "cellar", slot_name_rule(), "physical replication slot used by receive-wal")             \
-  X(create_slot, std::string, "manual", one_of({"auto", "manual"}), "auto: receive-wal creates a missing slot")      \
-  X(streaming_archiver, bool, "true", anything(), "cron keeps receive-wal running")                                  \
-  X(compression, std::string, "none", one_of({"none", "gzip", "lz4", "zstd"}), "none, gzip, lz4 or zstd")            \
-  X(compression_level, std::optional<int64_t>, nullptr, in_range(1, 19), "codec level (default: the codec's)")       \
-  X(parallel_jobs, int64_t, "1", in_range(1, 64), "worker threads for backup and recover")                           \
-  X(reuse_backup, std::string, "link", one_of({"link", "off"}), "link or off")                                       \
-  X(retention_policy, std::optional<RetentionPolicy>, nullptr, anything(),                                           \
-    "REDUNDANCY n or RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS")                                                        \
-  X(wal_retention_policy, std::string, "main", one_of({"main"}), "main")                                             \
-  X(minimum_redundancy, int64_t, "0", in_range(0, 1000), "backups never deleted below this count")                   \
-  X(last_backup_maximum_age, std::optional<Duration>, nullptr, at_least(60),                                         \
-    "a duration, e.g. \"1 DAYS\"; check fails past it")                                                              \
-  X(backup_schedule, std::optional<Schedule>, nullptr, anything(), "\"daily HH:MM\" or an interval \"6 HOURS\"")     \
-  X(primary_ssh_command, std::string, nullptr, not_empty(" (remove the key instead)"), "makes this a passive node")  \
-  X(receive_wal_backoff_limit, Duration, "10", duration_in(1, 3600), "seconds or a duration; reconnect delay cap")   \
-  X(backup_stall_timeout, Duration, "300", duration_in(5, 86400), "a backup receiving nothing this long fails")      \
-  X(repository, std::string, "local", repository_rule(), "\"local\", an absolute path or \"s3://BUCKET[/PREFIX]\"")  \
-  X(s3_endpoint, std::string, nullptr, url_rule(), "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)")   \
-  X(s3_region, std::string, "us-east-1", not_empty(""), "SigV4 signing region")                                      \
-  X(s3_uri_style, std::string, "host", one_of({"host", "path"}), "host (virtual-hosted) or path")                    \
-  X(s3_key_id, std::string, nullptr, not_empty(""), "access key id (default: $AWS_ACCESS_KEY_ID)")                   \
-  X(s3_secret_file, std::string, nullptr, absolute_path(), "0600 file holding the secret access key")                \
-  X(s3_ca_file, std::string, nullptr, absolute_path(), "CA bundle for the endpoint's TLS certificate")               \
-  X(s3_verify_tls, bool, "true", anything(), "verify the endpoint's TLS certificate and host name")                  \
-  X(s3_storage_class, std::string, nullptr, not_empty(""), "x-amz-storage-class of uploads (default: the bucket's)") \
-  X(s3_part_size, int64_t, "16", in_range(5, 5120), "multipart part size in MiB")                                    \
-  X(upload_concurrency, int64_t, "4", in_range(1, 64), "uploads and downloads in flight per command")                \
-  X(s3_retries, int64_t, "4", in_range(0, 20), "retries of a failed S3 request (5xx, reset, timeout)")               \
-  X(encryption, std::string, "none", one_of({"none", "aes-256-gcm"}), "none or aes-256-gcm (repository files)")      \
+#define CELLAR_SERVER_KEYS(X)                                                                                         \
+  X(log_level, std::string, "info", one_of({"debug", "info", "warning", "error", "off"}),                             \
+    "debug, info, warning, error or off")                                                                             \
+  X(description, std::string, "", anything(), "free text")                                                            \
+  X(active, bool, "true", anything(), "inactive servers are skipped by cron and all")                                 \
+  X(conninfo, std::string, nullptr, anything(), "libpq conninfo for normal connections (required)")                   \
+  X(streaming_conninfo, std::string, nullptr, anything(),                                                             \
+    "libpq conninfo for replication connections (default: conninfo)")                                                 \
+  X(slot_name, std::string, "cellar", slot_name_rule(), "physical replication slot used by receive-wal")              \
+  X(create_slot, std::string, "manual", one_of({"auto", "manual"}), "auto: receive-wal creates a missing slot")       \
+  X(streaming_archiver, bool, "true", anything(), "cron keeps receive-wal running")                                   \
+  X(compression, std::string, "none", one_of({"none", "gzip", "lz4", "zstd"}), "none, gzip, lz4 or zstd")             \
+  X(compression_level, std::optional<int64_t>, nullptr, in_range(1, 19), "codec level (default: the codec's)")        \
+  X(parallel_jobs, int64_t, "1", in_range(1, 64), "worker threads for backup and recover")                            \
+  X(reuse_backup, std::string, "link", one_of({"link", "off"}), "link or off")                                        \
+  X(retention_policy, std::optional<RetentionPolicy>, nullptr, anything(),                                            \
+    "REDUNDANCY n or RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS")                                                         \
+  X(wal_retention_policy, std::string, "main", one_of({"main"}), "main")                                              \
+  X(minimum_redundancy, int64_t, "0", in_range(0, 1000), "backups never deleted below this count")                    \
+  X(last_backup_maximum_age, std::optional<Duration>, nullptr, at_least(60),                                          \
+    "a duration, e.g. \"1 DAYS\"; check fails past it")                                                               \
+  X(backup_schedule, std::optional<Schedule>, nullptr, anything(), "\"daily HH:MM\" or an interval \"6 HOURS\"")      \
+  X(primary_ssh_command, std::string, nullptr, not_empty(" (remove the key instead)"), "makes this a passive node")   \
+  X(receive_wal_backoff_limit, Duration, "10", duration_in(1, 3600), "seconds or a duration; reconnect delay cap")    \
+  X(receive_wal_timeout, Duration, "60", duration_in(2, 3600), "receive-wal gives a silent connection up after this") \
+  X(backup_stall_timeout, Duration, "300", duration_in(5, 86400), "a backup receiving nothing this long fails")       \
+  X(primary_conninfo, std::string, nullptr, anything(),                                                               \
+    "conninfo of the primary when conninfo names a standby (restore point, WAL switch)")                              \
+  X(repository, std::string, "local", repository_rule(), "\"local\", an absolute path or \"s3://BUCKET[/PREFIX]\"")   \
+  X(s3_endpoint, std::string, nullptr, url_rule(), "S3 endpoint URL (default: https://s3.<region>.amazonaws.com)")    \
+  X(s3_region, std::string, "us-east-1", not_empty(""), "SigV4 signing region")                                       \
+  X(s3_uri_style, std::string, "host", one_of({"host", "path"}), "host (virtual-hosted) or path")                     \
+  X(s3_key_id, std::string, nullptr, not_empty(""), "access key id (default: $AWS_ACCESS_KEY_ID)")                    \
+  X(s3_secret_file, std::string, nullptr, absolute_path(), "0600 file holding the secret access key")                 \
+  X(s3_ca_file, std::string, nullptr, absolute_path(), "CA bundle for the endpoint's TLS certificate")                \
+  X(s3_verify_tls, bool, "true", anything(), "verify the endpoint's TLS certificate and host name")                   \
+  X(s3_storage_class, std::string, nullptr, not_empty(""), "x-amz-storage-class of uploads (default: the bucket's)")  \
+  X(s3_part_size, int64_t, "16", in_range(5, 5120), "multipart part size in MiB")                                     \
+  X(upload_concurrency, int64_t, "4", in_range(1, 64), "uploads and downloads in flight per command")                 \
+  X(s3_retries, int64_t, "4", in_range(0, 20), "retries of a failed S3 request (5xx, reset, timeout)")                \
+  X(encryption, std::string, "none", one_of({"none", "aes-256-gcm"}), "none or aes-256-gcm (repository files)")       \
   X(encryption_key_file, std::string, nullptr, absolute_path(), "0600 file holding the 256-bit key as 64 hex digits")
 
 #define CELLAR_KEY_ENUMERATOR(name, ...) name,

@@ -302,6 +302,7 @@ ReceiverOptions receiver_options(const Config& config, const ServerConfig& serve
   o.slot_name = server.slot_name();
   o.create_slot = server.create_slot() == "auto";
   o.backoff_limit_secs = static_cast<int>(server.receive_wal_backoff_limit().count());
+  o.receiver_timeout = std::chrono::seconds(server.receive_wal_timeout().count());
   o.acknowledge_archived_only = config.lock_backend() == "etcd";
   o.take_over_slot = o.acknowledge_archived_only;
   o.sql_conninfo = server.conninfo();

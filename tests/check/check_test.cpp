@@ -29,12 +29,26 @@ TEST_CASE("check names are unique and keep Barman's order", "[check]") {
   // archive continuity are cellar's own.
   std::vector<std::string> names;
   for (const auto& spec : table) names.push_back(spec.name);
-  CHECK(names == std::vector<std::string>{
-                     "WAL archive", "PostgreSQL", "superuser or standard user with backup privileges",
-                     "PostgreSQL streaming", "wal_level", "max_wal_senders", "replication slot", "directories",
-                     "repository", "retention policy settings", "backup maximum age", "backup minimum size", "wal size",
-                     "failed backups", "minimum redundancy requirements", "systemid coherence", "receive-wal running",
-                     "WAL archive continuity", "archiver errors"});
+  CHECK(names == std::vector<std::string>{"WAL archive",
+                                          "PostgreSQL",
+                                          "superuser or standard user with backup privileges",
+                                          "PostgreSQL streaming",
+                                          "wal_level",
+                                          "max_wal_senders",
+                                          "replication slot",
+                                          "directories",
+                                          "repository",
+                                          "retention policy settings",
+                                          "backup maximum age",
+                                          "backup minimum size",
+                                          "wal size",
+                                          "failed backups",
+                                          "minimum redundancy requirements",
+                                          "systemid coherence",
+                                          "timeline",
+                                          "receive-wal running",
+                                          "WAL archive continuity",
+                                          "archiver errors"});
   for (size_t i = 0; i < table.size(); ++i)
     for (size_t j = i + 1; j < table.size(); ++j) CHECK(check_key(table[i].name) != check_key(table[j].name));
 }

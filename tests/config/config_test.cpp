@@ -105,7 +105,9 @@ TEST_CASE("every key has its documented default", "[config]") {
       {"backup_schedule", "(none)"},
       {"primary_ssh_command", "(none)"},
       {"receive_wal_backoff_limit", "10"},
+      {"receive_wal_timeout", "60"},
       {"backup_stall_timeout", "300"},
+      {"primary_conninfo", "(none)"},
       {"repository", "local"},
       {"s3_endpoint", "(none)"},
       {"s3_region", "us-east-1"},
@@ -491,7 +493,7 @@ TEST_CASE("conninfo is required unless the server is passive", "[config]") {
   CHECK_FALSE(passive->find_server("main")->has(Key::conninfo));
 }
 
-TEST_CASE("conninfo and streaming_conninfo with invalid syntax are rejected", "[config]") {
+TEST_CASE("conninfo, streaming_conninfo and primary_conninfo with invalid syntax are rejected", "[config]") {
   const std::vector<std::string> bad = {
       "conninfo = \"host=/tmp bogus\"\n",
       "conninfo = \"nosuchoption=1\"\n",
@@ -511,6 +513,20 @@ TEST_CASE("conninfo and streaming_conninfo with invalid syntax are rejected", "[
   CHECK_THAT(message_of(streaming), Contains("streaming_conninfo") && Contains("invalid conninfo"));
 
   CHECK(load_server_lines("streaming_conninfo = \"postgresql://cellar@db1:5432/postgres\"\n").is_ok());
+  auto primary = load_server_lines("primary_conninfo = \"host=/tmp junk\"\n");
+  REQUIRE_FALSE(primary.is_ok());
+  CHECK_THAT(message_of(primary), Contains("primary_conninfo") && Contains("invalid conninfo"));
+  CHECK(load_server_lines("primary_conninfo = \"host=db0 user=cellar\"\n").is_ok());
+}
+
+TEST_CASE("receive_wal_timeout takes a duration from 2 s to 1 h", "[config]") {
+  CHECK(load_server_lines("receive_wal_timeout = \"10s\"\n").is_ok());
+  for (const char* bad : {"receive_wal_timeout = 1\n", "receive_wal_timeout = \"2h\"\n"}) {
+    INFO(bad);
+    auto r = load_server_lines(bad);
+    REQUIRE_FALSE(r.is_ok());
+    CHECK_THAT(message_of(r), Contains("receive_wal_timeout"));
+  }
 }
 
 TEST_CASE("a [global] table in conf.d is rejected", "[config]") {

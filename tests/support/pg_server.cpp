@@ -274,8 +274,7 @@ void chown_to_postgres(const std::string& path) {
   if (is_root()) must(run_program({"chown", "-R", "postgres:postgres", path}), "chown -R " + path);
 }
 
-std::unique_ptr<PgServer> PgServer::start(const PgOptions& options) {
-  std::string tmpl = ensure_template();
+std::unique_ptr<PgServer> PgServer::make_run_dir() {
   std::unique_ptr<PgServer> s(new PgServer());
   std::string base = std::string("/tmp/") + kRunPrefix + "XXXXXX";
   if (!::mkdtemp(base.data())) fail("mkdtemp failed");
@@ -289,18 +288,47 @@ std::unique_ptr<PgServer> PgServer::start(const PgOptions& options) {
   make_dir(s->pg_dir_, 0755, true);
   make_dir(s->sock_dir_, 0755, true);
   make_dir(s->pg_dir_ + "/tblspc", 0755, true);
+  // No TCP listener (listen_addresses=''): the port only names the socket in our
+  // private directory, so two servers cannot collide.
+  s->port_ = free_port();
+  return s;
+}
+
+std::unique_ptr<PgServer> PgServer::start(const PgOptions& options) {
+  std::string tmpl = ensure_template();
+  std::unique_ptr<PgServer> s = make_run_dir();
   if (options.fresh_initdb)
     make_cluster(s->data_dir_);
   else
     must(run_program({"cp", "-a", tmpl + "/data", s->data_dir_}), "copying the template cluster");
-  // No TCP listener (listen_addresses=''): the port only names the socket in our
-  // private directory, so two servers cannot collide.
-  s->port_ = free_port();
   std::string conf = "port = " + std::to_string(s->port_) + "\nunix_socket_directories = '" + s->sock_dir_ + "'\n";
   for (const auto& [k, v] : options.settings) conf += k + " = '" + v + "'\n";
   append_text(s->data_dir_ + "/postgresql.conf", conf);
   s->launch();
   return s;
+}
+
+std::unique_ptr<PgServer> PgServer::start_standby(PgServer& primary) {
+  std::unique_ptr<PgServer> s = make_run_dir();
+  bool was_running = primary.running();
+  primary.stop();
+  RunResult copied = run_program({"cp", "-a", primary.data_dir(), s->data_dir_});
+  if (was_running) primary.start_again();
+  must(copied, "copying the primary's data directory");
+  // The later lines win: this server's own port and socket, and its upstream.
+  std::string conf = "port = " + std::to_string(s->port_) + "\nunix_socket_directories = '" + s->sock_dir_ +
+                     "'\nprimary_conninfo = 'host=" + primary.socket_dir() + " port=" + std::to_string(primary.port()) +
+                     " user=postgres application_name=standby'\nhot_standby = on\n";
+  append_text(s->data_dir_ + "/postgresql.conf", conf);
+  write_text(s->data_dir_ + "/standby.signal", "");
+  chown_to_postgres(s->data_dir_);
+  s->launch();
+  return s;
+}
+
+void PgServer::promote() {
+  RunResult r = run_as_postgres({pg_bindir() + "/pg_ctl", "promote", "-D", data_dir_, "-w", "-t", "60"});
+  if (r.exit_code != 0) fail("pg_ctl promote failed: " + r.err + "\n" + log_tail());
 }
 
 void PgServer::launch() {

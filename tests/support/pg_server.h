@@ -62,6 +62,13 @@ class PgServer {
   // connections. Throws with the server log on failure.
   static std::unique_ptr<PgServer> start(const PgOptions& options = {});
 
+  // A hot standby of `primary` (streaming from it, no slot): a cold copy of
+  // its data directory, taken while the primary is stopped for a moment
+  // (fast shutdown, then started again), with standby.signal and
+  // primary_conninfo. Same system identifier; waits until it accepts
+  // connections.
+  static std::unique_ptr<PgServer> start_standby(PgServer& primary);
+
   ~PgServer();  // stop_immediate() if running, then removes the directory
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
@@ -80,6 +87,7 @@ class PgServer {
   void crash() { stop_immediate(); }
   void start_again();  // starts a stopped server (same data, same port)
   void restart();      // stop() then start_again()
+  void promote();      // pg_ctl promote -w: a standby becomes a primary on a new timeline
 
   // Runs SQL as the superuser `postgres` (each call a new connection) and
   // returns the rows as psql -tA would: columns joined by '|', rows by '\n'.
@@ -99,6 +107,7 @@ class PgServer {
 
  private:
   PgServer() = default;
+  static std::unique_ptr<PgServer> make_run_dir();
   void launch();
   void pg_ctl_stop(const char* mode);
 
