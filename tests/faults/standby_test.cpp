@@ -32,8 +32,8 @@ catalog::BackupInfo info_of(const CellarEnv& env, const std::string& id) {
 // The standby has replayed everything the primary wrote so far.
 void wait_caught_up(const PgServer& primary, const PgServer& standby) {
   std::string lsn = primary.psql("SELECT pg_current_wal_lsn()");
-  REQUIRE(wait_until(
-      [&] { return standby.psql("SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn") == "t"; }, 60));
+  REQUIRE(
+      wait_until([&] { return standby.psql("SELECT pg_last_wal_replay_lsn() >= '" + lsn + "'::pg_lsn") == "t"; }, 60));
 }
 
 std::string conninfo_json(const std::string& conninfo) {
@@ -123,7 +123,8 @@ TEST_CASE(
                  "slot_name = \"promo\"\ncreate_slot = \"auto\"\nreceive_wal_backoff_limit = 1");
   ReceiverGuard receivers(env, {"main"});
   start_streaming(env, "main");
-  auto before = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  auto before =
+      env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
   INFO(before.out << before.err);
   REQUIRE(before.exit_code == 0);
   std::string old_id = backup_id_of(before);
@@ -162,7 +163,8 @@ TEST_CASE(
   CHECK(contains(healthy.out, "WAL archive continuity: OK"));
   CHECK(healthy.exit_code == 0);
 
-  auto after = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  auto after =
+      env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
   INFO(after.out << after.err);
   REQUIRE(after.exit_code == 0);
   catalog::BackupInfo on_two = info_of(env, backup_id_of(after));
@@ -172,8 +174,8 @@ TEST_CASE(
 
   // The backup from timeline 1 recovers across the promotion to the target.
   Restored r;
-  auto out = r.recover(env, "main", old_id,
-                       {"--target-time", target, "--target-tli", "latest", "--target-action", "promote"});
+  auto out =
+      r.recover(env, "main", old_id, {"--target-time", target, "--target-tli", "latest", "--target-action", "promote"});
   INFO(out.out << out.err);
   REQUIRE(out.exit_code == 0);
   r.start();
