@@ -12,13 +12,18 @@
 #include "pg/wal_names.h"
 #include "support/pause_listener.h"
 #include "support/pg_server.h"
+#include "support/restored.h"
 #include "support/tcp_proxy.h"
 
 using namespace cellar;
 using namespace cellar::test;
 
-TEST_CASE("a backup whose PostgreSQL crashes under it is FAILED with the reason; after the restart the next is DONE",
-          "[faults][pg]") {
+TEST_CASE(
+    "a backup whose PostgreSQL crashes or shuts down fast under it is FAILED with the reason; after the restart the "
+    "next is DONE",
+    "[faults][pg]") {
+  const bool crash = GENERATE(true, false);
+  INFO((crash ? "immediate shutdown" : "fast shutdown"));
   auto pg = PgServer::start();
   CellarEnv env;
   env.add_server("main", pg->conninfo(),
@@ -30,7 +35,10 @@ TEST_CASE("a backup whose PostgreSQL crashes under it is FAILED with the reason;
   PauseListener paused("backup-started");
   Child backup = env.spawn_cellar({"backup", "main", "--no-progress"}, {paused.env()});
   REQUIRE(paused.wait_reached());
-  pg->stop_immediate();  // the crash, while the backup holds its session
+  if (crash)
+    pg->stop_immediate();  // the crash, while the backup holds its session
+  else
+    pg->stop();  // fast: the server ends the backup's sessions and shuts down
   pg->start_again();
   paused.release();
   while (!backup.read_line().empty()) {
@@ -207,4 +215,35 @@ TEST_CASE("a BASE_BACKUP whose walsender stalls fails after backup_stall_timeout
   REQUIRE(info);
   CHECK(info->status == catalog::BackupStatus::failed);
   CHECK(contains(info->error, "BASE_BACKUP stalled: no data from the server for 5 s"));
+}
+
+TEST_CASE("a recover is not affected by PostgreSQL stopping under it: it reads only the archive", "[faults][pg]") {
+  auto pg = PgServer::start();
+  pg->psql("CREATE TABLE kept AS SELECT generate_series(1, 5000) g");
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(), "slot_name = \"rec_stop\"\ncreate_slot = \"auto\"");
+  ReceiverGuard receivers(env, {"main"});
+  Child receiver = env.spawn_cellar({"receive-wal", "main"});
+  REQUIRE(wait_until([&] { return receiver_pid(env, "main").has_value(); }, 20));
+  auto taken =
+      env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  INFO(taken.out << taken.err);
+  REQUIRE(taken.exit_code == 0);
+  std::string id = taken.out.substr(taken.out.find("Backup ") + 7, 15);
+
+  Restored r;
+  PauseListener paused("recover-copying");
+  Child recover = env.spawn_cellar(
+      {"recover", "main", id, r.dest, "--no-progress", "--target-immediate", "--target-action", "promote"},
+      {paused.env()});
+  REQUIRE(paused.wait_reached());
+  pg->stop_immediate();  // the backed-up server goes away mid-copy
+  paused.release();
+  std::string out;
+  for (std::string line; !(line = recover.read_line()).empty();) out += line;
+  INFO(out);
+  CHECK(recover.wait() == 0);
+  r.start();
+  REQUIRE(wait_until([&] { return r.query("SELECT pg_is_in_recovery()") == "f"; }, 90));
+  CHECK(r.query("SELECT count(*) FROM kept") == "5000");
 }
