@@ -235,7 +235,8 @@ void save_process_record(const std::string& path, const ProcessRecord& r) {
 
 uint64_t receiver_fingerprint(const ServerConfig& s) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a
-  for (const std::string& part : {s.streaming_conninfo(), s.slot_name(), s.create_slot()}) {
+  for (const std::string& part :
+       {s.streaming_conninfo(), s.slot_name(), s.create_slot(), std::to_string(s.receive_wal_timeout().count())}) {
     for (unsigned char c : part + '\n') h = (h ^ c) * 1099511628211ULL;
   }
   return h;

@@ -51,7 +51,8 @@ struct ProcessRecord {
 std::optional<ProcessRecord> load_process_record(const std::string& path);
 void save_process_record(const std::string& path, const ProcessRecord& record);
 
-// What a running receiver was started with (conninfo, slot, create_slot):
+// What a running receiver was started with (conninfo, slot, create_slot,
+// receive_wal_timeout):
 // when it changes, cron and the daemon restart it.
 uint64_t receiver_fingerprint(const ServerConfig& server);
 
