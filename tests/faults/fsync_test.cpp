@@ -5,6 +5,7 @@
 // file good; once the fault is gone the next run completes the work.
 #include <catch2/catch.hpp>
 
+#include "catalog/backup_info.h"
 #include "common/fs.h"
 #include "cron/cron_support.h"
 #include "support/pg_server.h"
@@ -101,6 +102,52 @@ TEST_CASE("config-update whose fsync fails leaves the old auto file whole and sa
   REQUIRE(listed);
   for (const auto& name : *listed) CHECK_FALSE(contains(name, ".cellar-tmp."));
   CHECK(contains(env.run({"show-servers", "main"}).out, "old"));
+}
+
+TEST_CASE("a backup whose fsync fails is FAILED naming the file and EIO; the next one without the fault is DONE",
+          "[faults][pg]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(), "slot_name = \"fsync_b\"\ncreate_slot = \"auto\"");
+  ReceiverGuard receivers(env, {"main"});
+  Child receiver = env.spawn_cellar({"receive-wal", "main"});  // without the fault
+  REQUIRE(wait_until([&] { return slot_active(*pg, "fsync_b"); }, 20));
+  TempDir logs;
+
+  env.set_env(fault("/data/PG_VERSION", false, logs / "fsync.log"));
+  auto failed = env.run({"backup", "main", "--no-progress", "--immediate-checkpoint"});
+  env.set_env({});
+  INFO(failed.out << failed.err);
+  CHECK(failed.exit_code == 1);
+  CHECK(contains(failed.err, "ERROR: backup "));
+  CHECK(contains(failed.err, "could not fsync \""));
+  CHECK(contains(failed.err, "/data/PG_VERSION"));
+  CHECK(contains(failed.err, "Input/output error"));
+  std::string shim_log = read_text(logs / "fsync.log");
+  CHECK(contains(shim_log, "/data/PG_VERSION"));  // the shim did fail it
+  CHECK_FALSE(contains(shim_log, "retried: "));
+  auto ids = list_dir(env.server_dir("main") + "/base");
+  REQUIRE(ids);
+  REQUIRE(ids->size() == 1);
+  const std::string dir = env.server_dir("main") + "/base/" + ids->front();
+  auto info = catalog::load_backup_info(dir);
+  REQUIRE(info);
+  CHECK(info->status == catalog::BackupStatus::failed);
+  CHECK(contains(info->error, "/data/PG_VERSION"));
+  CHECK(contains(info->error, "Input/output error"));
+  CHECK(*list_dir(dir) == std::vector<std::string>{"backup.info"});  // its files are gone, no temp left
+
+  auto next = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  INFO(next.out << next.err);
+  CHECK(next.exit_code == 0);
+  auto after = list_dir(env.server_dir("main") + "/base");
+  REQUIRE(after);
+  REQUIRE(after->size() == 2);
+  for (const auto& id : *after) {
+    auto each = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
+    REQUIRE(each);
+    CHECK(each->status == (id == ids->front() ? catalog::BackupStatus::failed : catalog::BackupStatus::done));
+  }
 }
 
 TEST_CASE(
