@@ -1,10 +1,11 @@
 // The fault matrix, a full disk (docs/reliability.md): a small tmpfs
-// mounted (as root) over a server's wals/ or streaming/ or over home,
-// filled, the real binary run against it. Nothing is
+// mounted (as root) over a server's wals/ or streaming/, over home or over a
+// recover destination, filled, the real binary run against it. Nothing is
 // committed or acknowledged that is not whole, the sources stay, and once
 // there is space again the work is done (by the next run, or by the same
 // receive-wal).
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <catch2/catch.hpp>
 
@@ -45,6 +46,22 @@ pg::Lsn stored_end(const std::string& dir, const std::string& first) {
   struct stat sb {};
   while (::stat((dir + "/" + segment(segno)).c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == kSeg) ++segno;
   return pg::segment_start(segno, kSeg);
+}
+
+uint64_t used_bytes(const std::string& dir) {
+  struct statvfs vfs {};
+  REQUIRE(::statvfs(dir.c_str(), &vfs) == 0);
+  return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+}
+
+// One line of `text` that starts with `prefix`, or "".
+std::string line_starting(const std::string& text, const std::string& prefix) {
+  for (size_t at = 0; at < text.size();) {
+    size_t nl = std::min(text.find('\n', at), text.size());
+    if (text.compare(at, prefix.size(), prefix) == 0) return text.substr(at, nl - at);
+    at = nl + 1;
+  }
+  return "";
 }
 
 }  // namespace
@@ -159,4 +176,47 @@ TEST_CASE(
   cron_until_archived(env, "main", last);
   CHECK(receiver_pid(env, "main") == receiver.pid());
   CHECK(archive_gaps(env, "main", first, last).empty());
+}
+
+TEST_CASE("recover into a full disk fails with the reason, leaves DEST as it found it, and works once there is room",
+          "[faults][pg]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(), "slot_name = \"full_rec\"\ncreate_slot = \"auto\"");
+  ReceiverGuard receivers(env, {"main"});
+  Child receiver = env.spawn_cellar({"receive-wal", "main"});
+  REQUIRE(wait_until([&] { return slot_active(*pg, "full_rec"); }, 20));
+  auto backup =
+      env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  INFO(backup.out << backup.err);
+  REQUIRE(backup.exit_code == 0);
+  TempDir tmp;
+  const std::string mount = tmp / "disk";
+  SmallDisk disk(mount, "8m");  // a few MiB of a cluster of some 40
+  REQUIRE(::chmod(mount.c_str(), 0750) == 0);
+  auto recover = [&](const std::string& dest) { return env.run({"recover", "main", "latest", dest, "--no-progress"}); };
+  auto failed_for_space = [&](const RunResult& r, const std::string& dest) {
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(contains(line_starting(r.err, "ERROR: "), "No space left on device"));
+    CHECK(contains(r.err, "\nDETAIL: \"" + dest + "\" was left as it was found"));
+  };
+
+  // An empty DEST (the mount point): emptied again, its mode kept.
+  failed_for_space(recover(mount), mount);
+  CHECK(list_dir(mount)->empty());
+  struct stat sb {};
+  REQUIRE(::stat(mount.c_str(), &sb) == 0);
+  CHECK((sb.st_mode & 0777) == 0750);
+  // An absent DEST under an absent parent: both gone again.
+  failed_for_space(recover(mount + "/new/restore"), mount + "/new/restore");
+  CHECK(list_dir(mount)->empty());
+  CHECK(used_bytes(mount) < 1024 * 1024);  // the space is free again
+
+  disk.resize("512m");
+  auto restored = recover(mount + "/new/restore");
+  INFO(restored.out << restored.err);
+  CHECK(restored.exit_code == 0);
+  CHECK(read_text(mount + "/new/restore/PG_VERSION") == "15\n");
+  CHECK(path_exists(mount + "/new/restore/recovery.signal"));
 }
