@@ -17,11 +17,25 @@ SegmentWriter::SegmentWriter(std::string dir, pg::TimeLineId tli, uint64_t segme
 
 SegmentWriter::~SegmentWriter() { (void)close_partial(); }
 
+std::string SegmentWriter::partial_path(pg::SegNo segno) const {
+  return join_path(dir_, pg::make_segment_name(tli_, segno, seg_size_) + ".partial");
+}
+
+// After a failed fsync the kernel may have dropped the dirty pages, and a
+// second fsync of the descriptor would "succeed" on data that is gone: it is
+// closed unsynced, and what was written since the last good fsync counts as
+// never written, so no later flush() can report it.
+Status SegmentWriter::abandon(Status why) {
+  fd_.reset();
+  written_ = flushed_;
+  return why;
+}
+
 // Opens <segment>.partial for writing at its start. An existing file of the
 // full size is reused (fsynced first, in case the last writer crashed before
 // its fsync); anything else is replaced by a zero-filled file.
 Status SegmentWriter::open_segment(pg::SegNo segno) {
-  std::string path = join_path(dir_, pg::make_segment_name(tli_, segno, seg_size_) + ".partial");
+  std::string path = partial_path(segno);
   struct stat sb {};
   if (::stat(path.c_str(), &sb) == 0 && static_cast<uint64_t>(sb.st_size) == seg_size_) {
     UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
@@ -48,10 +62,9 @@ Status SegmentWriter::open_segment(pg::SegNo segno) {
 
 Status SegmentWriter::complete_segment() {
   std::string name = pg::make_segment_name(tli_, segno_, seg_size_);
-  std::string partial = join_path(dir_, name + ".partial");
-  Status st = storage::durable_rename(fd_.get(), partial, join_path(dir_, name));
+  Status st = storage::durable_rename(fd_.get(), partial_path(segno_), join_path(dir_, name));
+  if (!st) return abandon(st);
   fd_.reset();
-  if (!st) return st;
   flushed_ = written_;
   ++completed_;
   return Status::ok();
@@ -87,7 +100,10 @@ Status SegmentWriter::write(pg::Lsn at, std::string_view data) {
 
 Status SegmentWriter::flush() {
   if (fd_.valid() && flushed_ != written_) {
-    if (::fsync(fd_.get()) != 0) return Status::from_errno("could not fsync WAL in \"" + dir_ + "\"", errno);
+    if (::fsync(fd_.get()) != 0) {
+      int err = errno;
+      return abandon(Status::from_errno("could not fsync \"" + partial_path(segno_) + "\"", err));
+    }
   }
   flushed_ = written_;
   return Status::ok();

@@ -3,7 +3,10 @@
 // fsynced with its directory before use; data is written in place; at the
 // segment's end the file is fsynced, renamed to its final name and the
 // directory fsynced. flushed() only ever moves after an fsync, so it is the
-// position that may be reported to PostgreSQL as flushed.
+// position that may be reported to PostgreSQL as flushed. A failed fsync is
+// final (PostgreSQL's fsyncgate): the segment's descriptor is closed without
+// another fsync and written() falls back to flushed(), so the WAL since the
+// last good fsync must be streamed again into a new writer.
 #pragma once
 
 #include <cstdint>
@@ -38,8 +41,10 @@ class SegmentWriter {
   uint64_t completed() const { return completed_; }
 
  private:
+  std::string partial_path(pg::SegNo segno) const;
   Status open_segment(pg::SegNo segno);
   Status complete_segment();
+  Status abandon(Status why);
 
   std::string dir_;
   pg::TimeLineId tli_;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <fstream>
@@ -57,8 +58,6 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
   REQUIRE(catalog::save_backup_info(dir, info));
 }
 
-std::string segment(uint64_t segno) { return pg::make_segment_name(1, segno, pg::kDefaultSegmentSize); }
-
 void fabricate_wals(const CellarEnv& env, const std::string& server, const std::vector<std::string>& names) {
   std::string wals = wal::wals_dir(env.server_dir(server));
   std::string db;
@@ -77,6 +76,33 @@ std::vector<std::string> archived_names(const CellarEnv& env, const std::string&
   if (db)
     for (const auto& e : db->entries) out.push_back(e.name);
   return out;
+}
+
+std::vector<std::string> archive_gaps(const CellarEnv& env, const std::string& server, const std::string& first,
+                                      const std::string& last) {
+  auto names = archived_names(env, server);
+  auto from = pg::parse_wal_file_name(first, pg::kDefaultSegmentSize),
+       to = pg::parse_wal_file_name(last, pg::kDefaultSegmentSize);
+  REQUIRE(from);
+  REQUIRE(to);
+  std::vector<std::string> out;
+  for (pg::SegNo s = from->segno; s <= to->segno; ++s) {
+    std::string name = segment(s);
+    auto times = std::count(names.begin(), names.end(), name);
+    if (times != 1) out.push_back(name + " archived " + std::to_string(times) + " times");
+  }
+  return out;
+}
+
+bool slot_active(const PgServer& pg, const std::string& slot) {
+  return pg.psql("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'") == "t";
+}
+
+pg::Lsn slot_restart_lsn(const PgServer& pg, const std::string& slot) {
+  auto lsn = pg::parse_lsn(pg.psql("SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'"));
+  INFO("slot " << slot);
+  REQUIRE(lsn);
+  return *lsn;
 }
 
 int count_receivers(const CellarEnv& env, const std::string& server) {

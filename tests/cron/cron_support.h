@@ -11,8 +11,11 @@
 #include <vector>
 
 #include "support/cellar_env.h"
+#include "wal/wal_fixture.h"  // segment(): the name of a segment of timeline 1
 
 namespace cellar::test {
+
+class PgServer;
 
 // Stops the receivers of `servers` (receive-wal --stop, then SIGKILL if that
 // failed) and drops their slots on `slot_conninfo`'s server, even when the
@@ -39,14 +42,25 @@ void fabricate_backup(const CellarEnv& env, const std::string& server, const std
                       const std::string& begin_wal, const std::string& end_wal, int64_t age_seconds = 3600,
                       const std::vector<std::pair<std::string, std::string>>& extra = {});
 
-// Segment name of timeline 1, 16 MiB segments.
-std::string segment(uint64_t segno);
-
 // Stores `names` in wals/ (a few bytes each) and lists them in xlog.db.
 void fabricate_wals(const CellarEnv& env, const std::string& server, const std::vector<std::string>& names);
 
 // The segments xlog.db lists.
 std::vector<std::string> archived_names(const CellarEnv& env, const std::string& server);
+
+// What keeps xlog.db from listing every segment of timeline 1 from `first`
+// to `last` (names) exactly once: one "NAME archived N times" per segment
+// that is not listed once. Empty for an archive without gap or duplicate.
+std::vector<std::string> archive_gaps(const CellarEnv& env, const std::string& server, const std::string& first,
+                                      const std::string& last);
+
+// True once replication slot `slot` exists on `pg` and a walsender streams
+// from it (a receive-wal that connected has decided where it starts).
+bool slot_active(const PgServer& pg, const std::string& slot);
+
+// The restart_lsn of `slot` on `pg`: the flush position its client last
+// reported. REQUIREs that the slot exists and has one.
+pg::Lsn slot_restart_lsn(const PgServer& pg, const std::string& slot);
 
 // Processes whose command line is "... receive-wal SERVER" with this env's config.
 int count_receivers(const CellarEnv& env, const std::string& server);
