@@ -146,6 +146,25 @@ void cron_until_archived(const CellarEnv& env, const std::string& server, const 
   REQUIRE(archived);
 }
 
+std::string backup_id_of(const RunResult& r) {
+  size_t at = r.out.find("Backup ");
+  return at == std::string::npos ? "" : r.out.substr(at + 7, 15);
+}
+
+void check_next_backup_done(const CellarEnv& env, const std::string& failed_id) {
+  auto next = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
+  INFO(next.out << next.err);
+  CHECK(next.exit_code == 0);
+  auto after = list_dir(env.server_dir("main") + "/base");
+  REQUIRE(after);
+  REQUIRE(after->size() == 2);
+  for (const auto& id : *after) {
+    auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
+    REQUIRE(info);
+    CHECK(info->status == (id == failed_id ? catalog::BackupStatus::failed : catalog::BackupStatus::done));
+  }
+}
+
 std::string start_streaming(const CellarEnv& env, const std::string& server) {
   REQUIRE(env.run({"cron"}).exit_code == 0);
   REQUIRE(wait_until([&] { return receiver_pid(env, server).has_value(); }, 10));

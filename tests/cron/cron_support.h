@@ -68,6 +68,14 @@ int count_receivers(const CellarEnv& env, const std::string& server);
 bool contains(const std::string& text, const std::string& needle);
 int count_of(const std::string& text, const std::string& needle);
 
+// The id in a `cellar backup` run's "Backup <id> ..." line, or "".
+std::string backup_id_of(const RunResult& r);
+
+// After a FAILED backup `failed_id` of server main: the next `backup --wait`
+// exits 0, and base/ then holds just the two, `failed_id` still FAILED and
+// the new one DONE.
+void check_next_backup_done(const CellarEnv& env, const std::string& failed_id);
+
 // Runs cron until `segment` is archived (cron archives what receive-wal wrote).
 void cron_until_archived(const CellarEnv& env, const std::string& server, const std::string& segment);
 

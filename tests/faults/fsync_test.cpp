@@ -137,17 +137,7 @@ TEST_CASE("a backup whose fsync fails is FAILED naming the file and EIO; the nex
   CHECK(contains(info->error, "Input/output error"));
   CHECK(*list_dir(dir) == std::vector<std::string>{"backup.info"});  // its files are gone, no temp left
 
-  auto next = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
-  INFO(next.out << next.err);
-  CHECK(next.exit_code == 0);
-  auto after = list_dir(env.server_dir("main") + "/base");
-  REQUIRE(after);
-  REQUIRE(after->size() == 2);
-  for (const auto& id : *after) {
-    auto each = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
-    REQUIRE(each);
-    CHECK(each->status == (id == ids->front() ? catalog::BackupStatus::failed : catalog::BackupStatus::done));
-  }
+  check_next_backup_done(env, ids->front());
 }
 
 TEST_CASE(

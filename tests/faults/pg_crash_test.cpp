@@ -54,17 +54,7 @@ TEST_CASE(
   CHECK_FALSE(failed->error.empty());
 
   // receive-wal reconnected by itself; the next backup completes.
-  auto next = env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
-  INFO(next.out << next.err);
-  CHECK(next.exit_code == 0);
-  auto after = list_dir(env.server_dir("main") + "/base");
-  REQUIRE(after);
-  REQUIRE(after->size() == 2);
-  for (const auto& id : *after) {
-    auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
-    REQUIRE(info);
-    CHECK(info->status == (id == names->front() ? catalog::BackupStatus::failed : catalog::BackupStatus::done));
-  }
+  check_next_backup_done(env, names->front());
 }
 
 TEST_CASE("receive-wal outlives a PostgreSQL crash and a fast shutdown: it reconnects and the archive has no gap",
@@ -204,7 +194,7 @@ TEST_CASE("a recover is not affected by PostgreSQL stopping under it: it reads o
       env.run({"backup", "main", "--no-progress", "--wait", "--wait-timeout", "120", "--immediate-checkpoint"});
   INFO(taken.out << taken.err);
   REQUIRE(taken.exit_code == 0);
-  std::string id = taken.out.substr(taken.out.find("Backup ") + 7, 15);
+  std::string id = backup_id_of(taken);
 
   Restored r;
   PauseListener paused("recover-copying");

@@ -17,11 +17,6 @@ using namespace cellar::test;
 
 namespace {
 
-std::string backup_id_of(const RunResult& r) {
-  size_t at = r.out.find("Backup ");
-  return at == std::string::npos ? "" : r.out.substr(at + 7, 15);
-}
-
 catalog::BackupInfo info_of(const CellarEnv& env, const std::string& id) {
   auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
   INFO(info.status().message());
