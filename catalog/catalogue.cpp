@@ -48,7 +48,11 @@ static std::string missing_fields(const BackupInfo& info, const std::string& id)
 }
 
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server) {
-  Catalogue cat{server, config.server_dir(server), &locks::lock_manager(config), {}};
+  return load_catalogue_at(config, server, config.server_dir(server));
+}
+
+Result<Catalogue> load_catalogue_at(const Config& config, const std::string& server, const std::string& server_dir) {
+  Catalogue cat{server, server_dir, &locks::lock_manager(config), {}};
   std::string base = base_dir(cat.server_dir);
   auto entries = storage::root().list(base);
   if (!entries) return entries.status();

@@ -41,6 +41,9 @@ struct Catalogue {
 // Loads every backup of `server`; unreadable backup.info files are skipped
 // with a warning in the log.
 Result<Catalogue> load_catalogue(const Config& config, const std::string& server);
+// The same for a copy of `server`'s archive kept at `server_dir` (a passive
+// node's view of its primary's repository, layout::primary_repository_dir).
+Result<Catalogue> load_catalogue_at(const Config& config, const std::string& server, const std::string& server_dir);
 
 // True while some process or client hold has the backup-id lock of `id`
 // (also when the lock manager cannot tell: nothing then treats it as free).

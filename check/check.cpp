@@ -172,6 +172,13 @@ std::optional<CheckResult> check_repository(CheckContext& ctx) {
   return pass();
 }
 
+// A passive node reading its primary's repository directly must reach it.
+std::optional<CheckResult> check_primary_repository(CheckContext& ctx) {
+  if (!ctx.server.has(Key::primary_repository)) return std::nullopt;
+  if (std::string problem = repo::probe_primary_repository(ctx.server); !problem.empty()) return fail(problem);
+  return pass();
+}
+
 }  // namespace
 
 pg::Connection* CheckContext::postgres() {
@@ -223,6 +230,7 @@ const std::vector<CheckSpec>& check_table() {
       {"replication slot", checks::replication_slot},
       {"directories", check_directories},
       {"repository", check_repository},
+      {"primary repository", check_primary_repository},
       {"retention policy settings", checks::retention_settings},
       {"backup maximum age", checks::backup_maximum_age},
       {"backup minimum size", checks::backup_minimum_size},

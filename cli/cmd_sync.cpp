@@ -46,7 +46,8 @@ Outcome run_sync_send(Invocation& inv, const ServerConfig& server) {
 
 Outcome run_sync_wal(Invocation& inv, const ServerConfig& server) {
   if (!server.passive())
-    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+    return Status::usage("server \"" + server.name + "\" is not passive",
+                         "set primary_ssh_command or primary_repository to make it one");
   auto lock = locks::SyncWalLock::acquire(locks::lock_manager(*inv.config), server.name);
   if (!lock) return lock.status();
   auto done = sync::sync_wal(*lock, *inv.config, server);
@@ -58,7 +59,8 @@ Outcome run_sync_wal(Invocation& inv, const ServerConfig& server) {
 Outcome run_sync_backup(Invocation& inv, const ServerConfig& server) {
   const std::string id = inv.str("backup");
   if (!server.passive())
-    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+    return Status::usage("server \"" + server.name + "\" is not passive",
+                         "set primary_ssh_command or primary_repository to make it one");
   if (!is_backup_id(id)) return Status::usage("\"" + id + "\" is not a backup id", "give the primary's backup id");
   auto lock = locks::SyncBackupLock::acquire(locks::lock_manager(*inv.config), server.name, id);
   if (!lock) return lock.status();

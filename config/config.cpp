@@ -241,8 +241,13 @@ void cross_check(const ServerConfig& s, const Source& table, Problems& problems)
   if (!s.passive() && !s.has(Key::conninfo)) {
     problems.add(table.file.empty() ? "(configuration)" : table.file, table.line,
                  "server \"" + s.name + "\" has no conninfo: set conninfo in [servers." + s.name +
-                     "] (or primary_ssh_command for a passive node)");
+                     "] (or primary_ssh_command or primary_repository for a passive node)");
   }
+  if (s.has(Key::primary_ssh_command) && s.has(Key::primary_repository))
+    problems.add(where(Key::primary_repository).file, where(Key::primary_repository).line,
+                 "server \"" + s.name +
+                     "\" sets both primary_ssh_command and primary_repository: a passive node reads its primary one "
+                     "way; remove one of them");
   for (Key key : {Key::conninfo, Key::streaming_conninfo, Key::primary_conninfo}) {
     if (!s.has(key)) continue;
     Status st = pg::check_conninfo(read_setting<std::string>(s.get(key)));

@@ -33,7 +33,7 @@ struct ServerConfig {
   // One accessor per key of CELLAR_SERVER_KEYS: active(), slot_name(), ...
   CELLAR_SERVER_KEYS(CELLAR_KEY_ACCESSOR)
 
-  bool passive() const { return has(Key::primary_ssh_command); }
+  bool passive() const { return has(Key::primary_ssh_command) || has(Key::primary_repository); }
   const Settings& key_settings() const { return settings; }
 };
 

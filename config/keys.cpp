@@ -57,6 +57,17 @@ auto repository_rule() {
   };
 }
 
+// Another node's repository: a path or a bucket, never this node's "local".
+auto primary_repository_rule() {
+  return [](const std::string& v) {
+    auto loc = parse_repository(v);
+    if (!loc) return loc.status().message();
+    return loc->kind == RepositoryLocation::Kind::local
+               ? std::string("must be an absolute path or \"s3://BUCKET[/PREFIX]\"")
+               : std::string();
+  };
+}
+
 auto url_rule() {
   return [](const std::string& v) {
     bool ok = (v.starts_with("http://") && v.size() > 7) || (v.starts_with("https://") && v.size() > 8);

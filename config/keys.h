@@ -85,6 +85,8 @@ namespace cellar {
     "a duration, e.g. \"1 DAYS\"; check fails past it")                                                               \
   X(backup_schedule, std::optional<Schedule>, nullptr, anything(), "\"daily HH:MM\" or an interval \"6 HOURS\"")      \
   X(primary_ssh_command, std::string, nullptr, not_empty(" (remove the key instead)"), "makes this a passive node")   \
+  X(primary_repository, std::string, nullptr, primary_repository_rule(),                                              \
+    "makes this a passive node that reads the primary's repository (a path or s3://) directly")                       \
   X(receive_wal_backoff_limit, Duration, "10", duration_in(1, 3600), "seconds or a duration; reconnect delay cap")    \
   X(receive_wal_timeout, Duration, "60", duration_in(2, 3600), "receive-wal gives a silent connection up after this") \
   X(backup_stall_timeout, Duration, "300", duration_in(5, 86400), "a backup receiving nothing this long fails")       \

@@ -133,6 +133,9 @@ std::string backup_tablespace_dir(const std::string& dir, uint32_t oid) { return
 std::string wals_dir(const std::string& server_dir) { return join_path(server_dir, kWals); }
 std::string xlogdb_file(const std::string& server_dir) { return join_path(wals_dir(server_dir), kXlogdb); }
 std::string sync_bookmark_file(const std::string& server_dir) { return join_path(wals_dir(server_dir), kSyncBookmark); }
+std::string primary_repository_dir(const std::string& server_dir) {
+  return join_path(server_dir, "primary-repository");
+}
 std::string archived_wal_subdir(const std::string& name) { return is_history(name) ? "" : pg::wal_hash_dir(name); }
 std::string archived_wal_dir(const std::string& server_dir, const std::string& name) {
   const std::string sub = archived_wal_subdir(name);

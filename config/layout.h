@@ -20,6 +20,9 @@
 //   receive-wal.state | receive-wal.log | receive-wal.cron | backup.cron | backup.log
 //                                                   PathKind::spool_file
 //
+// A passive node with primary_repository also sees its primary's repository,
+// in the same shape, under primary-repository/ (a mount, never on disk).
+//
 // and in `home`: .cellar.auto.toml (config-update), cellar.log (default log).
 //
 // The repository (base/, wals/, identity.json) and the spool (streaming/,
@@ -54,6 +57,10 @@ constexpr std::string_view kBackupInfoName = "backup.info";
 std::string wals_dir(const std::string& server_dir);
 std::string xlogdb_file(const std::string& server_dir);
 std::string sync_bookmark_file(const std::string& server_dir);
+// Where a passive node with primary_repository mounts its primary's
+// repository (base/, wals/, identity.json under it, read only): a mount
+// point, never a directory on the local disk.
+std::string primary_repository_dir(const std::string& server_dir);
 // The directory an archived WAL file `name` lives in: wals/ for history
 // files, wals/<first 16 hex>/ otherwise.
 std::string archived_wal_dir(const std::string& server_dir, const std::string& name);

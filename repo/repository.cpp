@@ -118,18 +118,21 @@ Result<std::shared_ptr<const storage::Filter>> filter_of(const ServerConfig& ser
 
 }  // namespace
 
-Result<Opened> open_repository(const Config& config, const ServerConfig& server) {
-  auto loc = parse_repository(server.repository());
+namespace {
+
+// The driver of the repository `text` names for `server`; `local_dir` is
+// where "local" puts it.
+Result<Opened> open_location(const std::string& text, const ServerConfig& server, const std::string& local_dir) {
+  auto loc = parse_repository(text);
   if (!loc) return loc.status();
   auto filter = filter_of(server);
   if (!filter) return filter.status();
-  const std::string server_dir = config.server_dir(server.name);
   Opened out;
   out.filter = *filter;
   switch (loc->kind) {
     case RepositoryLocation::Kind::local:
-      out.description = server_dir;
-      if (out.filter) out.driver = std::shared_ptr<storage::Storage>(storage::make_posix(server_dir));
+      out.description = local_dir;
+      if (out.filter) out.driver = std::shared_ptr<storage::Storage>(storage::make_posix(local_dir));
       break;
     case RepositoryLocation::Kind::path:
       out.description = join_path(loc->path, server.name);
@@ -146,14 +149,36 @@ Result<Opened> open_repository(const Config& config, const ServerConfig& server)
   return out;
 }
 
+void mount_at(const std::string& dir, const Opened& opened) {
+  for (const std::string& at : {layout::base_dir(dir), layout::wals_dir(dir), layout::identity_file(dir)})
+    storage::mount({at, opened.driver, at.substr(dir.size() + 1), opened.filter});
+}
+
+}  // namespace
+
+Result<Opened> open_repository(const Config& config, const ServerConfig& server) {
+  return open_location(server.repository(), server, config.server_dir(server.name));
+}
+
+Result<Opened> open_primary_repository(const ServerConfig& server) {
+  if (!server.has(Key::primary_repository)) return Opened{};
+  auto opened = open_location(server.primary_repository(), server, "");
+  if (!opened) {
+    Status st = opened.status();
+    return st.prefix("primary_repository of server '" + server.name + "'");
+  }
+  return opened;
+}
+
 Status mount_repositories(const Config& config) {
   for (const auto& server : config.servers) {
     auto opened = open_repository(config, server);
     if (!opened) return opened.status();
-    if (!opened->driver) continue;
     const std::string dir = config.server_dir(server.name);
-    for (const std::string& at : {layout::base_dir(dir), layout::wals_dir(dir), layout::identity_file(dir)})
-      storage::mount({at, opened->driver, at.substr(dir.size() + 1), opened->filter});
+    if (opened->driver) mount_at(dir, *opened);
+    auto primary = open_primary_repository(server);
+    if (!primary) return primary.status();
+    if (primary->driver) mount_at(layout::primary_repository_dir(dir), *primary);
   }
   return Status::ok();
 }
@@ -165,6 +190,17 @@ std::string probe_repository(const Config& config, const ServerConfig& server) {
   if (!driver) driver = std::shared_ptr<storage::Storage>(storage::make_posix(config.server_dir(server.name)));
   if (Status st = driver->make_dir(""); !st) return st.message();
   if (Status st = s3::probe(*driver); !st) return st.message();
+  return "";
+}
+
+std::string probe_primary_repository(const ServerConfig& server) {
+  auto opened = open_primary_repository(server);
+  if (!opened) return opened.status().message();
+  auto identity = opened->driver->info("identity.json");
+  if (!identity) return identity.status().message();
+  if (!*identity)
+    return "\"" + opened->description + "\" holds no repository of server \"" + server.name +
+           "\" (no identity.json): check primary_repository, and that the primary has received WAL or made a backup";
   return "";
 }
 

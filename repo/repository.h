@@ -33,13 +33,26 @@ struct Opened {
 };
 Result<Opened> open_repository(const Config& config, const ServerConfig& server);
 
+// The repository of a passive server's primary (primary_repository): the
+// driver rooted at the server's place in it, reached with this server's S3
+// keys and read with its encryption key (the primary's, when it encrypts).
+// nullptr driver when the server has no primary_repository.
+Result<Opened> open_primary_repository(const ServerConfig& server);
+
 // Mounts the repository of every configured server (before any thread
-// starts). Fails on the first server whose keys cannot work.
+// starts), and a passive server's primary repository at
+// layout::primary_repository_dir. Fails on the first server whose keys
+// cannot work.
 Status mount_repositories(const Config& config);
 
 // `check`'s "repository" line: "" when the repository is reachable and
 // writable (a probe object written, read back and removed), else the problem
 // with the HTTP status and S3 error code where there is one.
 std::string probe_repository(const Config& config, const ServerConfig& server);
+
+// `check`'s "primary repository" line of a passive server with
+// primary_repository: "" when the primary's repository answers and holds
+// the server's identity.json (the primary has run), else the problem.
+std::string probe_primary_repository(const ServerConfig& server);
 
 }  // namespace cellar::repo

@@ -16,6 +16,7 @@
 #include "config/names.h"
 #include "locks/lock_backend.h"
 #include "pg/wal_names.h"
+#include "sync/primary.h"
 #include "wal/wal_store.h"
 #include "wal/xlogdb.h"
 
@@ -115,14 +116,12 @@ class WalReceiver : public TarHandler {
   std::vector<std::string> received_;
 };
 
-// Fetches `batch` through one sync-send and files it.
-Status receive_batch(const ServerConfig& server, const std::string& wals, const std::vector<wal::XlogEntry>& batch) {
-  std::vector<std::string> words{"sync-send", server.name, "wal"};
-  for (const auto& e : batch) words.push_back(e.name);
+// Fetches `batch` from the primary and files it.
+Status receive_batch(const PrimarySource& primary, const std::string& wals, const std::vector<wal::XlogEntry>& batch) {
+  std::vector<std::string> names;
+  for (const auto& e : batch) names.push_back(e.name);
   WalReceiver receiver(wals, batch);
-  TarReader reader(receiver);
-  Status s = run_on_primary(server, words, [&](std::string_view d) { return reader.feed(d); });
-  if (s) s = reader.finish();
+  Status s = primary.wal_files(names, receiver);
   if (s && receiver.received() != batch.size())
     s = Status::failed("the primary sent " + std::to_string(receiver.received()) + " of " +
                        std::to_string(batch.size()) + " WAL files");
@@ -130,19 +129,21 @@ Status receive_batch(const ServerConfig& server, const std::string& wals, const 
   return s;
 }
 
+std::string not_passive_hint() { return "set primary_ssh_command or primary_repository to make it one"; }
+
 }  // namespace
 
 Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& config, const ServerConfig& server) {
   (void)lock;
-  if (!server.passive())
-    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+  if (!server.passive()) return Status::usage("server \"" + server.name + "\" is not passive", not_passive_hint());
   const std::string server_dir = config.server_dir(server.name);
   const std::string wals = wal::wals_dir(server_dir);
+  auto primary = primary_of(config, server);
   if (Status s = storage::root().make_dir(wals); !s) return s;
 
   // 1. Ask the primary what it has after our bookmark.
   Bookmark mark = load_bookmark(server_dir);
-  auto info = fetch_primary_info(server, mark.last_name, mark.last_position);
+  auto info = primary->info(mark.last_name, mark.last_position);
   if (!info) return info.status();
   // 2. Keep what this node lacks.
   auto local = wal::load_xlogdb(wal::xlogdb_path(server_dir));
@@ -154,7 +155,7 @@ Result<SyncWalResult> sync_wal(const locks::SyncWalLock& lock, const Config& con
     std::vector<wal::XlogEntry> batch(
         wanted->begin() + static_cast<long>(at),
         wanted->begin() + static_cast<long>(std::min(wanted->size(), at + kNamesPerRequest)));
-    if (Status s = receive_batch(server, wals, batch); !s)
+    if (Status s = receive_batch(*primary, wals, batch); !s)
       return s.prefix("WAL synchronisation of server \"" + server.name + "\" failed");
     // Catalogued as stored here: this node's repository may encrypt what
     // the primary sent in the clear (xlog.db's fifth field).
@@ -185,7 +186,7 @@ Status probe_lock(const Config& config, const locks::LockName& name) {
 
 // The oldest backup DONE on the primary and not copied here, or "".
 Result<std::string> next_backup_to_sync(const Config& config, const ServerConfig& server) {
-  auto primary = fetch_primary_info(server, "", 0);
+  auto primary = primary_of(config, server)->info("", 0);
   if (!primary) return primary.status();
   auto local = catalog::load_catalogue(config, server.name);
   if (!local) return local.status();

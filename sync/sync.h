@@ -1,11 +1,12 @@
-// The passive node (SPEC §1, `primary_ssh_command` set): it never connects to
-// PostgreSQL; it asks the primary node's cellar, through the command prefix
-// `primary_ssh_command`, for `sync-info` (JSON) and `sync-send` (a tar stream,
-// backup/sync_stream.h), and files what it receives like archive-wal would:
-// temp name, fsync, rename, then xlog.db under the xlogdb lock.
+// The passive node (SPEC §1, `primary_ssh_command` or `primary_repository`
+// set): it never connects to PostgreSQL; it reads what its primary node has
+// (sync/primary.h: the primary's cellar through a command prefix, or the
+// primary's repository directly) and files what it receives like
+// archive-wal would: temp name, fsync, rename, then xlog.db under the xlogdb
+// lock.
 //
-// The transport: `sh -c '<primary_ssh_command> <words>'` where <words> are
-// cellar's own subcommand words, shell-quoted ("sync-info main 0000...");
+// The ssh transport: `sh -c '<primary_ssh_command> <words>'` where <words>
+// are cellar's own subcommand words, shell-quoted ("sync-info main 0000...");
 // so the prefix must end in the primary's cellar invocation, e.g.
 // `ssh cellar@db1 cellar` or `/usr/bin/cellar -c /etc/cellar/primary.toml`.
 //
@@ -33,11 +34,6 @@ namespace cellar::sync {
 // `exit_code` receives the remote exit code when it ran.
 Status run_on_primary(const ServerConfig& server, const std::vector<std::string>& words,
                       const std::function<Status(std::string_view)>& on_stdout, int* exit_code = nullptr);
-
-// The primary's sync-info for `server` after `last_wal` (may be ""). When
-// the primary says the bookmark is out of its catalogue (exit 1), asks again
-// from the start (full resynchronisation) with a warning.
-Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& last_wal, uint64_t last_position);
 
 struct SyncWalResult {
   size_t copied = 0;      // WAL files received and catalogued

@@ -13,6 +13,7 @@
 #include "config/layout.h"
 #include "config/names.h"
 #include "locks/lock_backend.h"
+#include "sync/primary.h"
 #include "sync/sync.h"
 
 namespace cellar::sync {
@@ -84,13 +85,10 @@ Result<catalog::BackupInfo> info_from_primary(const Json& remote, const std::str
 }
 
 // Copies and verifies; the caller turns an error into FAILED.
-Status copy_and_verify(const locks::BackupIdLock& id_lock, const ServerConfig& server, const std::string& id,
+Status copy_and_verify(const locks::BackupIdLock& id_lock, const PrimarySource& primary, const std::string& id,
                        catalog::BackupEntry& entry) {
   BackupReceiver receiver(entry.dir);
-  TarReader reader(receiver);
-  Status s = run_on_primary(server, {"sync-send", server.name, "backup", id},
-                            [&](std::string_view d) { return reader.feed(d); });
-  if (s) s = reader.finish();
+  Status s = primary.backup_files(id, receiver);
   if (s) s = receiver.finish();
   if (!s) return s;
   auto report = catalog::verify_backup(id_lock, entry);
@@ -108,13 +106,15 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
                                 const std::string& backup_id) {
   (void)lock;
   if (!server.passive())
-    return Status::usage("server \"" + server.name + "\" is not passive", "set primary_ssh_command to make it one");
+    return Status::usage("server \"" + server.name + "\" is not passive",
+                         "set primary_ssh_command or primary_repository to make it one");
   if (!is_backup_id(backup_id)) return Status::usage("\"" + backup_id + "\" is not a backup id");
   auto id_lock = locks::BackupIdLock::acquire(locks::lock_manager(config), server.name, backup_id);
   if (!id_lock) return id_lock.status();
 
   // 1. The primary must have it DONE.
-  auto primary = fetch_primary_info(server, "", 0);
+  auto source = primary_of(config, server);
+  auto primary = source->info("", 0);
   if (!primary) return primary.status();
   const Json* remote = primary->find("backups")->find(backup_id);
   if (!remote)
@@ -132,7 +132,7 @@ Result<std::string> sync_backup(const locks::SyncBackupLock& lock, const Config&
   if (Status s = storage::root().make_dir(entry.dir); !s) return s;
   if (Status s = catalog::save_backup_info(entry.dir, entry.info); !s) return s;
   // 4. Copy and verify every file; any error → FAILED.
-  if (Status s = copy_and_verify(*id_lock, server, backup_id, entry); !s) {
+  if (Status s = copy_and_verify(*id_lock, *source, backup_id, entry); !s) {
     entry.info.status = catalog::BackupStatus::failed;
     entry.info.error = "failure syncing server " + server.name + " backup " + backup_id + ": " + s.message();
     (void)catalog::save_backup_info(entry.dir, entry.info);

@@ -91,11 +91,16 @@ Result<std::vector<PositionedEntry>> read_positioned_xlogdb(const std::string& p
 }
 
 Result<Json> make_sync_info(const Config& config, const ServerConfig& server, const SyncInfoRequest& req) {
+  return make_sync_info_at(config, server, config.server_dir(server.name), req);
+}
+
+Result<Json> make_sync_info_at(const Config& config, const ServerConfig& server, const std::string& server_dir,
+                               const SyncInfoRequest& req) {
   if (!req.last_wal.empty() && !pg::parse_wal_file_name(req.last_wal, kSmallestSegmentSize))
     return Status::usage("\"" + req.last_wal + "\" is not a WAL file name");
-  auto catalogue = catalog::load_catalogue(config, server.name);
+  auto catalogue = catalog::load_catalogue_at(config, server.name, server_dir);
   if (!catalogue) return catalogue.status();
-  auto lines = read_positioned_xlogdb(wal::xlogdb_path(config.server_dir(server.name)));
+  auto lines = read_positioned_xlogdb(wal::xlogdb_path(server_dir));
   if (!lines) return lines.status();
 
   Json backups = Json::object();

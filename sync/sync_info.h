@@ -46,5 +46,9 @@ Result<std::vector<PositionedEntry>> read_positioned_xlogdb(const std::string& p
 // The sync-info document of `server`. Usage error for a malformed LAST_WAL,
 // failed for one outside the catalogue (see above).
 Result<Json> make_sync_info(const Config& config, const ServerConfig& server, const SyncInfoRequest& request);
+// The same document for the copy of the server's archive at `server_dir`
+// (a passive node reading its primary's repository).
+Result<Json> make_sync_info_at(const Config& config, const ServerConfig& server, const std::string& server_dir,
+                               const SyncInfoRequest& request);
 
 }  // namespace cellar::sync

@@ -1,5 +1,5 @@
-// The transport half of backup/sync.h: running the primary's cellar through
-// the server's command prefix and reading its answers.
+// The primary_ssh_command source of sync/primary.h: running the primary's
+// cellar through the server's command prefix and reading its answers.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/process.h"
 #include "common/redact.h"
+#include "sync/primary.h"
 #include "sync/sync.h"
 
 namespace cellar::sync {
@@ -85,6 +86,8 @@ Status run_on_primary(const ServerConfig& server, const std::vector<std::string>
   return Status::ok();
 }
 
+namespace {
+
 Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& last_wal, uint64_t last_position) {
   std::vector<std::string> words{"sync-info", server.name};
   if (!last_wal.empty()) {
@@ -113,5 +116,36 @@ Result<Json> fetch_primary_info(const ServerConfig& server, const std::string& l
                           "check that primary_ssh_command runs the primary's cellar");
   return doc;
 }
+
+// `sync-send WORDS...` on the primary, its tar stream read into `to`.
+Status receive_stream(const ServerConfig& server, const std::vector<std::string>& words, TarHandler& to) {
+  TarReader reader(to);
+  Status s = run_on_primary(server, words, [&](std::string_view d) { return reader.feed(d); });
+  if (s) s = reader.finish();
+  return s;
+}
+
+class SshPrimary final : public PrimarySource {
+ public:
+  explicit SshPrimary(const ServerConfig& server) : server_(server) {}
+  Result<Json> info(const std::string& last_wal, uint64_t last_position) const override {
+    return fetch_primary_info(server_, last_wal, last_position);
+  }
+  Status wal_files(const std::vector<std::string>& names, TarHandler& to) const override {
+    std::vector<std::string> words{"sync-send", server_.name, "wal"};
+    words.insert(words.end(), names.begin(), names.end());
+    return receive_stream(server_, words, to);
+  }
+  Status backup_files(const std::string& backup_id, TarHandler& to) const override {
+    return receive_stream(server_, {"sync-send", server_.name, "backup", backup_id}, to);
+  }
+
+ private:
+  const ServerConfig& server_;
+};
+
+}  // namespace
+
+std::unique_ptr<PrimarySource> ssh_primary(const ServerConfig& server) { return std::make_unique<SshPrimary>(server); }
 
 }  // namespace cellar::sync

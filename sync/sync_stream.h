@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/tar_reader.h"
 #include "config/config.h"
 
 namespace cellar::sync {
@@ -20,6 +21,18 @@ namespace cellar::sync {
 // One 512-byte ustar header (`type` '0' file, '5' directory; `name` ≤ 255
 // bytes, split into prefix/name at a '/'); usage error if it does not fit.
 Result<std::string> make_tar_header(const std::string& name, char type, uint64_t size, unsigned mode, int64_t mtime);
+
+// The members of a stream without the tar around them, for a reader that
+// takes them as TarHandler events: sync-send's tar writer, or a passive node's
+// receiver reading the primary's repository directly (sync/primary.h).
+// The archived WAL files `names` under `wals_dir` (validated, each must be
+// archived, else an error before the first member), named by their paths
+// under wals/.
+Status emit_wal_files(const std::string& wals_dir, const std::string& server, const std::vector<std::string>& names,
+                      TarHandler& out);
+// Every directory and file of the backup directory `backup_dir` but
+// backup.info, parents first, named by their paths under it.
+Status emit_backup_files(const std::string& backup_dir, TarHandler& out);
 
 // Writes the archived WAL files `names` of `server` as a sync stream to `fd`.
 // Every name is validated (a WAL file name) and must be archived, else a

@@ -38,6 +38,7 @@ TEST_CASE("check names are unique and keep Barman's order", "[check]") {
                                           "replication slot",
                                           "directories",
                                           "repository",
+                                          "primary repository",
                                           "retention policy settings",
                                           "backup maximum age",
                                           "backup minimum size",

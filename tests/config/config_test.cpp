@@ -104,6 +104,7 @@ TEST_CASE("every key has its documented default", "[config]") {
       {"last_backup_maximum_age", "(none)"},
       {"backup_schedule", "(none)"},
       {"primary_ssh_command", "(none)"},
+      {"primary_repository", "(none)"},
       {"receive_wal_backoff_limit", "10"},
       {"receive_wal_timeout", "60"},
       {"backup_stall_timeout", "300"},
@@ -405,6 +406,11 @@ TEST_CASE("validated keys accept their valid values and reject the others", "[co
       {"receive_wal_backoff_limit = true", false},
       {"primary_ssh_command = \"ssh cellar@primary cellar\"", true},
       {"primary_ssh_command = \"\"", false},
+      {"primary_repository = \"s3://primary-bucket/cellar\"", true},
+      {"primary_repository = \"/mnt/nfs/cellar\"", true},
+      {"primary_repository = \"local\"", false},
+      {"primary_repository = \"relative/path\"", false},
+      {"primary_repository = \"primary_ssh_command\"", false},
       {"compression_level = 5", false},  // compression is "none"
       {"compression = \"gzip\"\ncompression_level = 1", true},
       {"compression = \"gzip\"\ncompression_level = 9", true},
@@ -491,6 +497,19 @@ TEST_CASE("conninfo is required unless the server is passive", "[config]") {
   REQUIRE(passive.is_ok());
   CHECK(passive->find_server("main")->passive());
   CHECK_FALSE(passive->find_server("main")->has(Key::conninfo));
+
+  t.write_main("[servers.main]\nprimary_repository = \"s3://primary-bucket/cellar\"\n");
+  auto direct = t.load();
+  REQUIRE(direct.is_ok());
+  CHECK(direct->find_server("main")->passive());
+
+  // One way to the primary, not two.
+  t.write_main(
+      "[servers.main]\nprimary_ssh_command = \"ssh cellar@primary cellar\"\nprimary_repository = "
+      "\"/mnt/nfs/cellar\"\n");
+  auto both = t.load();
+  REQUIRE_FALSE(both.is_ok());
+  CHECK_THAT(message_of(both), Contains("sets both primary_ssh_command and primary_repository") && Contains("line 5"));
 }
 
 TEST_CASE("conninfo, streaming_conninfo and primary_conninfo with invalid syntax are rejected", "[config]") {

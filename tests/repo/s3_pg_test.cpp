@@ -223,3 +223,70 @@ TEST_CASE("an S3 server that denies access fails the backup once, with bucket, s
   auto list = site.run({"list-backups", "main"});
   CHECK(list.out.find("DONE") == std::string::npos);
 }
+
+TEST_CASE("a passive node with primary_repository syncs from the primary's bucket, with no ssh, and recovers",
+          "[repo][s3][pg][sync]") {
+  S3Repo repo;
+  RepoSite site("cellar_s3_passive", repo.toml());
+  std::string id = site.backup_done();
+  std::string sums = site.load_and_sums();
+  site.archive_current();
+
+  // The passive node: the same bucket as its primary_repository, its own
+  // repository on its local disk, no primary_ssh_command.
+  std::string keys = repo.toml();
+  keys.replace(keys.find("repository = "), std::string("repository = ").size(), "primary_repository = ");
+  CellarEnv passive;
+  passive.add_server("main", "host=unused", keys);
+  auto cron = passive.run({"cron"});
+  INFO(cron.out << cron.err);
+  REQUIRE(cron.exit_code == 0);
+  CHECK(cron.out.find("backup " + id + " of server \"main\" synchronised") != std::string::npos);
+  auto list = passive.run({"-f", "json", "list-backups", "main"});
+  INFO(list.out << list.err);
+  CHECK(list.out.find(id) != std::string::npos);
+  CHECK(list.out.find("\"DONE\"") != std::string::npos);
+  // A copy on the passive node's own disk, and the mount point stays a mount point.
+  CHECK(path_exists(passive.server_dir("main") + "/base/" + id + "/backup_manifest"));
+  CHECK(path_exists(passive.server_dir("main") + "/wals/xlog.db"));
+  CHECK_FALSE(path_exists(passive.server_dir("main") + "/primary-repository"));
+  CHECK(passive.run({"verify-backup", "main", id}).exit_code == 0);
+  auto again = passive.run({"cron"});
+  CHECK(again.out.find("0 WAL file(s) synchronised for server \"main\"") != std::string::npos);
+  CHECK(passive.run({"check", "main"}).out.find("primary repository: OK") != std::string::npos);
+
+  Restored restored;
+  auto out = restored.recover(passive, "main", id, {});
+  INFO(out.out << out.err);
+  REQUIRE(out.exit_code == 0);
+  restored.start();
+  CHECK(restored.promoted_sums() == sums);
+
+  {  // an object flipped in the primary's bucket fails the copy, never DONE
+    CellarEnv second;
+    second.add_server("main", "host=unused", keys);
+    flip_last_bytes(*repo.storage(), "base/" + id + "/data/global/pg_control.zst");
+    auto r = second.run({"sync-backup", "main", id});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("pg_control") != std::string::npos);
+    auto info = read_text(second.server_dir("main") + "/base/" + id + "/backup.info");
+    CHECK(info.find("status=FAILED") != std::string::npos);
+  }
+  {  // a primary_repository bucket that does not exist: one ERROR with bucket, status and code, no secret
+    std::string wrong = keys;
+    wrong.replace(wrong.find(repo.bucket), repo.bucket.size(), "no-such-bucket-" + repo.bucket.substr(0, 8));
+    CellarEnv lost;
+    lost.add_server("main", "host=unused", wrong);
+    auto r = lost.run({"sync-wal", "main"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("ERROR: ") != std::string::npos);
+    CHECK(r.err.find("no-such-bucket-") != std::string::npos);
+    CHECK(r.err.find("404") != std::string::npos);
+    CHECK(r.err.find("testing") == std::string::npos);
+    auto check = lost.run({"check", "main"});
+    CHECK(check.out.find("primary repository: FAILED") != std::string::npos);
+    CHECK(check.out.find("testing") == std::string::npos);
+  }
+}
