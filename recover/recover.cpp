@@ -15,6 +15,7 @@
 #include "common/pause_point.h"
 #include "common/progress.h"
 #include "common/storage.h"
+#include "config/grammar.h"
 #include "config/layout.h"
 #include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
@@ -183,14 +184,25 @@ Status make_roots(const std::vector<std::string>& roots) {
 
 Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan) {
   unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->parallel_jobs()));
+  // From an object store every file costs a round trip: upload_concurrency
+  // more threads take the small files, as many requests as the driver keeps
+  // in flight for uploads.
+  auto where = parse_repository(r.server->repository());
+  unsigned small_jobs = where && where->kind == RepositoryLocation::Kind::s3
+                            ? static_cast<unsigned>(std::max<int64_t>(0, r.server->upload_concurrency()))
+                            : 0;
   uint64_t total = b.info.cluster_size.value_or(0);
   say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
-             std::to_string(jobs) + " job(s)");
+             std::to_string(jobs) + " job(s)" +
+             (small_jobs ? " and " + std::to_string(small_jobs) + " more for small files" : ""));
   ProgressMeter meter(r.progress);
-  auto stats = execute_plan(plan, jobs, [&](uint64_t done) {
-    meter.update(done, std::max(total, done));
-    pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
-  });
+  auto stats = execute_plan(
+      plan, jobs,
+      [&](uint64_t done) {
+        meter.update(done, std::max(total, done));
+        pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
+      },
+      small_jobs);
   meter.finish();
   return stats;
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/crc32c.h"
@@ -48,20 +49,33 @@ Result<uint64_t> copy_one(const CopyJob& job) {
   return *bytes;
 }
 
-// Work shared by the copy threads: the next job to take, the first error.
+// Work shared by the copy threads: the large files, then the small ones,
+// each taken once; the first error.
 struct CopyWork {
-  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p) : jobs(j), progress(p) {}
+  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p) : jobs(j), progress(p) {
+    for (size_t i = 0; i < jobs.size(); ++i)
+      (jobs[i].size && *jobs[i].size <= kSmallFileSize ? small : large).push_back(i);
+  }
   const std::vector<CopyJob>& jobs;
   const CopyProgress& progress;
-  std::atomic<size_t> next{0};
+  std::vector<size_t> large, small;
+  std::atomic<size_t> next_large{0}, next_small{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
   Status error;
   CopyStats stats;
 
-  void run() {
-    for (size_t i; !stop && (i = next++) < jobs.size();) {
-      auto bytes = copy_one(jobs[i]);
+  // The next job for a worker (`small_only`: never a large one), or nothing.
+  std::optional<size_t> take(bool small_only) {
+    if (!small_only)
+      if (size_t i = next_large++; i < large.size()) return large[i];
+    if (size_t i = next_small++; i < small.size()) return small[i];
+    return std::nullopt;
+  }
+
+  void run(bool small_only = false) {
+    for (std::optional<size_t> i; !stop && (i = take(small_only));) {
+      auto bytes = copy_one(jobs[*i]);
       std::lock_guard<std::mutex> g(mu);
       if (!bytes) {
         if (error.is_ok()) error = bytes.status();
@@ -135,13 +149,16 @@ Status plan_tree(const std::string& src_root, const std::string& dest_root, code
   return Status::ok();
 }
 
-Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress) {
+Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
+                               unsigned small_jobs) {
   for (const auto& d : plan.dirs)
     if (Status st = make_dir(d); !st) return st;
   CopyWork work(plan.files, progress);
   std::vector<std::thread> threads;
   unsigned n = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(plan.files.size())));
+  unsigned extra = std::min<unsigned>(small_jobs, static_cast<unsigned>(work.small.size()));
   for (unsigned i = 1; i < n; ++i) threads.emplace_back([&work] { work.run(); });
+  for (unsigned i = 0; i < extra; ++i) threads.emplace_back([&work] { work.run(true); });
   work.run();
   for (auto& t : threads) t.join();
   if (!work.error.is_ok()) return work.error;

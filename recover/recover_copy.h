@@ -47,9 +47,18 @@ struct CopyStats {
 // serialised).
 using CopyProgress = std::function<void(uint64_t bytes_done)>;
 
+// Files the manifest says are at most this big count as small for
+// execute_plan's small_jobs.
+constexpr uint64_t kSmallFileSize = 1 << 20;
+
 // Creates the plan's directories, copies its files with `jobs` worker threads
 // and creates its symlinks. Stops at the first error (naming the file).
-Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress);
+// `small_jobs` more threads copy only small files (for a repository where
+// each file costs a round trip: an object store, where a backup's thousand
+// small files would otherwise wait one request at a time per job while the
+// large ones hold the jobs); the `jobs` threads take the large files first.
+Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
+                               unsigned small_jobs = 0);
 
 // fsyncs every regular file and directory under `root` (symlinks are not
 // followed), then `root`'s parent, so the restored tree survives a crash.

@@ -8,8 +8,11 @@
 //   stays within part_size is one PUT at commit(). A larger one becomes a
 //   multipart upload started when the first part is full; parts upload in
 //   the background, at most upload_concurrency uploads per Storage in
-//   flight, and write() blocks while that many are under way, so memory
-//   stays near (upload_concurrency + 1) * part_size. commit() uploads the
+//   flight holding at most kPartsInFlight (3) parts' bytes together
+//   (s3/core.h), and write() blocks while either limit is reached, so
+//   memory stays near (3 + writers) * part_size however high
+//   upload_concurrency is, while small objects still go up
+//   upload_concurrency at a time. commit() uploads the
 //   last part, waits for the others and completes the upload; abandon() or
 //   the destructor aborts it. Nothing is visible under the key before the
 //   PUT or the completion succeeds. With WriteOptions::sync_dir == false,

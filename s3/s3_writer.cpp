@@ -13,14 +13,14 @@ namespace {
 class Upload : public std::enable_shared_from_this<Upload> {
  public:
   Upload(Core& core, std::string key)
-      : core_(core),
-        key_(std::move(key)),
-        part_size_(std::clamp(core.client.options().part_size, kMinPartSize, kMaxPartSize)) {}
+      : core_(core), key_(std::move(key)), part_size_(part_size_of(core.client.options())) {}
 
   Status add(std::string_view data);
   // The commit: one PUT, or the last part and the completion. A failed
   // multipart upload is aborted.
   Status finish();
+  // The bytes it holds now (its filling buffer).
+  uint64_t buffered() const { return buffer_.size(); }
   // Drops the object; a multipart upload is aborted once its parts in
   // flight are done (a part finishing after the abort would linger).
   void abort();
@@ -122,7 +122,7 @@ Status Upload::start_multipart() {
 }
 
 // Hands the full buffer to the pool as the next part; blocks while
-// upload_concurrency uploads are in flight.
+// upload_concurrency uploads, or kPartsInFlight parts' bytes, are in flight.
 Status Upload::send_part() {
   if (upload_id_.empty()) {
     if (Status st = start_multipart(); !st) return st;
@@ -136,8 +136,9 @@ Status Upload::send_part() {
     ++in_flight_;
     etags_.resize(number);
   }
+  const uint64_t bytes = buffer_.size();
   core_.uploads.submit(
-      [self = shared_from_this(), number, data = std::move(buffer_)] { self->upload_part(number, data); });
+      [self = shared_from_this(), number, data = std::move(buffer_)] { self->upload_part(number, data); }, bytes);
   buffer_ = std::string();
   return Status::ok();
 }
@@ -216,7 +217,8 @@ class S3Writer final : public storage::Writer {
     if (!defer_) return upload->finish();
     Core* core = core_.get();
     core->deferred.begin();
-    core->uploads.submit([core, upload] { core->deferred.end(upload->finish()); });
+    const uint64_t bytes = upload->buffered();
+    core->uploads.submit([core, upload] { core->deferred.end(upload->finish()); }, bytes);
     return Status::ok();
   }
 

@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <set>
+#include <thread>
 
 #include "common/fs.h"
 #include "recover/recover.h"
@@ -184,4 +187,38 @@ TEST_CASE("a destination that cannot be put back is named in the detail, with th
         "\"" + dest + "\" could not be put back as it was found: could not remove \"" + dest + "\": " + why);
   CHECK(st.hint() == "remove what recover wrote there before trying again");
   CHECK(path_exists(stuck));
+}
+
+TEST_CASE("small_jobs adds threads that copy the small files, and every file arrives once and whole", "[recover]") {
+  TempDir tmp;
+  REQUIRE(make_dirs(tmp / "src"));
+  RestorePlan plan;
+  plan.dirs.push_back(tmp / "dest");
+  std::vector<std::string> contents;
+  for (int i = 0; i < 120; ++i) {
+    // Every tenth file is large (over kSmallFileSize), the rest small.
+    std::string body = i % 10 == 0 ? std::string(kSmallFileSize + 1 + i, static_cast<char>('a' + i % 26))
+                                   : "file " + std::to_string(i) + "\n";
+    std::string src = tmp / ("src/f" + std::to_string(i));
+    write_text(src, body);
+    contents.push_back(body);
+    plan.files.push_back({src, tmp / ("dest/f" + std::to_string(i)), codec::Codec::none, body.size(), {}});
+  }
+  auto copy_with = [&](unsigned small_jobs) {
+    std::set<std::thread::id> threads;
+    auto stats = execute_plan(
+        plan, 1,
+        [&](uint64_t) {
+          threads.insert(std::this_thread::get_id());
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));  // others take files meanwhile
+        },
+        small_jobs);
+    REQUIRE(stats);
+    CHECK(stats->files == plan.files.size());
+    for (size_t i = 0; i < plan.files.size(); ++i) CHECK(read_text(plan.files[i].dest) == contents[i]);
+    return threads.size();
+  };
+  CHECK(copy_with(0) == 1);
+  for (const auto& f : plan.files) REQUIRE(::unlink(f.dest.c_str()) == 0);
+  CHECK(copy_with(3) > 1);
 }
