@@ -236,7 +236,8 @@ const std::vector<Command>& command_table() {
        nullptr,
        run_sync_send},
       {"sync-wal",
-       "on a passive node: copy new WAL from the primary node (primary_ssh_command), verify sizes, catalogue it",
+       "on a passive node: copy new WAL from the primary node (primary_ssh_command or primary_repository), verify "
+       "sizes, catalogue it",
        one,
        {},
        ConfigNeed::required,

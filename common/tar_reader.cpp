@@ -71,8 +71,7 @@ Status TarReader::parse_header() {
   }
   auto m = parse_tar_header(header_);
   if (!m) return m.status();
-  if (m->name.empty() || m->name.find("..") != std::string::npos || m->name[0] == '/')
-    return Status::failed("unsafe member name \"" + m->name + "\" in the backup archive");
+  if (!safe_member_name(m->name)) return Status::failed("unsafe member name \"" + m->name + "\" in the backup archive");
   if (Status st = handler_->on_member(*m); !st) return st;
   data_left_ = m->size;
   padding_left_ = (kBlock - m->size % kBlock) % kBlock;
@@ -82,6 +81,10 @@ Status TarReader::parse_header() {
     return handler_->on_member_end();
   }
   return Status::ok();
+}
+
+bool safe_member_name(const std::string& name) {
+  return !name.empty() && name.find("..") == std::string::npos && name[0] != '/';
 }
 
 Status TarReader::feed(std::string_view bytes) {

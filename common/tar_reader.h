@@ -49,6 +49,10 @@ class TarReader {
   bool ended_ = false;  // saw the zero end-of-archive block
 };
 
+// Whether a member name may be joined onto a destination directory: not
+// empty, not absolute, no "..". Every reader of members applies it.
+bool safe_member_name(const std::string& name);
+
 // Parses one 512-byte header block (exposed for tests). Nothing for a zero block.
 Result<TarMember> parse_tar_header(std::string_view block);
 

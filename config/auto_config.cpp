@@ -160,8 +160,10 @@ Status check_loads(const Config& config, const std::string& auto_text) {
   std::string msg = loaded.status().message();
   replace_all(msg, layout::auto_config_file(scratch), auto_config_path(config));
   replace_all(msg, scratch_main, config.main_file);
-  return Status::usage("the configuration would not load after this update: " + msg,
-                       "nothing was changed; a new server needs conninfo or primary_ssh_command in the same update");
+  return Status::usage(
+      "the configuration would not load after this update: " + msg,
+      "nothing was changed; a new server needs conninfo, primary_ssh_command or primary_repository in the same "
+      "update");
 }
 
 // Scratch directories of config-updates killed mid-check (kill -9 skips

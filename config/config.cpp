@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common/fs.h"
+#include "config/grammar.h"
 #include "config/layout.h"
 #include "config/names.h"
 #include "pg/connection.h"
@@ -242,6 +243,16 @@ void cross_check(const ServerConfig& s, const Source& table, Problems& problems)
     problems.add(table.file.empty() ? "(configuration)" : table.file, table.line,
                  "server \"" + s.name + "\" has no conninfo: set conninfo in [servers." + s.name +
                      "] (or primary_ssh_command or primary_repository for a passive node)");
+  }
+  if (s.has(Key::primary_repository)) {
+    auto own = parse_repository(read_setting<std::string>(s.get(Key::repository)));
+    auto primary = parse_repository(read_setting<std::string>(s.get(Key::primary_repository)));
+    if (own && primary && own->kind == primary->kind && own->path == primary->path && own->bucket == primary->bucket &&
+        own->prefix == primary->prefix)
+      problems.add(where(Key::primary_repository).file, where(Key::primary_repository).line,
+                   "server \"" + s.name +
+                       "\" has primary_repository equal to its own repository: a passive node keeps its own copy; "
+                       "set repository to another place (\"local\" is the default)");
   }
   if (s.has(Key::primary_ssh_command) && s.has(Key::primary_repository))
     problems.add(where(Key::primary_repository).file, where(Key::primary_repository).line,

@@ -102,7 +102,7 @@ namespace cellar {
   X(s3_verify_tls, bool, "true", anything(), "verify the endpoint's TLS certificate and host name")                   \
   X(s3_storage_class, std::string, nullptr, not_empty(""), "x-amz-storage-class of uploads (default: the bucket's)")  \
   X(s3_part_size, int64_t, "16", in_range(5, 5120), "multipart part size in MiB")                                     \
-  X(upload_concurrency, int64_t, "4", in_range(1, 64), "uploads and downloads in flight per command")                 \
+  X(upload_concurrency, int64_t, "4", in_range(1, 64), "S3 uploads in flight per command")                            \
   X(s3_retries, int64_t, "4", in_range(0, 20), "retries of a failed S3 request (5xx, reset, timeout)")                \
   X(encryption, std::string, "none", one_of({"none", "aes-256-gcm"}), "none or aes-256-gcm (repository files)")       \
   X(encryption_key_file, std::string, nullptr, absolute_path(), "0600 file holding the 256-bit key as 64 hex digits")

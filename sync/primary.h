@@ -3,8 +3,8 @@
 //     prefix, answers `sync-info` (JSON) and `sync-send` (a tar stream,
 //     sync_stream.h);
 //   - primary_repository: the primary's repository itself (a shared path or
-//     the bucket both nodes are configured with), mounted read only at
-//     layout::primary_repository_dir; the passive node computes the same
+//     the bucket both nodes are configured with), mounted at
+//     layout::primary_repository_dir and only ever read; the passive node computes the same
 //     sync-info document from it and reads the files directly, with no
 //     process on the primary host.
 // Either way the files arrive as TarHandler events, so sync-wal and
@@ -36,8 +36,8 @@ class PrimarySource {
   virtual Status backup_files(const std::string& backup_id, TarHandler& to) const = 0;
 };
 
-// The source the passive server `server` is configured with (both refer to
-// `server`, which must outlive them).
+// The source the passive server `server` is configured with (they refer to
+// `config` and `server`, which must outlive them).
 std::unique_ptr<PrimarySource> primary_of(const Config& config, const ServerConfig& server);
 std::unique_ptr<PrimarySource> ssh_primary(const ServerConfig& server);
 std::unique_ptr<PrimarySource> repository_primary(const Config& config, const ServerConfig& server);

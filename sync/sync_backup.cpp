@@ -27,7 +27,8 @@ class BackupReceiver : public TarHandler {
  public:
   explicit BackupReceiver(std::string dir) : dir_(std::move(dir)) {}
   Status on_member(const TarMember& m) override {
-    if (m.name == layout::kBackupInfoName || m.name.find("//") != std::string::npos || m.name.back() == '/')
+    if (!safe_member_name(m.name) || m.name == layout::kBackupInfoName || m.name.find("//") != std::string::npos ||
+        m.name.back() == '/')
       return Status::failed("the primary sent an unexpected member \"" + m.name + "\"");
     const std::string path = join_path(dir_, m.name);
     if (m.type == TarType::directory) {

@@ -510,6 +510,14 @@ TEST_CASE("conninfo is required unless the server is passive", "[config]") {
   auto both = t.load();
   REQUIRE_FALSE(both.is_ok());
   CHECK_THAT(message_of(both), Contains("sets both primary_ssh_command and primary_repository") && Contains("line 5"));
+
+  // Its own copy, never the primary's repository itself.
+  t.write_main("[servers.main]\nrepository = \"s3://bk1/cellar/\"\nprimary_repository = \"s3://bk1/cellar\"\n");
+  auto same = t.load();
+  REQUIRE_FALSE(same.is_ok());
+  CHECK_THAT(message_of(same), Contains("primary_repository equal to its own repository") && Contains("line 5"));
+  t.write_main("[servers.main]\nrepository = \"s3://bk1/cellar/copy\"\nprimary_repository = \"s3://bk1/cellar\"\n");
+  CHECK(t.load().is_ok());
 }
 
 TEST_CASE("conninfo, streaming_conninfo and primary_conninfo with invalid syntax are rejected", "[config]") {

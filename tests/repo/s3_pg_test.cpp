@@ -289,4 +289,15 @@ TEST_CASE("a passive node with primary_repository syncs from the primary's bucke
     CHECK(check.out.find("primary repository: FAILED") != std::string::npos);
     CHECK(check.out.find("testing") == std::string::npos);
   }
+  {  // the right bucket, a mistyped prefix: an error, never "0 WAL file(s) synchronised"
+    std::string wrong = keys;
+    wrong.replace(wrong.find(repo.bucket + "/cellar"), repo.bucket.size() + 7, repo.bucket + "/cellra");
+    CellarEnv typo;
+    typo.add_server("main", "host=unused", wrong);
+    auto r = typo.run({"sync-wal", "main"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.find("holds no repository of that server") != std::string::npos);
+    CHECK(r.out.find("synchronised") == std::string::npos);
+  }
 }
