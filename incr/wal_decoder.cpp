@@ -64,9 +64,7 @@ Status WalDecoder::feed(const WalSegment& segment) {
 }
 
 Status WalDecoder::check_page(Page& page, uint32_t timeline, bool first) {
-  auto bad = [&](const std::string& what) {
-    return Status::failed("WAL page at " + at_lsn(page.lsn) + " " + what);
-  };
+  auto bad = [&](const std::string& what) { return Status::failed("WAL page at " + at_lsn(page.lsn) + " " + what); };
   uint16_t magic = 0;
   uint32_t tli = 0;
   uint64_t addr = 0;
@@ -150,11 +148,10 @@ Status WalDecoder::start_record(const Page& page, size_t& at) {
   }
   uint32_t tot_len = 0;
   std::memcpy(&tot_len, page.bytes.data() + at, 4);
-  if (tot_len == 0)
-    return Status::failed("WAL ends at " + at_lsn(lsn) + ", before " + at_lsn(stop_lsn_));
+  if (tot_len == 0) return Status::failed("WAL ends at " + at_lsn(lsn) + ", before " + at_lsn(stop_lsn_));
   if (tot_len < kRecordHeaderSize || tot_len > kMaxRecordSize)
-    return Status::failed("WAL record at " + at_lsn(lsn) + " has an impossible length of " +
-                          std::to_string(tot_len) + " bytes");
+    return Status::failed("WAL record at " + at_lsn(lsn) + " has an impossible length of " + std::to_string(tot_len) +
+                          " bytes");
   record_lsn_ = lsn;
   record_len_ = tot_len;
   record_.clear();

@@ -26,7 +26,7 @@ namespace cellar::incr {
 // One whole WAL segment as the server wrote it (decompressed).
 struct WalSegment {
   uint64_t segno = 0;
-  uint32_t timeline = 0;  // the timeline of the segment's name
+  uint32_t timeline = 0;   // the timeline of the segment's name
   std::string_view bytes;  // exactly the segment size
 };
 
@@ -68,10 +68,10 @@ class WalDecoder {
   bool switched_ = false;  // XLOG_SWITCH seen: the rest of the segment is zero
   bool done_ = false;
   uint32_t last_tli_ = 0;
-  std::string record_;         // the record being reassembled
-  uint32_t record_len_ = 0;    // its tot_len (0: none in progress)
-  uint64_t record_lsn_ = 0;    // where it starts
-  uint64_t prev_lsn_ = 0;      // the previous record's start (0: unknown)
+  std::string record_;       // the record being reassembled
+  uint32_t record_len_ = 0;  // its tot_len (0: none in progress)
+  uint64_t record_lsn_ = 0;  // where it starts
+  uint64_t prev_lsn_ = 0;    // the previous record's start (0: unknown)
   ChangeMap changes_;
 };
 

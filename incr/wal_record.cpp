@@ -216,8 +216,7 @@ std::string apply_xlog(uint8_t info, std::string_view main) {
   in.skip(20);  // MaxConnections .. max_locks_per_xact
   const auto wal_level = in.get<int32_t>();
   if (in.overrun) return "is a parameter change too short for its kind";
-  if (wal_level < kWalLevelReplica)
-    return "sets wal_level to minimal, so changes after it may be missing from WAL";
+  if (wal_level < kWalLevelReplica) return "sets wal_level to minimal, so changes after it may be missing from WAL";
   return {};
 }
 
@@ -239,7 +238,9 @@ std::string apply_special(uint8_t rmid, uint8_t xl_info, std::string_view main, 
 }  // namespace
 
 Result<RecordKind> decode_record(std::string_view record, uint64_t lsn, ChangeMap& changes) {
-  auto fail = [&](const std::string& what) { return Status::failed("WAL record at " + pg::format_lsn(lsn) + " " + what); };
+  auto fail = [&](const std::string& what) {
+    return Status::failed("WAL record at " + pg::format_lsn(lsn) + " " + what);
+  };
   if (!crc_matches(record)) return fail("has an incorrect checksum");
   Fragments parts;
   if (auto bad = parse_fragments(record, parts); !bad.empty()) return fail(bad);
