@@ -128,8 +128,8 @@ Oracle as_oracle(const ChangeMap& map) {
 }
 
 void pgbench(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {pg_bindir() + "/pgbench", "-h",       server().socket_dir(), "-p",
-                                   std::to_string(server().port()), "-U", "postgres"};
+  std::vector<std::string> argv = {
+      pg_bindir() + "/pgbench", "-h", server().socket_dir(), "-p", std::to_string(server().port()), "-U", "postgres"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("postgres");
   auto r = run_program(argv);
@@ -210,8 +210,9 @@ TEST_CASE("records across page and segment boundaries decode", "[incr]") {
   switch_wal();
   const uint64_t from = insert_lsn();
   // 20 kB messages span three pages each; 1000 of them cross a segment.
-  (void)server().psql("SELECT count(pg_logical_emit_message(false, 'cellar', repeat('m', 20000))) "
-                      "FROM generate_series(1, 1000)");
+  (void)server().psql(
+      "SELECT count(pg_logical_emit_message(false, 'cellar', repeat('m', 20000))) "
+      "FROM generate_series(1, 1000)");
   const uint64_t second = insert_lsn();
   (void)server().psql("CREATE TABLE span_late (id int); INSERT INTO span_late SELECT generate_series(1, 2000)");
   const uint64_t to = insert_lsn();
@@ -259,8 +260,9 @@ TEST_CASE("build_change_map reads archived segments and names the first missing 
 TEST_CASE("a corrupt byte in a record is an error naming its LSN", "[incr]") {
   switch_wal();
   const uint64_t from = insert_lsn();
-  (void)server().psql("CREATE TABLE bad_t (id int, v text); INSERT INTO bad_t SELECT g, repeat('z', 50) FROM "
-                      "generate_series(1, 200000) g");
+  (void)server().psql(
+      "CREATE TABLE bad_t (id int, v text); INSERT INTO bad_t SELECT g, repeat('z', 50) FROM "
+      "generate_series(1, 200000) g");
   const uint64_t to = insert_lsn();
   switch_wal();
   const uint64_t segno = pg::segno_of(from, kSeg);
