@@ -133,8 +133,12 @@ Result<Json> ask(const std::string& socket_path, const Json& request,
     return Status::from_errno("could not connect to the daemon socket \"" + socket_path + "\"", err);
   }
   std::string line = request.dump(-1) + "\n";
-  if (::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
-    return Status::from_errno("could not send to the daemon", errno);
+  // A daemon that refuses the peer answers and closes at once, maybe before
+  // the request is sent: its answer is still there to read after EPIPE.
+  bool sent = ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(line.size());
+  int send_err = sent ? 0 : errno;
+  if (!sent && send_err != EPIPE && send_err != ECONNRESET)
+    return Status::from_errno("could not send to the daemon", send_err);
   auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
   std::string answer;
   for (;;) {
@@ -152,6 +156,7 @@ Result<Json> ask(const std::string& socket_path, const Json& request,
     char buf[4096];
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 && !sent) return Status::from_errno("could not send to the daemon", send_err);
     if (n < 0) return Status::from_errno("could not read the daemon's answer", errno);
     if (n == 0) return Status::failed("the daemon closed the connection without an answer");
     answer.append(buf, static_cast<size_t>(n));

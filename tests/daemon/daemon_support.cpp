@@ -56,7 +56,10 @@ UniqueFd connect_and_send(const std::string& socket, const std::string& raw) {
   a.sun_family = AF_UNIX;
   std::strncpy(a.sun_path, socket.c_str(), sizeof a.sun_path - 1);
   if (!fd.valid() || ::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return UniqueFd();
-  if (::send(fd.get(), raw.data(), raw.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(raw.size())) return UniqueFd();
+  // EPIPE: the daemon answered and closed first (a refused peer); the answer
+  // is still there to read.
+  if (::send(fd.get(), raw.data(), raw.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(raw.size()) && errno != EPIPE)
+    return UniqueFd();
   return fd;
 }
 
