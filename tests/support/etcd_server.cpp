@@ -51,6 +51,7 @@ pid_t launch(const std::vector<std::string>& args, const std::string& log) {
   const pid_t pid = ::fork();
   if (pid < 0) fail("fork failed");
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);  // the test binary ignores it (main.cpp)
     ::setsid();
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     const int in = ::open("/dev/null", O_RDONLY);

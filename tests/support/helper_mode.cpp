@@ -120,6 +120,7 @@ Child spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);  // the test binary ignores it (main.cpp)
     // A test that dies must not leave its children running (they would keep
     // ctest's pipes open and hold locks and replication slots).
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);

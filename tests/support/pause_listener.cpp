@@ -57,7 +57,7 @@ std::optional<pid_t> PauseListener::wait_reached(double seconds) {
 }
 
 void PauseListener::release() {
-  if (conn_.valid()) (void)!::write(conn_.get(), "go\n", 3);
+  if (conn_.valid()) (void)!::send(conn_.get(), "go\n", 3, MSG_NOSIGNAL);  // the paused one may be gone
   conn_.reset();
 }
 

@@ -244,6 +244,7 @@ void S3Server::launch(const std::string& name, const std::string& server, const 
   const pid_t pid = ::fork();
   if (pid < 0) fail("fork failed");
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL);  // the test binary ignores it (main.cpp)
     ::setsid();
     const int in = ::open("/dev/null", O_RDONLY);
     const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
