@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "backup/incremental_copy.h"
 #include "backup/stream_writer.h"
 #include "catalog/backup_info.h"
 #include "catalog/catalogue.h"
@@ -60,6 +61,13 @@ struct Copied {
 void say(const BackupRequest& req, const std::string& line) {
   if (req.say) req.say(line);
   log::info(line);
+}
+
+// A warning the user must see: through `warn` (and the log file), or the log.
+void warn(const BackupRequest& req, const std::string& line) {
+  if (!req.warn) return log::warning(line);
+  req.warn(line);
+  log::info("WARNING: " + line);
 }
 
 Result<ServerFacts> read_facts(pg::Connection& sql, pg::Connection& repl) {
@@ -125,6 +133,7 @@ Result<NewBackup> plan_backup(const BackupRequest& req, const Session& session, 
   i.server_name = s.name;
   i.status = catalog::BackupStatus::started;
   i.mode = "postgres";
+  i.type = "full";
   i.begin_time = catalog::Timestamp::local(std::time(nullptr));
   i.systemid = f.identity.systemid;
   i.version = static_cast<uint64_t>(f.version);
@@ -155,6 +164,51 @@ ReuseMap load_reuse_map(const BackupRequest& req, const catalog::Catalogue& cat,
     if (f.checksum_algorithm == "CRC32C")
       map[f.path] = {f.size, f.checksum, catalog::stored_path_of(prev->dir, f.path, b.codec)};
   return map;
+}
+
+// The newest DONE backup of this cluster, or null.
+const catalog::BackupEntry* newest_done(const catalog::Catalogue& cat, const std::string& systemid) {
+  for (auto it = cat.backups.rbegin(); it != cat.backups.rend(); ++it)
+    if (it->status == catalog::BackupStatus::done && it->info.systemid == systemid) return &*it;
+  return nullptr;
+}
+
+// How many backups `b`'s chain holds: itself and its parents down to a full.
+size_t chain_length(const catalog::Catalogue& cat, const catalog::BackupEntry& b) {
+  size_t n = 1;
+  for (const catalog::BackupEntry* e = &b; e->info.incremental() && n <= cat.backups.size(); ++n) {
+    auto parent = std::find_if(cat.backups.begin(), cat.backups.end(),
+                               [&](const auto& p) { return p.info.backup_id == e->info.parent_backup_id; });
+    if (parent == cat.backups.end()) break;
+    e = &*parent;
+  }
+  return n;
+}
+
+// The parent of an incremental backup, or null for a full one: --incremental
+// or --full first, else backup_type, with a full once the newest chain holds
+// full_backup_every backups (or when there is nothing to build on).
+Result<const catalog::BackupEntry*> choose_parent(const BackupRequest& req, const catalog::Catalogue& cat,
+                                                  const ServerFacts& f) {
+  const ServerConfig& s = *req.server;
+  const catalog::BackupEntry* newest = newest_done(cat, f.identity.systemid);
+  if (!req.from.empty()) {
+    auto e = cat.resolve(req.from);
+    if (!e) return e.status();
+    if ((*e)->status != catalog::BackupStatus::done || (*e)->info.systemid != f.identity.systemid)
+      return Status::usage("backup " + (*e)->info.backup_id + " of server '" + s.name + "' cannot be the parent of " +
+                               "an incremental backup: it is " + catalog::status_name((*e)->status) +
+                               ((*e)->info.systemid != f.identity.systemid ? " and of another cluster" : ""),
+                           "choose a DONE backup of this cluster ('cellar list-backups " + s.name + "')");
+    return *e;
+  }
+  if (req.incremental) {
+    if (!*req.incremental) return nullptr;
+    return newest;  // none: the backup says why it is a full one
+  }
+  if (s.backup_type() != "incremental" || !newest) return nullptr;
+  if (chain_length(cat, *newest) >= static_cast<size_t>(s.full_backup_every())) return nullptr;
+  return newest;
 }
 
 Result<Copied> copy_files(const BackupRequest& req, Session& session, const NewBackup& b, const ReuseMap& reuse) {
@@ -301,13 +355,81 @@ Status mark_failed(NewBackup& b, const std::string& step, const Status& why) {
 }
 
 // Steps 5-7 of run_backup, once the backup exists on disk as STARTED.
-Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, const locks::BackupIdLock& lock,
-                                  NewBackup& b, const ReuseMap& reuse) {
+// 5 (incremental). Only what changed since `parent`, through SQL. False
+// when the changed-block map cannot be trusted: the backup is then a full
+// one, with a warning saying why.
+Result<bool> copy_incremental_files(const BackupRequest& req, Session& session, NewBackup& b,
+                                    const catalog::BackupEntry& parent) {
   auto t0 = std::chrono::steady_clock::now();
+  ProgressMeter meter(req.progress);
+  IncrementalRequest ir;
+  ir.sql = &session.sql;
+  ir.server_dir = req.config->server_dir(req.server->name);
+  ir.backup_dir = b.dir;
+  ir.parent_dir = parent.dir;
+  ir.parent = parent.info;
+  ir.label = "cellar backup " + b.id;
+  ir.fast_checkpoint = req.immediate_checkpoint;
+  ir.segment_size = session.facts.segment_size;
+  ir.pipeline.jobs = b.jobs;
+  ir.pipeline.codec = b.codec;
+  ir.pipeline.level = b.level;
+  ir.wal_wait = std::chrono::seconds(req.server->backup_stall_timeout().count());
+  ir.archive = [&req] { try_archive(req); };
+  ir.progress = [&meter](uint64_t done) { meter.update(done, 0); };
+  auto copied = copy_incremental(ir);
+  meter.finish();
+  if (!copied) return copied.status();
+  if (!copied->fallback.empty()) {
+    warn(req,
+         "backup " + b.id + " of server '" + req.server->name + "' is taken as a full backup: " + copied->fallback);
+    b.info.type = "full";
+    b.info.parent_backup_id.clear();
+    if (Status st = catalog::save_backup_info(b.dir, b.info); !st) return st;
+    return false;
+  }
+  const uint64_t seg = session.facts.segment_size;
+  catalog::BackupInfo& i = b.info;
+  i.end_time = catalog::Timestamp::local(std::time(nullptr));
+  i.timeline = copied->timeline;
+  i.begin_xlog = pg::format_lsn(copied->start_lsn);
+  i.begin_wal = pg::make_segment_name(copied->timeline, pg::segno_of(copied->start_lsn, seg), seg);
+  i.begin_offset = copied->start_lsn % seg;
+  i.end_xlog = pg::format_lsn(copied->end_lsn);
+  i.end_wal = pg::make_segment_name(copied->timeline, pg::segno_of(copied->end_lsn - 1, seg), seg);
+  i.end_offset = copied->end_lsn % seg;
+  i.size = copied->size;
+  i.deduplicated_size = copied->size;
+  i.cluster_size = copied->cluster_size;
+  i.tablespaces = copied->tablespaces;
+  char stats[192];
+  std::snprintf(stats, sizeof stats, "{'copy_time': %.3f, 'number_of_workers': %u, 'read_bytes': %llu}",
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), b.jobs,
+                static_cast<unsigned long long>(copied->read_bytes));
+  i.copy_stats = stats;
+  say(req, "Backup " + b.id + " is incremental on " + parent.info.backup_id + ": " +
+               std::to_string(copied->changed_blocks) + " changed blocks in " +
+               std::to_string(copied->incremental_files) + " relation files, " + std::to_string(copied->whole_files) +
+               " files whole, " + human_bytes(copied->read_bytes) + " read from the server");
+  return true;
+}
+
+Result<BackupOutcome> make_backup(const BackupRequest& req, Session& session, const locks::BackupIdLock& lock,
+                                  NewBackup& b, const ReuseMap& reuse, const catalog::BackupEntry* parent) {
+  auto t0 = std::chrono::steady_clock::now();
+  bool incremental = false;
+  if (parent) {
+    auto done = copy_incremental_files(req, session, b, *parent);
+    if (!done) return mark_failed(b, "copying files", done.status());
+    incremental = *done;
+  }
   // 5. Copy: BASE_BACKUP streamed through the compressing workers, fsynced.
-  auto copied = copy_files(req, session, b, reuse);
-  if (!copied) return mark_failed(b, "copying files", copied.status());
-  record_copy(b, session.facts, *copied, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (!incremental) {
+    auto copied = copy_files(req, session, b, reuse);
+    if (!copied) return mark_failed(b, "copying files", copied.status());
+    record_copy(b, session.facts, *copied,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   // 6. The restore point cellar_<id>, then a WAL switch.
   mark_end_in_wal(req, session, b);
   // 7. WAITING_FOR_WALS; DONE once its WAL is archived. Only while the id
@@ -365,13 +487,23 @@ Result<BackupOutcome> run_backup(const BackupRequest& req) {
   if (!id_lock) return id_lock.status();
   auto b = plan_backup(req, *session, *id);
   if (!b) return b.status();
+  auto parent = choose_parent(req, *cat, session->facts);
+  if (!parent) return parent.status();
+  bool want_incremental = *parent || (req.incremental && *req.incremental);
+  if (*parent) {
+    b->info.type = "incremental";
+    b->info.parent_backup_id = (**parent).info.backup_id;
+  }
   if (Status st = storage::root().make_dir(b->dir); !st) return st;
   if (Status st = catalog::save_backup_info(b->dir, b->info); !st) return st;
   say(req,
       "Starting backup " + *id + " of server '" + server + "'" + (req.name.empty() ? "" : " ('" + req.name + "')"));
   pause_point("backup-started");
+  if (want_incremental && !*parent)
+    warn(req, "backup " + *id + " of server '" + server +
+                  "' is taken as a full backup: there is no DONE backup of this cluster to build on");
   // 5-7. Copy, mark the end in WAL, wait for the WAL.
-  return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b));
+  return make_backup(req, *session, *id_lock, *b, load_reuse_map(req, *cat, *b), *parent);
 }
 
 }  // namespace cellar::backup

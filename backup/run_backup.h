@@ -44,7 +44,11 @@ struct BackupRequest {
   std::optional<codec::Codec> compression;           // --compression; none = the server's
   unsigned jobs = 0;                                 // --jobs; 0 = parallel_jobs
   bool progress = false;                             // draw a progress line on stderr
-  std::function<void(const std::string&)> say;       // informational lines (stdout)
+  // --incremental / --full; neither: the server's backup_type and full_backup_every.
+  std::optional<bool> incremental;
+  std::string from;                              // --from BACKUP: the parent; "" = the newest DONE backup
+  std::function<void(const std::string&)> say;   // informational lines (stdout)
+  std::function<void(const std::string&)> warn;  // warnings (stderr "WARNING: ..."); none: the log
 };
 
 struct BackupOutcome {

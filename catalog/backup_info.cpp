@@ -104,6 +104,8 @@ constexpr FieldSpec kFields[] = {
     field<&BackupInfo::copy_stats>("copy_stats"),
     field<&BackupInfo::cluster_size>("cluster_size"),
     field<&BackupInfo::data_checksums>("data_checksums"),
+    field<&BackupInfo::type>("type"),
+    field<&BackupInfo::parent_backup_id>("parent_backup_id"),
 };
 
 // Sets one key; returns "" or what its text should have been.

@@ -65,10 +65,13 @@ struct BackupInfo {
   std::string data_checksums;  // "on" / "off"
   std::optional<uint64_t> xlog_segment_size;
   std::string copy_stats;                      // {'copy_time': 1.234, 'number_of_workers': 2}
+  std::string type;                            // "full" or "incremental" (docs/incremental.md); "" (None) = full
+  std::string parent_backup_id;                // an incremental's parent; "" (None) for a full
   std::map<std::string, std::string> unknown;  // other keys as read, "" for None
 
   // WAITING_FOR_WALS or DONE: the files are all there.
   bool copy_done() const;
+  bool incremental() const { return type == "incremental"; }
   bool operator==(const BackupInfo&) const = default;
 };
 

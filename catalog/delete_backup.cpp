@@ -23,6 +23,14 @@ Status refuse_delete(const Catalogue& cat, const BackupEntry& b, int64_t minimum
                           "release it first: cellar keep --release " + cat.server + " " + id);
   if (b.info.status == BackupStatus::started && b.status == BackupStatus::started)
     return Status::failed("cannot delete running backup " + id + " of server '" + cat.server + "'");
+  std::string dependants;
+  for (const auto& e : cat.backups)
+    if (e.info.parent_backup_id == id && e.status != BackupStatus::failed)
+      dependants += (dependants.empty() ? "" : ", ") + e.info.backup_id;
+  if (!dependants.empty())
+    return Status::failed("cannot delete backup " + id + " of server '" + cat.server +
+                              "': incremental backups depend on it (" + dependants + ")",
+                          "delete those first, newest first (cellar delete " + cat.server + " ID), or keep the chain");
   long done = std::count_if(cat.backups.begin(), cat.backups.end(),
                             [](const BackupEntry& e) { return e.status == BackupStatus::done; });
   if (b.status == BackupStatus::done && done <= minimum_redundancy)

@@ -1,6 +1,7 @@
 // delete and keep (SPEC §1, barman-behaviour.md §9).
 //
-// delete refuses a kept backup, a running one (its id lock is held), and a
+// delete refuses a kept backup, a running one (its id lock is held), one
+// that incremental backups (not FAILED) name as their parent, and a
 // DONE backup when deleting it would leave fewer DONE backups than
 // minimum_redundancy. Under the backup's id lock it renames base/<id> to
 // base/<id>.deleting (one durable rename: from then on no reader sees the

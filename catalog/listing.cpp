@@ -10,7 +10,8 @@ namespace {
 std::map<std::string, std::string> retention_of(const Catalogue& cat, const ServerConfig& server) {
   std::vector<RetentionInput> in;
   for (const auto& b : cat.backups)
-    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
+    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep,
+                  b.info.parent_backup_id});
   return retention_report(server.retention_policy(), static_cast<int>(server.minimum_redundancy()), std::time(nullptr),
                           in);
 }

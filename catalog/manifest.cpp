@@ -4,6 +4,7 @@
 #include "common/fs.h"
 #include "common/json.h"
 #include "config/layout.h"
+#include "pg/wal_names.h"
 
 namespace cellar::catalog {
 namespace {
@@ -77,6 +78,19 @@ Status check_manifest_checksum(const std::string& text) {
   std::string got = sha256_hex(std::string_view(text).substr(0, pos));
   if (want != got) return Status::failed("backup manifest checksum mismatch: expected " + want + ", computed " + got);
   return Status::ok();
+}
+
+std::string make_manifest(const std::vector<ManifestFile>& files, const WalRange& wal) {
+  std::string out = "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n\"Files\": [";
+  for (size_t i = 0; i < files.size(); ++i) {
+    const ManifestFile& f = files[i];
+    out += (i ? ",\n" : "\n") + std::string("{ \"Path\": ") + Json(f.path).dump(0) +
+           ", \"Size\": " + std::to_string(f.size) + ", \"Checksum-Algorithm\": " + Json(f.checksum_algorithm).dump(0) +
+           ", \"Checksum\": " + Json(f.checksum).dump(0) + " }";
+  }
+  out += "\n],\n\"WAL-Ranges\": [\n{ \"Timeline\": " + std::to_string(wal.timeline) + ", \"Start-LSN\": \"" +
+         pg::format_lsn(wal.start_lsn) + "\", \"End-LSN\": \"" + pg::format_lsn(wal.end_lsn) + "\" }\n],\n";
+  return out + "\"Manifest-Checksum\": \"" + sha256_hex(out) + "\"}\n";
 }
 
 std::string stored_path_of(const std::string& backup_dir, const std::string& path, codec::Codec codec) {

@@ -27,6 +27,17 @@ struct Manifest {
 
 Result<Manifest> parse_manifest(const std::string& text);
 
+// The WAL a backup needs, as its manifest's WAL-Ranges entry.
+struct WalRange {
+  uint64_t timeline = 0;
+  uint64_t start_lsn = 0, end_lsn = 0;
+};
+
+// A version 1 manifest of `files` (CRC32C checksums) and `wal`, ending with
+// its Manifest-Checksum: what cellar writes for the backups it assembles
+// itself (incrementals), in the shape PostgreSQL writes for BASE_BACKUP.
+std::string make_manifest(const std::vector<ManifestFile>& files, const WalRange& wal);
+
 // Ok when Manifest-Checksum is the SHA-256 of the text before that key.
 Status check_manifest_checksum(const std::string& text);
 

@@ -38,6 +38,18 @@ void apply_window(Duration window, int minimum_redundancy, std::time_t now,
   }
 }
 
+// Keeps every parent chain that a backup still kept needs.
+void keep_chains(const std::vector<RetentionInput>& backups, std::map<std::string, std::string>& out) {
+  std::map<std::string, const RetentionInput*> by_id;
+  for (const auto& b : backups) by_id[b.id] = &b;
+  for (const auto& b : backups) {
+    if (out[b.id] == "OBSOLETE" || b.status == BackupStatus::failed) continue;
+    size_t steps = 0;
+    for (auto p = by_id.find(b.parent); p != by_id.end() && steps++ < backups.size(); p = by_id.find(p->second->parent))
+      if (out[p->first] == "OBSOLETE") out[p->first] = "VALID";
+  }
+}
+
 }  // namespace
 
 std::map<std::string, std::string> retention_report(const std::optional<RetentionPolicy>& policy,
@@ -59,6 +71,7 @@ std::map<std::string, std::string> retention_report(const std::optional<Retentio
     apply_redundancy(std::max(policy->count, minimum_redundancy), done, out);
   else
     apply_window(policy->window, minimum_redundancy, now, done, out);
+  keep_chains(backups, out);
   return out;
 }
 

@@ -22,10 +22,13 @@ struct RetentionInput {
   std::string id;
   BackupStatus status = BackupStatus::empty;  // effective status
   std::time_t end_time = 0;
-  std::string keep;  // "", "full", "standalone"
+  std::string keep;      // "", "full", "standalone"
+  std::string parent{};  // parent_backup_id of an incremental
 };
 
-// Statuses by id. `backups` in any order.
+// Statuses by id. `backups` in any order. A chain is obsolete only as a
+// whole: an OBSOLETE backup that a backup not OBSOLETE (nor FAILED) needs,
+// as its parent or further up its chain, is VALID.
 std::map<std::string, std::string> retention_report(const std::optional<RetentionPolicy>& policy,
                                                     int minimum_redundancy, std::time_t now,
                                                     const std::vector<RetentionInput>& backups);

@@ -34,8 +34,16 @@ Result<backup::BackupRequest> parse_request(const Invocation& inv) {
     if (jobs < 1 || jobs > 64) return Status::usage("--jobs must be between 1 and 64");
     req.jobs = static_cast<unsigned>(jobs);
   }
+  if (inv.has("incremental") && inv.has("full")) return Status::usage("--incremental and --full exclude each other");
+  if (inv.has("incremental")) req.incremental = true;
+  if (inv.has("full")) req.incremental = false;
+  if (inv.has("from")) {
+    if (!inv.has("incremental")) return Status::usage("--from needs --incremental");
+    req.from = inv.str("from");
+  }
   req.progress = !inv.has("no-progress") && !inv.global.quiet && ::isatty(STDERR_FILENO);
   req.say = [&inv](const std::string& line) { info(inv, line); };
+  req.warn = [](const std::string& line) { std::cerr << "WARNING: " << line << std::endl; };
   return req;
 }
 
@@ -51,6 +59,9 @@ void declare_backup(po::options_description& d) {
       "compression", po::value<std::string>(),
       "codec for the backup's files: none, gzip, lz4, zstd (default: compression)")(
       "jobs", po::value<int>(), "worker threads for compression and writing (default: parallel_jobs)")(
+      "incremental", "copy only what changed since the parent backup (docs/incremental.md)")(
+      "full", "a full backup, whatever backup_type says")(
+      "from", po::value<std::string>(), "with --incremental: the parent backup (default: the newest DONE one)")(
       "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
 }
 

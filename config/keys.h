@@ -77,6 +77,10 @@ namespace cellar {
   X(compression_level, std::optional<int64_t>, nullptr, in_range(1, 19), "codec level (default: the codec's)")        \
   X(parallel_jobs, int64_t, "1", in_range(1, 64), "worker threads for backup and recover")                            \
   X(reuse_backup, std::string, "link", one_of({"link", "off"}), "link or off")                                        \
+  X(backup_type, std::string, "full", one_of({"full", "incremental"}),                                                \
+    "what `backup` takes without --incremental/--full")                                                               \
+  X(full_backup_every, int64_t, "7", in_range(1, 1000),                                                               \
+    "with backup_type incremental: a full once a chain has N backups")                                                \
   X(retention_policy, std::optional<RetentionPolicy>, nullptr, anything(),                                            \
     "REDUNDANCY n or RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS")                                                         \
   X(wal_retention_policy, std::string, "main", one_of({"main"}), "main")                                              \

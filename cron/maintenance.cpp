@@ -20,7 +20,8 @@ std::string of_server(const std::string& id, const std::string& server) {
 std::map<std::string, std::string> retention_statuses(const catalog::Catalogue& cat, const ServerConfig& server) {
   std::vector<catalog::RetentionInput> in;
   for (const auto& b : cat.backups)
-    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep});
+    in.push_back({b.info.backup_id, b.status, b.info.end_time ? b.info.end_time->epoch : 0, b.info.keep,
+                  b.info.parent_backup_id});
   return catalog::retention_report(server.retention_policy(), static_cast<int>(server.minimum_redundancy()),
                                    std::time(nullptr), in);
 }
@@ -110,7 +111,11 @@ Status enforce_retention(const Config& config, const ServerConfig& server, const
   auto cat = catalog::load_catalogue(config, server.name);
   if (!cat) return cat.status();
   Status first_error;
-  for (const auto& [id, status] : retention_statuses(*cat, server)) {  // std::map: ids ascending, oldest first
+  // Newest first: an obsolete incremental goes before the parent it needs
+  // (delete refuses a backup others depend on).
+  auto statuses = retention_statuses(*cat, server);
+  for (auto it = statuses.rbegin(); it != statuses.rend(); ++it) {
+    const auto& [id, status] = *it;
     if (status != "OBSOLETE") continue;
     Status st = remove_obsolete(config, server, id, say);
     if (!st && first_error.is_ok()) first_error = st;

@@ -123,11 +123,13 @@ std::string Connection::last_error() const { return conn_ ? one_line_message(PQe
 
 int Connection::server_version() const { return conn_ ? PQserverVersion(conn_) : 0; }
 
-Result<QueryResult> Connection::query(const std::string& sql) {
-  PGresult* res = PQexec(conn_, sql.c_str());
+namespace {
+
+// The rows of `res` (cleared here), or its error.
+Result<QueryResult> take_result(PGresult* res, const Connection& conn) {
   ExecStatusType st = PQresultStatus(res);
   if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-    std::string msg = res ? one_line_message(PQresultErrorMessage(res)) : last_error();
+    std::string msg = res ? one_line_message(PQresultErrorMessage(res)) : conn.last_error();
     PQclear(res);
     return Status::failed("query failed: " + msg);
   }
@@ -148,6 +150,14 @@ Result<QueryResult> Connection::query(const std::string& sql) {
   }
   PQclear(res);
   return out;
+}
+
+}  // namespace
+
+Result<QueryResult> Connection::query(const std::string& sql) { return take_result(PQexec(conn_, sql.c_str()), *this); }
+
+Result<QueryResult> Connection::query_binary(const std::string& sql) {
+  return take_result(PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1), *this);
 }
 
 Result<std::string> Connection::query_value(const std::string& sql) {

@@ -40,6 +40,9 @@ class Connection {
 
   // Runs one simple-protocol statement; fails on any error status.
   Result<QueryResult> query(const std::string& sql);
+  // The same through the extended protocol with every column in binary
+  // (a bytea is its raw bytes, not hex), for pg_read_binary_file.
+  Result<QueryResult> query_binary(const std::string& sql);
   // First column of the first row, or an error if there is no row.
   Result<std::string> query_value(const std::string& sql);
 

@@ -13,6 +13,7 @@
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/storage_filter.h"
+#include "incr/incremental_file.h"
 
 namespace cellar::recover {
 namespace fs = std::filesystem;
@@ -23,6 +24,41 @@ std::string strip_suffix(const std::string& name, codec::Codec codec) {
   bool has = !suffix.empty() && name.size() > suffix.size() &&
              name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   return has ? name.substr(0, name.size() - suffix.size()) : name;
+}
+
+// Applies one incremental to the file open on `fd`; the file's new size.
+Result<uint64_t> apply_part(int fd, const CopyJob& job, const ChainPart& part) {
+  const std::string what = "\"" + storage::root().describe(part.src) + "\"";
+  auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
+  if (!in) return in.status();
+  std::string bytes;
+  auto read = storage::drain(**in, [&bytes](std::string_view piece) {
+    bytes.append(piece);
+    return Status::ok();
+  });
+  if (!read) return read.status();
+  if ((part.size && bytes.size() != *part.size) ||
+      (!part.crc32c.empty() && crc32c_manifest_hex(crc32c(bytes)) != part.crc32c))
+    return Status::failed(what + " does not match its backup manifest",
+                          "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
+  auto header = incr::parse_incremental(bytes, what);
+  if (!header) return header.status();
+  const uint64_t size = static_cast<uint64_t>(header->truncate_blocks) * incr::kBlockSize;
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return Status::from_errno("could not resize file \"" + job.dest + "\"", errno);
+  size_t at = header->data_offset();
+  for (uint32_t block : header->blocks) {
+    const char* p = bytes.data() + at;
+    for (size_t done = 0; done < incr::kBlockSize;) {
+      ssize_t n = ::pwrite(fd, p + done, incr::kBlockSize - done,
+                           static_cast<off_t>(static_cast<uint64_t>(block) * incr::kBlockSize + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Status::from_errno("could not write file \"" + job.dest + "\"", errno);
+      done += static_cast<size_t>(n);
+    }
+    at += incr::kBlockSize;
+  }
+  return size;
 }
 
 // Decompresses one file of the repository into a new file of DEST, fsynced.
@@ -43,6 +79,10 @@ Result<uint64_t> copy_one(const CopyJob& job) {
     return Status::failed("\"" + storage::root().describe(job.src) + "\" does not match the backup manifest (" +
                               std::to_string(*bytes) + " bytes, CRC32C " + crc32c_manifest_hex(crc.value()) + ")",
                           "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
+  for (const ChainPart& part : job.incrementals) {
+    bytes = apply_part(out.get(), job, part);
+    if (!bytes) return bytes.status();
+  }
   if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int fd = out.release();
   if (::close(fd) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);

@@ -17,6 +17,14 @@
 
 namespace cellar::recover {
 
+// One incremental of a chain a restored file is combined from.
+struct ChainPart {
+  std::string src;  // a stored INCREMENTAL.<name>
+  codec::Codec codec = codec::Codec::none;
+  std::optional<uint64_t> size;  // its manifest's size and CRC-32C, checked before it is applied
+  std::string crc32c;
+};
+
 struct CopyJob {
   std::string src;   // stored file in the catalogue
   std::string dest;  // restored file
@@ -25,6 +33,10 @@ struct CopyJob {
   // checked after the copy, so a damaged or altered download is never used.
   std::optional<uint64_t> size;
   std::string crc32c;  // manifest hex; "" when not CRC32C
+  // Of a backup in a chain: `src` is the newest whole copy, and these are
+  // applied to it, oldest first (each cuts or extends the file to its
+  // length and writes its blocks; incr/incremental_file.h).
+  std::vector<ChainPart> incrementals{};
 };
 
 struct RestorePlan {

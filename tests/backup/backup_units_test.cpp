@@ -147,6 +147,36 @@ TEST_CASE("retention decisions", "[backup]") {
   }
 }
 
+TEST_CASE("retention removes an incremental chain only as a whole", "[backup]") {
+  const std::time_t day = 86400, now = 100 * day;
+  // f1 <- i1 <- i2, then f2 <- i3 (FAILED) and f2 <- i4 (newest).
+  std::vector<RetentionInput> backups = {
+      {"20260101T000001", BackupStatus::done, now - 40 * day, "", ""},
+      {"20260101T000002", BackupStatus::done, now - 30 * day, "", "20260101T000001"},
+      {"20260101T000003", BackupStatus::done, now - 20 * day, "", "20260101T000002"},
+      {"20260101T000004", BackupStatus::done, now - 10 * day, "", ""},
+      {"20260101T000005", BackupStatus::failed, now - 5 * day, "", "20260101T000004"},
+      {"20260101T000006", BackupStatus::done, now - 1 * day, "", "20260101T000004"},
+  };
+  auto statuses = [&](const std::string& text) {
+    auto policy = parse_retention_policy(text);
+    REQUIRE(policy);
+    auto report = retention_report(*policy, 0, now, backups);
+    std::vector<std::string> out;
+    for (const auto& b : backups) out.push_back(report[b.id]);
+    return out;
+  };
+  // The newest backup (i4) needs f2; i3 FAILED protects nothing.
+  CHECK(statuses("REDUNDANCY 1") ==
+        std::vector<std::string>{"OBSOLETE", "OBSOLETE", "OBSOLETE", "VALID", "-", "VALID"});
+  // i2 is kept, so i1 and f1 under it are too.
+  CHECK(statuses("REDUNDANCY 3") == std::vector<std::string>{"VALID", "VALID", "VALID", "VALID", "-", "VALID"});
+  CHECK(statuses("RECOVERY WINDOW OF 15 DAYS") ==
+        std::vector<std::string>{"VALID", "VALID", "VALID", "VALID", "-", "VALID"});
+  backups[2].keep = "full";  // a kept incremental keeps its chain whatever the policy
+  CHECK(statuses("REDUNDANCY 1") == std::vector<std::string>{"VALID", "VALID", "KEEP:FULL", "VALID", "-", "VALID"});
+}
+
 TEST_CASE("the file pipeline compresses in parallel, checksums and bounds its queues", "[backup]") {
   test::TempDir dir;
   PipelineOptions po;

@@ -50,7 +50,9 @@ BackupInfo full_info() {
   i.data_checksums = "on";
   i.xlog_segment_size = 16777216;
   i.copy_stats = "{'copy_time': 1.234, 'number_of_workers': 2}";
-  i.unknown = {{"included_files", ""}, {"parent_backup_id", "20261121T100839"}};
+  i.type = "incremental";
+  i.parent_backup_id = "20261121T100839";
+  i.unknown = {{"included_files", ""}, {"x_future_key", "7"}};
   return i;
 }
 
@@ -85,7 +87,9 @@ const char* const kFullText =
     "systemid=7318842131958432768\n"
     "tablespaces=[('tbs1', 16387, '/loc/a'), ('tbs2', 16390, '/b')]\n"
     "timeline=1\n"
+    "type=incremental\n"
     "version=150004\n"
+    "x_future_key=7\n"
     "xlog_segment_size=16777216\n";
 
 }  // namespace
@@ -116,7 +120,7 @@ TEST_CASE("backup.info round-trips through its text", "[catalog]") {
   CHECK(*back == started);
   CHECK(info_fields(*back).at("backup_name").empty());  // JSON shows it null
   CHECK_THAT(text, !Contains("encryption"));            // left out when the files are not encrypted
-  CHECK(info_fields(*back).size() == 31);
+  CHECK(info_fields(*back).size() == 33);
 }
 
 TEST_CASE("a backup.info value that is not of its key's type fails the load naming the file and the key", "[catalog]") {
@@ -170,7 +174,8 @@ TEST_CASE("keys backup.info does not know survive a load and a save", "[catalog]
   auto info = load_backup_info(dir.path());
   REQUIRE(info);
   CHECK(info->unknown.at("backup_label") == "'START WAL LOCATION: 0/2000028'");
-  CHECK(info->unknown.at("parent_backup_id").empty());
+  CHECK(info->parent_backup_id.empty());  // Barman's None: no parent
+  CHECK(info->unknown.count("parent_backup_id") == 0);
   CHECK(info->begin_time == Timestamp{1795334890, 7200, "839146"});
   info->status = BackupStatus::done;
   REQUIRE(save_backup_info(dir.path(), *info));

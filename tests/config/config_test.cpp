@@ -98,6 +98,8 @@ TEST_CASE("every key has its documented default", "[config]") {
       {"compression_level", "(none)"},
       {"parallel_jobs", "1"},
       {"reuse_backup", "link"},
+      {"backup_type", "full"},
+      {"full_backup_every", "7"},
       {"retention_policy", "(none)"},
       {"wal_retention_policy", "main"},
       {"minimum_redundancy", "0"},
