@@ -18,15 +18,15 @@
 namespace cellar::backup {
 namespace {
 
-constexpr uint64_t kReadChunk = 1 << 20;          // bytes per pg_read_binary_file call for a whole file
+constexpr uint64_t kReadChunk = 1 << 20;                        // bytes per pg_read_binary_file call for a whole file
 constexpr uint32_t kRunBlocks = kReadChunk / incr::kBlockSize;  // blocks per call for changed blocks
 
 // Directories whose contents a backup leaves out, files it never copies
 // (BASE_BACKUP's lists in PostgreSQL 15's basebackup.c).
 const std::set<std::string> kSkipContents = {"pg_wal",    "pg_replslot", "pg_stat_tmp",  "pg_dynshmem",
                                              "pg_notify", "pg_serial",   "pg_snapshots", "pg_subtrans"};
-const std::set<std::string> kSkipFiles = {"postmaster.pid", "postmaster.opts",  "backup_label",
-                                          "tablespace_map", "backup_manifest",  "current_logfiles",
+const std::set<std::string> kSkipFiles = {"postmaster.pid",          "postmaster.opts", "backup_label",
+                                          "tablespace_map",          "backup_manifest", "current_logfiles",
                                           "postgresql.auto.conf.tmp"};
 
 struct Listed {
@@ -124,8 +124,7 @@ class Copier {
 
   Status file(const Listed& f) {
     auto rs = incr::parse_relation_path(f.path);
-    if (!rs || rs->fork.fork != 0 || !parent_.count(f.path) ||
-        map_.whole_databases.count({rs->fork.spc, rs->fork.db}))
+    if (!rs || rs->fork.fork != 0 || !parent_.count(f.path) || map_.whole_databases.count({rs->fork.spc, rs->fork.db}))
       return whole(f.path, f.size);
     const uint64_t seg_start = static_cast<uint64_t>(rs->segno) * incr::kSegmentBlocks;
     const uint32_t size_blocks = static_cast<uint32_t>(f.size / incr::kBlockSize);
@@ -183,7 +182,8 @@ class Copier {
 
  private:
   Status begin(const std::string& path, uint64_t size) {
-    return pipe_.begin_file(path, catalog::stored_path_of(r_.backup_dir, path, codec::Codec::none), size);  // the pipeline adds the suffix
+    return pipe_.begin_file(path, catalog::stored_path_of(r_.backup_dir, path, codec::Codec::none),
+                            size);  // the pipeline adds the suffix
   }
 
   void count(uint64_t bytes) {
@@ -265,8 +265,8 @@ Result<std::vector<catalog::Tablespace>> tablespaces(pg::Connection& sql) {
   if (!r) return r.status();
   std::vector<catalog::Tablespace> out;
   for (const auto& row : r->rows)
-    out.push_back({row.at(1).value_or(""), static_cast<uint32_t>(std::stoul(row.at(0).value_or("0"))),
-                   row.at(2).value_or("")});
+    out.push_back(
+        {row.at(1).value_or(""), static_cast<uint32_t>(std::stoul(row.at(0).value_or("0"))), row.at(2).value_or("")});
   return out;
 }
 

@@ -41,8 +41,8 @@ struct IncrementalRequest {
   bool fast_checkpoint = false;
   uint64_t segment_size = 0;
   PipelineOptions pipeline;
-  std::chrono::seconds wal_wait{60};  // for the segment holding the start LSN to be archived
-  std::function<void()> archive;      // one archive-wal pass
+  std::chrono::seconds wal_wait{60};       // for the segment holding the start LSN to be archived
+  std::function<void()> archive;           // one archive-wal pass
   std::function<void(uint64_t)> progress;  // bytes read from the server so far
 };
 

@@ -52,6 +52,7 @@ std::string list_line(const std::string& server, const BackupView& v) {
   if (!v.entry->copy_done()) return line + " - " + status_name(v.entry->status);
   line += " - " + (i.end_time ? format_ctime(i.end_time->epoch) : std::string());
   line += " - Size: " + human_bytes(i.size.value_or(0)) + " - WAL Size: " + human_bytes(v.wal_size);
+  if (i.incremental()) line += " - Incremental on " + i.parent_backup_id;
   if (v.entry->status == BackupStatus::waiting_for_wals) line += " - WAITING_FOR_WALS";
   if (v.retention != "-") line += " - " + v.retention;
   return line;

@@ -1,5 +1,6 @@
 #include "catalog/verify.h"
 
+#include <algorithm>
 #include <set>
 
 #include "catalog/manifest.h"
@@ -43,7 +44,62 @@ void find_extra_files(const std::string& backup_dir, const std::set<std::string>
   }
 }
 
+const char kIncrementalPrefix[] = "INCREMENTAL.";
+
+// "a/INCREMENTAL.b" -> "a/b"; "" for any other path.
+std::string whole_name(const std::string& path) {
+  size_t at = path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1;
+  if (path.compare(at, sizeof kIncrementalPrefix - 1, kIncrementalPrefix) != 0) return "";
+  return path.substr(0, at) + path.substr(at + sizeof kIncrementalPrefix - 1);
+}
+
+Result<std::set<std::string>> manifest_paths(const BackupEntry& b) {
+  auto text = storage::read_file(storage::root(), layout::backup_manifest_file(b.dir));
+  if (!text) return text.status();
+  auto manifest = parse_manifest(*text);
+  if (!manifest) return manifest.status();
+  std::set<std::string> out;
+  for (const auto& f : manifest->files) out.insert(f.path);
+  return out;
+}
+
 }  // namespace
+
+Result<ChainReport> verify_chain(const locks::BackupIdLock& lock, const Catalogue& catalogue,
+                                 const BackupEntry& backup) {
+  ChainReport out;
+  auto first = verify_backup(lock, backup);
+  if (!first) return first.status();
+  out.report = std::move(*first);
+  for (const BackupEntry* child = &backup; child->info.incremental();) {
+    const std::string& pid = child->info.parent_backup_id;
+    auto parent = std::find_if(catalogue.backups.begin(), catalogue.backups.end(),
+                               [&](const BackupEntry& e) { return e.info.backup_id == pid; });
+    if (parent == catalogue.backups.end() || parent->status != BackupStatus::done ||
+        out.chain_length > static_cast<int>(catalogue.backups.size())) {
+      out.report.problems.push_back("backup " + child->info.backup_id + " builds on backup " + pid +
+                                    ", which is not a DONE backup of server '" + catalogue.server + "'");
+      break;
+    }
+    ++out.chain_length;
+    auto mine = manifest_paths(*child);
+    auto theirs = manifest_paths(*parent);
+    if (mine && theirs)
+      for (const auto& path : *mine)
+        if (std::string whole = whole_name(path); !whole.empty() && !theirs->count(whole) && !theirs->count(path))
+          out.report.problems.push_back("\"" + path + "\" of backup " + child->info.backup_id +
+                                        " has no base in backup " + pid);
+    auto report = verify_backup(lock, *parent);
+    if (!report) {
+      out.report.problems.push_back("backup " + pid + ": " + report.status().message());
+      break;
+    }
+    out.report.files_checked += report->files_checked;
+    for (const auto& p : report->problems) out.report.problems.push_back("backup " + pid + ": " + p);
+    child = &*parent;
+  }
+  return out;
+}
 
 Result<VerifyReport> verify_backup(const locks::BackupIdLock&, const BackupEntry& backup) {
   auto text = storage::read_file(storage::root(), layout::backup_manifest_file(backup.dir));

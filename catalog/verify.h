@@ -22,4 +22,16 @@ struct VerifyReport {
 // at all (no manifest, unparseable); mismatches are problems in the report.
 Result<VerifyReport> verify_backup(const locks::BackupIdLock& lock, const BackupEntry& backup);
 
+// verify_backup of an incremental and of every backup its chain builds on
+// (their problems prefixed with their id), and the chain itself: each
+// parent is there and DONE, and every INCREMENTAL.<name> has <name> or
+// another INCREMENTAL.<name> in the parent's manifest. `chain_length`
+// counts the backups checked. For a full backup the same as verify_backup.
+struct ChainReport {
+  VerifyReport report;
+  int chain_length = 1;
+};
+Result<ChainReport> verify_chain(const locks::BackupIdLock& lock, const Catalogue& catalogue,
+                                 const BackupEntry& backup);
+
 }  // namespace cellar::catalog

@@ -83,6 +83,35 @@ std::optional<CheckResult> check_privileges(CheckContext& ctx) {
   return fail(hint);
 }
 
+// What an incremental backup calls on the normal connection (docs/incremental.md):
+// shown only when backup_type = "incremental".
+const char* const kIncrementalFunctions[] = {
+    "pg_read_binary_file(text, bigint, bigint, boolean)",
+    "pg_ls_dir(text, boolean, boolean)",
+    "pg_stat_file(text, boolean)",
+    "pg_backup_start(text, boolean)",
+    "pg_backup_stop(boolean)",
+};
+
+std::optional<CheckResult> check_incremental_privileges(CheckContext& ctx) {
+  if (ctx.server.passive() || ctx.server.backup_type() != "incremental") return std::nullopt;
+  pg::Connection* conn = ctx.postgres();
+  if (!conn) return std::nullopt;
+  std::string sql = "SELECT current_user";
+  for (const char* f : kIncrementalFunctions)
+    sql += ", has_function_privilege(current_user, " + pg::sql_literal(f) + ", 'EXECUTE')";
+  auto r = conn->query(sql);
+  if (!r || r->rows.size() != 1) return fail("could not read the role's privileges: " + r.status().message());
+  const pg::Row& row = r->rows[0];
+  std::string role = "\"" + row.at(0).value_or("") + "\"", grants;
+  for (size_t i = 0; i < std::size(kIncrementalFunctions); ++i)
+    if (row.at(i + 1).value_or("f") != "t")
+      grants += std::string(grants.empty() ? "" : "; ") + "GRANT EXECUTE ON FUNCTION " + kIncrementalFunctions[i] +
+                " TO " + role;
+  if (grants.empty()) return pass();
+  return fail("role " + role + " cannot read files for incremental backups; as a superuser run: " + grants);
+}
+
 std::string streaming_hint(const std::string& message, const std::string& conninfo) {
   if (contains(message, "must be superuser or replication role"))
     return "give the role the REPLICATION attribute: as a superuser run: ALTER ROLE \"" + conninfo_user(conninfo) +
@@ -224,6 +253,7 @@ const std::vector<CheckSpec>& check_table() {
       {"WAL archive", checks::wal_archive},  // printed only when it fails, as Barman
       {"PostgreSQL", check_postgresql},
       {"superuser or standard user with backup privileges", check_privileges},
+      {"incremental backup privileges", check_incremental_privileges},
       {"PostgreSQL streaming", check_streaming},
       {"wal_level", check_wal_level},
       {"max_wal_senders", check_max_wal_senders},

@@ -73,15 +73,19 @@ Outcome run_verify_backup(Invocation& inv, const ServerConfig& server) {
   const std::string id = t->backup->info.backup_id;
   auto lock = locks::BackupIdLock::acquire(locks::lock_manager(*inv.config), t->server->name, id);
   if (!lock) return lock.status();
-  auto r = catalog::verify_backup(*lock, *t->backup);
-  if (!r) return r.status();
+  auto chain = catalog::verify_chain(*lock, t->catalogue, *t->backup);
+  if (!chain) return chain.status();
+  const catalog::VerifyReport* r = &chain->report;
   if (!r->ok()) {
     for (const auto& p : r->problems) std::cerr << "ERROR: " << p << "\n";
     return Status::failed("backup " + id + " of server '" + t->server->name +
                           "' failed verification: " + std::to_string(r->problems.size()) + " problem(s)");
   }
   info(inv, "Backup " + id + " of server '" + t->server->name + "' verified: " + std::to_string(r->files_checked) +
-                " files match the backup manifest");
+                " files match the backup manifest" +
+                (chain->chain_length > 1
+                     ? "s of it and the " + std::to_string(chain->chain_length - 1) + " backup(s) it builds on"
+                     : std::string()));
   return Status::ok();
 }
 

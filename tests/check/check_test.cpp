@@ -32,6 +32,7 @@ TEST_CASE("check names are unique and keep Barman's order", "[check]") {
   CHECK(names == std::vector<std::string>{"WAL archive",
                                           "PostgreSQL",
                                           "superuser or standard user with backup privileges",
+                                          "incremental backup privileges",
                                           "PostgreSQL streaming",
                                           "wal_level",
                                           "max_wal_senders",

@@ -195,6 +195,35 @@ TEST_CASE("a standard role with replication and backup grants passes every check
   CHECK(has(r.out, "\tPostgreSQL streaming: OK\n"));
 }
 
+TEST_CASE("with backup_type incremental, check names the file functions a standard role must be granted",
+          "[e2e][check]") {
+  PgServer& pg = shared_pg();
+  pg.create_role("check_incr", "REPLICATION");
+  CellarEnv env;
+  env.add_server("main", pg.conninfo("check_incr"), "backup_type = \"incremental\"\n" + no_streaming(env, "main"));
+  RunResult r = env.run({"check", "main"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(has(r.out,
+            "\tincremental backup privileges: FAILED (role \"check_incr\" cannot read files for incremental backups; "
+            "as a superuser run: GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO "
+            "\"check_incr\"; GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean) TO \"check_incr\"; GRANT "
+            "EXECUTE ON FUNCTION pg_stat_file(text, boolean) TO \"check_incr\""));
+  pg.psql(
+      "GRANT EXECUTE ON FUNCTION pg_read_binary_file(text, bigint, bigint, boolean) TO check_incr;"
+      "GRANT EXECUTE ON FUNCTION pg_ls_dir(text, boolean, boolean) TO check_incr;"
+      "GRANT EXECUTE ON FUNCTION pg_stat_file(text, boolean) TO check_incr;"
+      "GRANT EXECUTE ON FUNCTION pg_backup_start(text, boolean) TO check_incr;"
+      "GRANT EXECUTE ON FUNCTION pg_backup_stop(boolean) TO check_incr");
+  RunResult again = env.run({"check", "main"});
+  INFO(again.out);
+  CHECK(has(again.out, "\tincremental backup privileges: OK\n"));
+  // Without backup_type incremental the line is not printed.
+  CellarEnv plain;
+  plain.add_server("main", pg.conninfo("check_incr"), no_streaming(plain, "main"));
+  CHECK_FALSE(has(plain.run({"check", "main"}).out, "incremental backup privileges"));
+}
+
 TEST_CASE("wal_level minimal and max_wal_senders 0 fail their checks with hints", "[e2e][check]") {
   auto minimal = PgServer::start({{{"wal_level", "minimal"}, {"max_wal_senders", "0"}}});
   CellarEnv env;

@@ -38,15 +38,15 @@ const char* const kTableSums =
     " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
 // Every user relation: name, kind, persistence, tablespace.
 const char* const kRelations =
-    "SELECT coalesce(string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text || c.relpersistence::text || ':' ||"
+    "SELECT coalesce(string_agg(n.nspname || '.' || c.relname || ':' || c.relkind::text || c.relpersistence::text || "
+    "':' ||"
     " coalesce(t.spcname, '-'), ',' ORDER BY n.nspname, c.relname), '')"
     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_tablespace t ON t.oid = "
     "c.reltablespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
 const char* const kSequences =
     "SELECT coalesce(string_agg(sequencename || '=' || coalesce(last_value::text, '-'), ',' ORDER BY sequencename), "
     "'') FROM pg_sequences";
-const char* const kDatabases =
-    "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datallowconn";
+const char* const kDatabases = "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datallowconn";
 
 // What a cluster holds, per database.
 struct State {
@@ -112,8 +112,8 @@ struct Fixture {
     if (r.exit_code != 0) throw std::runtime_error("pgbench failed: " + r.err);
   }
   std::string backup(const std::vector<std::string>& extra) const {
-    std::vector<std::string> args{"backup", "main", "--wait", "--wait-timeout", "60", "--no-progress",
-                                  "--immediate-checkpoint"};
+    std::vector<std::string> args{
+        "backup", "main", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = run(args);
     if (r.exit_code != 0 || r.out.find(" is DONE") == std::string::npos)
@@ -249,8 +249,8 @@ Fixture& fixture() {
       for (int k = 1; k <= 5; ++k) round(*p, k);
       p->full2 = p->backup({"--full"});
       p->sql("SELECT pg_create_restore_point('after_both')");
-      p->primary = state_of("host=" + p->pg->socket_dir() + " port=" + std::to_string(p->pg->port()) +
-                            " user=postgres");
+      p->primary =
+          state_of("host=" + p->pg->socket_dir() + " port=" + std::to_string(p->pg->port()) + " user=postgres");
       archive_all(*p->env);
       return p;
     }();
@@ -321,6 +321,32 @@ TEST_CASE("an incremental chain of five stores what changed and each backup of i
   auto list = f.run({"--format", "json", "list-backups", "main"});
   CHECK(list.exit_code == 0);
   CHECK(list.out.find("\"parent_backup_id\": \"" + f.chain[3] + "\"") != std::string::npos);
+  auto text = f.run({"list-backups", "main"});
+  CHECK(text.out.find("main " + f.chain[4] + " - ") != std::string::npos);
+  CHECK(text.out.find(" - Incremental on " + f.chain[3]) != std::string::npos);
+  auto show = f.run({"show-backup", "main", f.chain[4]});
+  CHECK(show.out.find("  type: incremental\n") != std::string::npos);
+  CHECK(show.out.find("  parent_backup_id: " + f.chain[3] + "\n") != std::string::npos);
+}
+
+TEST_CASE("verify-backup checks an incremental and the chain it builds on", "[incr][pg][slow]") {
+  Fixture& f = fixture();
+  auto ok = f.run({"verify-backup", "main", f.chain[4]});
+  INFO(ok.out << ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("of it and the 5 backup(s) it builds on") != std::string::npos);
+  // A damaged incremental in the middle of the chain fails the end's verification.
+  std::string victim;
+  for (const auto& e : fs::recursive_directory_iterator(f.env->server_dir("main") + "/base/" + f.chain[1] + "/data"))
+    if (e.path().filename().string().rfind("INCREMENTAL.", 0) == 0 && e.file_size() > 0) victim = e.path();
+  REQUIRE(!victim.empty());
+  std::string saved = read_text(victim);
+  write_text(victim, saved.substr(0, saved.size() / 2));
+  auto bad = f.run({"verify-backup", "main", f.chain[4]});
+  write_text(victim, saved);
+  INFO(bad.out << bad.err);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("ERROR: backup " + f.chain[1] + ": \"") != std::string::npos);
 }
 
 TEST_CASE("the end of an incremental chain and a full backup restore to the same data", "[incr][pg][slow]") {
@@ -368,8 +394,7 @@ TEST_CASE("delete refuses a backup that incrementals depend on, naming them", "[
   }
 }
 
-TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full backup with a warning",
-          "[incr][pg]") {
+TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full backup with a warning", "[incr][pg]") {
   auto pg = PgServer::start();
   CellarEnv env;
   env.add_server("main", pg->conninfo(), "slot_name = \"cellar_fallback\"");
@@ -395,9 +420,8 @@ TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full 
   REQUIRE(second.exit_code == 0);
   const std::string id = id_of(second);
   std::string segment = lost.substr(lost.rfind('/') + 1, 24);
-  CHECK(second.err.find("WARNING: backup " + id + " of server 'main' is taken as a full backup: the WAL since " +
-                        full + " cannot be trusted: WAL segment " + segment + " is not archived") !=
-        std::string::npos);
+  CHECK(second.err.find("WARNING: backup " + id + " of server 'main' is taken as a full backup: the WAL since " + full +
+                        " cannot be trusted: WAL segment " + segment + " is not archived") != std::string::npos);
   auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
   REQUIRE(info);
   CHECK(info->type == "full");
