@@ -51,8 +51,8 @@ TEST_CASE("a damaged incremental file is refused naming it and what is wrong", "
   std::string bad_magic = good, bad_size = good, unordered = good, past = good;
   bad_magic[0] = 'X';
   bad_size[5] = 0x10;  // block size 4096
-  unordered[16] = 2;  // blocks 2, 2
-  past[20] = 10;      // block 10 of a 10-block file
+  unordered[16] = 2;   // blocks 2, 2
+  past[20] = 10;       // block 10 of a 10-block file
   std::vector<Case> cases = {
       {"", "no CEI1 header"},
       {bad_magic, "no CEI1 header"},

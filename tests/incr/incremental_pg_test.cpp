@@ -437,3 +437,37 @@ TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full 
   CHECK(next->type == "incremental");
   CHECK(next->parent_backup_id == id);
 }
+
+TEST_CASE("with backup_type incremental a plain backup builds chains of full_backup_every backups", "[incr][pg]") {
+  auto pg = PgServer::start();
+  CellarEnv env;
+  env.add_server("main", pg->conninfo(),
+                 "slot_name = \"cellar_every\"\nbackup_type = \"incremental\"\nfull_backup_every = 3");
+  Receiver receiver(env);
+  std::vector<std::string> types, parents;
+  for (int i = 0; i < 5; ++i) {
+    pg->psql("CREATE TABLE IF NOT EXISTS t (x int); INSERT INTO t SELECT generate_series(1, 1000)");
+    auto r = env.run({"backup", "main", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.err.find("WARNING") == std::string::npos);  // the first full is no fall-back
+    std::string id = r.out.substr(r.out.find("Starting backup ") + 16, 15);
+    auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" + id);
+    REQUIRE(info);
+    types.push_back(info->type);
+    parents.push_back(info->parent_backup_id);
+  }
+  CHECK(types == std::vector<std::string>{"full", "incremental", "incremental", "full", "incremental"});
+  CHECK(parents[0].empty());
+  CHECK(parents[3].empty());
+  CHECK_FALSE(parents[1].empty());
+  // --full wins over backup_type.
+  auto forced = env.run({"backup", "main", "--full", "--wait", "--wait-timeout", "60", "--no-progress"});
+  REQUIRE(forced.exit_code == 0);
+  auto info = catalog::load_backup_info(env.server_dir("main") + "/base/" +
+                                        forced.out.substr(forced.out.find("Starting backup ") + 16, 15));
+  REQUIRE(info);
+  CHECK(info->type == "full");
+  CHECK(env.run({"backup", "main", "--full", "--incremental"}).exit_code == 2);
+  CHECK(env.run({"backup", "main", "--from", "latest"}).exit_code == 2);
+}
