@@ -3,7 +3,7 @@
 # a pgbench database of SCALE_GB (default 1 GB):
 #
 #   1. full backups of every tool (cellar lz4; pgBackRest lz4, plain and with
-#      --repo-block --repo-bundle when its build accepts them; Barman 3.4),
+#      --repo-block --repo-bundle, a beta feature in 2.45 (beta=y); Barman 3.4),
 #   2. pgbench touching about 1% of the accounts,
 #   3. timed: cellar --incremental, cellar full, pgBackRest --type=incr (both
 #      repositories), Barman backup (reuse_backup = link; its postgres method
@@ -55,7 +55,7 @@ pgbr_block_() { "${AS_PG[@]}" env -C / pgbackrest --config="$WORK/pgbackrest-blo
 setup_block_repo() {
   mkdir -p "$WORK/pgbr-block/repo"
   sed "s#$WORK/pgbr/repo#$WORK/pgbr-block/repo#" "$WORK/pgbackrest.conf" > "$WORK/pgbackrest-block.conf"
-  printf 'repo1-bundle=y\nrepo1-block=y\n' >> "$WORK/pgbackrest-block.conf"
+  printf 'repo1-bundle=y\nrepo1-block=y\nbeta=y\n' >> "$WORK/pgbackrest-block.conf"  # 2.45: a beta feature
   chown -R postgres: "$WORK/pgbr-block" "$WORK/pgbackrest-block.conf"
   if pgbr_block_ stanza-create > "$WORK/block.out" 2>&1; then PGBR_BLOCK=1; fi
 }
