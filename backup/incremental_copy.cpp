@@ -211,9 +211,12 @@ class Copier {
     return pipe_.end_file();
   }
 
-  // The header, then each run of consecutive blocks read in one call. A run
-  // that comes back short (the file was cut or dropped meanwhile, which the
-  // WAL replayed after this backup's start redoes) is padded with zero pages.
+  // The header, then the blocks, read in calls of at most 1 MiB that cover
+  // neighbouring changed blocks together: a call may read unchanged blocks
+  // between them (never more than twice the changed ones it carries), which
+  // are dropped. A call that comes back short (the file was cut or dropped
+  // meanwhile, which the WAL replayed after this backup's start redoes)
+  // leaves zero pages.
   Status incremental(const std::string& path, uint32_t size_blocks, const std::vector<uint32_t>& blocks) {
     incr::IncrementalHeader h;
     h.truncate_blocks = size_blocks;
@@ -225,14 +228,19 @@ class Copier {
     if (Status st = pipe_.write(incr::encode_incremental_header(h)); !st) return st;
     for (size_t i = 0; i < blocks.size();) {
       size_t j = i + 1;
-      while (j < blocks.size() && blocks[j] == blocks[j - 1] + 1 && j - i < kRunBlocks) ++j;
-      const uint64_t want = static_cast<uint64_t>(j - i) * incr::kBlockSize;
-      auto got = read_range(sql_, path, static_cast<uint64_t>(blocks[i]) * incr::kBlockSize, want);
+      auto span = [&](size_t end) { return static_cast<uint64_t>(blocks[end] - blocks[i]) + 1; };
+      while (j < blocks.size() && span(j) <= kRunBlocks && span(j) <= 3 * (j - i + 1)) ++j;
+      const uint64_t first = blocks[i], length = span(j - 1) * incr::kBlockSize;
+      auto got = read_range(sql_, path, first * incr::kBlockSize, length);
       if (!got) return got.status();
       std::string bytes = *got ? std::move(**got) : std::string();
       count(bytes.size());
-      bytes.resize(want, '\0');
-      if (Status st = pipe_.write(bytes); !st) return st;
+      bytes.resize(length, '\0');
+      std::string picked;
+      picked.reserve((j - i) * incr::kBlockSize);
+      for (size_t k = i; k < j; ++k)
+        picked.append(bytes, static_cast<size_t>(blocks[k] - first) * incr::kBlockSize, incr::kBlockSize);
+      if (Status st = pipe_.write(picked); !st) return st;
       i = j;
     }
     return pipe_.end_file();

@@ -3,7 +3,7 @@
 # a pgbench database of SCALE_GB (default 1 GB):
 #
 #   1. full backups of every tool (cellar lz4; pgBackRest lz4, plain and with
-#      --repo-block --repo-bundle, a beta feature in 2.45 (beta=y); Barman 3.4),
+#      --repo-block --repo-bundle, a beta feature in 2.45 (--beta); Barman 3.4),
 #   2. pgbench touching about 1% of the accounts,
 #   3. timed: cellar --incremental, cellar full, pgBackRest --type=incr (both
 #      repositories), Barman backup (reuse_backup = link; its postgres method
@@ -51,26 +51,30 @@ read_bytes_of() { key_of "$1" copy_stats | sed -n "s/.*'read_bytes': \([0-9]*\).
 
 # A second pgBackRest repository for block incremental (repo-block needs repo-bundle).
 PGBR_BLOCK=0
-pgbr_block_() { "${AS_PG[@]}" env -C / pgbackrest --config="$WORK/pgbackrest-block.conf" --stanza="$SRV" "$@"; }
+# 2.45: block incremental is a beta feature (--beta on the command line).
+PGBR_BLOCK_CMD=()
+pgbr_block_() { "${PGBR_BLOCK_CMD[@]}" "$@"; }
 setup_block_repo() {
+  PGBR_BLOCK_CMD=("${AS_PG[@]}" env -C / pgbackrest --config="$WORK/pgbackrest-block.conf" --stanza="$SRV" --beta)
   mkdir -p "$WORK/pgbr-block/repo"
   sed "s#$WORK/pgbr/repo#$WORK/pgbr-block/repo#" "$WORK/pgbackrest.conf" > "$WORK/pgbackrest-block.conf"
-  printf 'repo1-bundle=y\nrepo1-block=y\nbeta=y\n' >> "$WORK/pgbackrest-block.conf"  # 2.45: a beta feature
+  printf 'repo1-bundle=y\nrepo1-block=y\n' >> "$WORK/pgbackrest-block.conf"
   chown -R postgres: "$WORK/pgbr-block" "$WORK/pgbackrest-block.conf"
-  if pgbr_block_ stanza-create > "$WORK/block.out" 2>&1; then PGBR_BLOCK=1; fi
+  if pgbr_block_ stanza-create > "$WORK/block.out" 2>&1 &&
+    pgbr_block_ backup --type=full --compress-type=lz4 >> "$WORK/block.out" 2>&1; then PGBR_BLOCK=1; fi
 }
 pgbr_delta() {  # the newest backup's info.delta in a repository
   "$@" info --output=json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["backup"][-1]["info"]["delta"])'
 }
 pgbr_label() { "$@" info --output=json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["backup"][-1]["label"])'; }
 
-# One cellar backup; prints its id. $@: extra options.
+# One cellar backup; sets ID (and T_SECS, T_RSS_KB). $@: extra options.
 cellar_backup() {
   cellar_ -q archive-wal "$SRV"
   timed "${CELLAR_CMD[@]}" backup "$SRV" --compression lz4 --jobs 2 --immediate-checkpoint --wait --no-progress "$@" \
     > "$WORK/out.cellar" 2> "$WORK/err.cellar"
   grep -q WARNING "$WORK/err.cellar" && { cat "$WORK/err.cellar" >&2; }
-  sed -n "s/^Backup \([0-9T]*\) of server .* is .*/\1/p" "$WORK/out.cellar"
+  ID=$(sed -n "s/^Backup \([0-9T]*\) of server .* is .*/\1/p" "$WORK/out.cellar")
 }
 
 row() { echo "| $1 | $2 | $(mib "$3") | $(mib "$4") |"; }
@@ -85,9 +89,8 @@ echo "# databases: $(db_size); pgBackRest block incremental: $([ $PGBR_BLOCK = 1
 cluster=$(psql_ -c "SELECT sum(pg_database_size(oid)) FROM pg_database")
 
 # 1. The full backups everything builds on (untimed).
-full1=$(cellar_backup --full)
+cellar_backup --full; full1=$ID
 pgbr_ backup --type=full --compress-type=lz4 >/dev/null
-[ $PGBR_BLOCK = 1 ] && pgbr_block_ backup --type=full --compress-type=lz4 >/dev/null
 barman_ -q archive-wal "$SRV" >/dev/null
 barman_ -q backup "$SRV" >/dev/null
 
@@ -102,11 +105,11 @@ echo
 echo "| tool | time (s) | read from the server (MiB) | stored (MiB) |"
 echo "|---|---|---|---|"
 drop_caches
-incr=$(cellar_backup --incremental)
+cellar_backup --incremental; incr=$ID
 t_incr=$T_SECS
 row "cellar --incremental (lz4)" "$T_SECS" "$(read_bytes_of "$incr")" "$(du_bytes "$WORK/cellar/$SRV/base/$incr")"
 drop_caches
-full2=$(cellar_backup --full)
+cellar_backup --full; full2=$ID
 t_full=$T_SECS
 row "cellar full (lz4)" "$T_SECS" "$cluster" "$(du_bytes "$WORK/cellar/$SRV/base/$full2")"
 drop_caches
@@ -116,7 +119,7 @@ row "pgBackRest 2.45 --type=incr (lz4)" "$T_SECS" "$(pgbr_delta pgbr_)" "$(( $(d
 if [ $PGBR_BLOCK = 1 ]; then
   drop_caches
   before=$(du_bytes "$WORK/pgbr-block/repo/backup")
-  timed "${AS_PG[@]}" env -C / pgbackrest --config="$WORK/pgbackrest-block.conf" --stanza="$SRV" backup --type=incr --compress-type=lz4
+  timed "${PGBR_BLOCK_CMD[@]}" backup --type=incr --compress-type=lz4
   row "pgBackRest 2.45 --type=incr --repo-block --repo-bundle (lz4)" "$T_SECS" "$(pgbr_delta pgbr_block_)" \
     "$(( $(du_bytes "$WORK/pgbr-block/repo/backup") - before ))"
 fi
@@ -133,10 +136,10 @@ echo "- the incremental read $(mib "$changed") MiB from the server for about 1% 
 # 4. A chain of five, and a full of the same state.
 for k in 2 3 4 5; do
   touch_pct 0.2
-  last=$(cellar_backup --incremental)
+  cellar_backup --incremental; last=$ID
 done
 chain_end=$last
-full3=$(cellar_backup --full)
+cellar_backup --full; full3=$ID
 restore_time() {  # BACKUP [options] -> T_SECS
   local dest=$WORK/restore
   rm -rf "$dest"
@@ -162,7 +165,7 @@ if "$CELLAR" recover --help 2>&1 | grep -q -- --delta; then
   cellar_ recover "$SRV" "$full3" "$dest" --target-immediate --jobs 2 --no-progress > /dev/null
   chown -R postgres: "$dest"
   touch_pct 1
-  full4=$(cellar_backup --full)
+  cellar_backup --full; full4=$ID
   drop_caches
   timed "${CELLAR_CMD[@]}" recover --delta "$SRV" "$full4" "$dest" --target-immediate --jobs 2 --no-progress > "$WORK/delta.out"
   t_delta=$T_SECS
