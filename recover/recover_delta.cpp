@@ -172,8 +172,8 @@ Result<uint64_t> put_chain(DeltaFile& file, const ChainImage& image, uint64_t ba
   for (uint64_t b = 0; b * kBlock < end; ++b) {
     bool from_base = b < image.base_limit && b * kBlock < base_size;
     if (!from_base && !image.blocks.count(static_cast<uint32_t>(b)))
-      if (Status st = file.put(std::string_view(zeros.data(), std::min<uint64_t>(kBlock, end - b * kBlock)),
-                               b * kBlock);
+      if (Status st =
+              file.put(std::string_view(zeros.data(), std::min<uint64_t>(kBlock, end - b * kBlock)), b * kBlock);
           !st)
         return st;
   }
@@ -206,10 +206,10 @@ Status sweep(const std::string& dir, const std::map<std::string, Expected>& plan
     struct stat sb {};
     if (::lstat(path.c_str(), &sb) != 0) return Status::from_errno("could not stat \"" + path + "\"", errno);
     auto it = planned.find(path);
-    bool keep = it != planned.end() &&
-                ((it->second.kind == Planned::dir && S_ISDIR(sb.st_mode)) ||
-                 (it->second.kind == Planned::file && S_ISREG(sb.st_mode)) ||
-                 (it->second.kind == Planned::link && symlink_points_at(path, it->second.target)));
+    bool keep =
+        it != planned.end() && ((it->second.kind == Planned::dir && S_ISDIR(sb.st_mode)) ||
+                                (it->second.kind == Planned::file && S_ISREG(sb.st_mode)) ||
+                                (it->second.kind == Planned::link && symlink_points_at(path, it->second.target)));
     if (!keep) {
       fs::remove_all(path, ec);
       if (ec) return Status::failed("could not remove \"" + path + "\": " + ec.message());
@@ -231,9 +231,9 @@ Status check_delta_destination(const std::string& dest, const std::string& syste
                          "recover --delta updates an existing data directory of the same cluster; restore without "
                          "--delta into an empty or absent directory");
   if (long pid = running_postmaster(dest))
-    return Status::failed("PostgreSQL is running on \"" + dest + "\" (postmaster.pid names PID " +
-                              std::to_string(pid) + ")",
-                          "stop it before restoring into its data directory");
+    return Status::failed(
+        "PostgreSQL is running on \"" + dest + "\" (postmaster.pid names PID " + std::to_string(pid) + ")",
+        "stop it before restoring into its data directory");
   auto found = read_system_identifier(control);
   if (!found) return found.status();
   if (*found != systemid)
@@ -309,7 +309,8 @@ Result<DeltaWrite> delta_one(const CopyJob& job) {
   if (resized && ::ftruncate(fd.get(), static_cast<off_t>(*size)) != 0)
     return Status::from_errno("could not resize file \"" + job.dest + "\"", errno);
   bool rewritten = created || file.written > 0 || resized || found_size != *size;
-  if (rewritten && ::fsync(fd.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
+  if (rewritten && ::fsync(fd.get()) != 0)
+    return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int raw = fd.release();
   if (::close(raw) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
   return DeltaWrite{*size, file.written, rewritten};

@@ -48,8 +48,8 @@ Result<size_t> remove_unplanned(const RestorePlan& plan, const std::vector<std::
 bool symlink_points_at(const std::string& link, const std::string& target);
 
 struct DeltaWrite {
-  uint64_t bytes = 0;    // the restored file's size
-  uint64_t written = 0;  // bytes written into it
+  uint64_t bytes = 0;      // the restored file's size
+  uint64_t written = 0;    // bytes written into it
   bool rewritten = false;  // anything written, or its size changed
 };
 

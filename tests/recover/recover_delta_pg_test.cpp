@@ -36,7 +36,7 @@ struct Fixture {
   std::unique_ptr<CellarEnv> env = std::make_unique<CellarEnv>();
   Child receiver;
   std::string id, systemid;
-  std::string xid, xid_sums;  // the target, kPgbenchChecksums there
+  std::string xid, xid_sums;                      // the target, kPgbenchChecksums there
   std::string accounts, branches, accounts_pkey;  // pg_relation_filepath of each
 
   ~Fixture() {
@@ -146,7 +146,8 @@ struct DeltaLine {
 
 DeltaLine delta_line(const std::string& out) {
   std::smatch m;
-  REQUIRE(std::regex_search(out, m, std::regex(R"(Delta: (\d+) files unchanged, (\d+) rewritten \([^)]*\), (\d+) removed)")));
+  REQUIRE(std::regex_search(out, m,
+                            std::regex(R"(Delta: (\d+) files unchanged, (\d+) rewritten \([^)]*\), (\d+) removed)")));
   return {std::stoul(m[1]), std::stoul(m[2]), std::stoul(m[3])};
 }
 
@@ -172,7 +173,9 @@ TEST_CASE("recover --delta brings a damaged restore back to the backup writing o
   overwrite(r.dest + "/" + f.accounts, 5 * 8192, std::string(3 * 8192, 'x'));
   REQUIRE(::unlink((r.dest + "/" + f.branches).c_str()) == 0);
   std::string pkey = r.dest + "/" + f.accounts_pkey;
-  struct utimbuf old {1000000000, 1000000000};
+  struct utimbuf old {
+    1000000000, 1000000000
+  };
   REQUIRE(::utime(pkey.c_str(), &old) == 0);
   std::vector<std::string> target{"--delta", "--target-xid", f.xid, "--target-action", "promote"};
 
@@ -282,4 +285,48 @@ TEST_CASE("recover --delta refuses a DEST that is no data directory, is running 
   CHECK(without.exit_code == 2);
   CHECK(without.err.find("is not empty") != std::string::npos);
   untouched();
+}
+
+TEST_CASE("recover --delta of an incremental chain's end over a restore of its full backup", "[recover][pg][delta]") {
+  Fixture& f = fixture();
+  f.pgbench({"-t", "200", "-c", "2", "-n"});
+  std::string want = f.sql(kPgbenchChecksums);
+  auto inc = f.run(
+      {"backup", "main", "--incremental", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"});
+  INFO(inc.out << inc.err);
+  REQUIRE(inc.exit_code == 0);
+  REQUIRE(inc.out.find(" is DONE") != std::string::npos);
+  std::string id = inc.out.substr(inc.out.find("Backup ") + 7, 15);
+  REQUIRE(id != f.id);
+  REQUIRE(read_text(f.env->server_dir("main") + "/base/" + id + "/backup.info").find("parent_backup_id=" + f.id) !=
+          std::string::npos);
+
+  Restored r;
+  auto plain = recover_into(r, f, {});
+  INFO(plain.out << plain.err);
+  REQUIRE(plain.exit_code == 0);
+  std::vector<std::string> args{"--tablespace",       "tbs1:" + r.tbs,   "--delta",
+                                "--target-immediate", "--target-action", "promote"};
+  auto first = r.recover(*f.env, "main", id, args);
+  INFO(first.out << first.err);
+  REQUIRE(first.exit_code == 0);
+  DeltaLine one = delta_line(first.out);
+  CHECK(one.rewritten > 3);
+  CHECK(one.rewritten < one.unchanged);
+  // Again: the combined files are compared, none is written.
+  auto again = r.recover(*f.env, "main", id, args);
+  INFO(again.out << again.err);
+  REQUIRE(again.exit_code == 0);
+  DeltaLine two = delta_line(again.out);
+  CHECK(two.rewritten <= 2);  // pg_control and postgresql.auto.conf (which cellar edits)
+  CHECK(two.removed == 0);
+
+  r.start();
+  CHECK(r.promoted_sums() == want);
+  auto stop = run_as_postgres({pg_bindir() + "/pg_ctl", "stop", "-D", r.dest, "-m", "fast", "-w"});
+  REQUIRE(stop.exit_code == 0);
+  r.started = false;
+  auto sums = run_as_postgres({pg_bindir() + "/pg_checksums", "--check", "-D", r.dest});
+  INFO(sums.out << sums.err);
+  CHECK(sums.exit_code == 0);
 }
