@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/handlers.h"
+#include "common/progress.h"
 #include "recover/recover.h"
 
 namespace cellar::cli {
@@ -67,6 +68,7 @@ Result<recover::RecoverRequest> parse_request(const Invocation& inv, const Serve
     return Status::usage("--get-wal and --no-get-wal exclude each other");
   req.get_wal = inv.has("get-wal");
   req.standby = inv.has("standby-mode");
+  req.delta = inv.has("delta");
   req.progress = !inv.has("no-progress") && !inv.global.quiet && ::isatty(STDERR_FILENO);
   req.cellar_exe = self_exe();
   // Flushed at once: a script (or a test) may wait for "Starting recovery".
@@ -83,6 +85,10 @@ void render(const Invocation& inv, const recover::RecoverRequest& req, const rec
     info(inv, "Copied " + std::to_string(out.wal_files) + " WAL files into \"" + req.dest + "/cellar_wal\"");
   char elapsed[32];
   std::snprintf(elapsed, sizeof elapsed, "%.1f", out.seconds);
+  if (req.delta)
+    info(inv, "Delta: " + std::to_string(out.delta.unchanged) + " files unchanged, " +
+                  std::to_string(out.delta.rewritten) + " rewritten (" + human_bytes(out.delta.written) +
+                  " written), " + std::to_string(out.delta.removed) + " removed");
   info(inv, "Recovery completed: " + std::to_string(out.files) + " files restored in " + elapsed + " s");
   info(inv, "Your PostgreSQL server has been successfully prepared for recovery!");
   std::string owned;
@@ -113,7 +119,9 @@ void declare_recover(po::options_description& d) {
       "jobs", po::value<int>(), "worker threads for decompression and copy (default: parallel_jobs)")(
       "get-wal", "restore_command fetches WAL with 'cellar get-wal' instead of copying it into DEST/cellar_wal")(
       "no-get-wal", "copy the WAL recovery needs into DEST/cellar_wal (the default)")(
-      "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
+      "delta",
+      "DEST is a stopped data directory of the same cluster: write only what differs, remove what the backup "
+      "does not have")("no-progress", "do not draw the progress line (drawn only on a terminal anyway)");
 }
 
 Outcome run_recover(Invocation& inv, const ServerConfig& server) {

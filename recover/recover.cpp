@@ -22,6 +22,7 @@
 #include "locks/typed_lock.h"
 #include "recover/recover_config.h"
 #include "recover/recover_copy.h"
+#include "recover/recover_delta.h"
 #include "recover/recover_wal.h"
 #include "wal/archive.h"
 
@@ -84,10 +85,17 @@ Result<std::vector<Placement>> place_tablespaces(const RecoverRequest& r, const 
   return out;
 }
 
-// DEST and every tablespace location must be absent or empty, and distinct.
-Status check_destinations(const std::string& dest, const std::vector<Placement>& spaces) {
+// DEST and every tablespace location must be absent or empty (with --delta:
+// absent or a directory), and distinct.
+Status check_destinations(const std::string& dest, const std::vector<Placement>& spaces, bool delta) {
   std::vector<std::string> seen{dest};
   auto check = [&](const std::string& path, const std::string& what) -> Status {
+    if (delta) {
+      struct stat sb {};
+      if (::lstat(path.c_str(), &sb) == 0 && !S_ISDIR(sb.st_mode))
+        return Status::usage(what + " \"" + path + "\" is not a directory");
+      return Status::ok();
+    }
     auto ok = usable_destination(path);
     if (!ok) return ok.status();
     if (!*ok)
@@ -274,7 +282,7 @@ Status make_roots(const std::vector<std::string>& roots) {
   return Status::ok();
 }
 
-Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan) {
+Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan, CopyMode mode) {
   unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->parallel_jobs()));
   // From an object store every file costs a round trip: upload_concurrency
   // more threads take the small files, as many requests as the driver keeps
@@ -284,8 +292,8 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
                             ? static_cast<unsigned>(std::max<int64_t>(0, r.server->upload_concurrency()))
                             : 0;
   uint64_t total = b.info.cluster_size.value_or(0);
-  say(r, "Copying " + std::to_string(plan.files.size()) + " files (" + human_bytes(total) + " before WAL) with " +
-             std::to_string(jobs) + " job(s)" +
+  say(r, std::string(mode == CopyMode::delta ? "Comparing " : "Copying ") + std::to_string(plan.files.size()) +
+             " files (" + human_bytes(total) + " before WAL) with " + std::to_string(jobs) + " job(s)" +
              (small_jobs ? " and " + std::to_string(small_jobs) + " more for small files" : ""));
   ProgressMeter meter(r.progress);
   auto stats = execute_plan(
@@ -294,9 +302,52 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
         meter.update(done, std::max(total, done));
         pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
       },
-      small_jobs);
+      small_jobs, mode);
   meter.finish();
   return stats;
+}
+
+// recover --delta's writes: pg_control hidden before anything changes, what
+// the backup does not have removed, the files compared and only what differs
+// written, pg_control last.
+Result<CopyStats> delta_files(const RecoverRequest& r, const HeldBackup& b, RestorePlan plan,
+                              const std::vector<std::string>& roots, RecoverOutcome& out) {
+  std::string control = join_path(r.dest, "global/pg_control");
+  auto it = std::find_if(plan.files.begin(), plan.files.end(), [&](const CopyJob& j) { return j.dest == control; });
+  if (it == plan.files.end()) return Status::failed("backup " + b.info.backup_id + " has no global/pg_control");
+  CopyJob control_job = *it;
+  plan.files.erase(it);
+  if (Status st = hide_control_file(r.dest); !st) return st;
+  std::vector<std::string> keep{join_path(r.dest, kHiddenControlFile),
+                                join_path(r.dest, r.standby ? "standby.signal" : "recovery.signal"),
+                                join_path(r.dest, "postgresql.auto.conf.origin")};
+  auto removed = remove_unplanned(plan, roots, keep);
+  if (!removed) return removed.status();
+  out.delta.removed = *removed;
+  std::vector<std::string> absent;
+  for (const auto& root : roots)
+    if (!path_exists(root)) absent.push_back(root);
+  if (Status st = make_roots(absent); !st) return st;
+  auto stats = copy_files(r, b, plan, CopyMode::delta);
+  if (!stats) return stats;
+  auto last = delta_one(control_job);
+  if (!last) return last.status();
+  if (Status st = drop_hidden_control_file(r.dest); !st) return st;
+  stats->bytes += last->bytes;
+  stats->written += last->written;
+  ++stats->files;
+  return stats;
+}
+
+// What a failure after a delta restore started writing says.
+Status half_restored(const std::string& dest, Status why) {
+  std::string detail = why.detail().empty() ? "" : why.detail() + "; ";
+  std::string hint = why.hint().empty() ? "" : why.hint() + "; ";
+  return why
+      .with_detail(detail + "\"" + dest +
+                   "\" is left half-restored, without global/pg_control so that PostgreSQL "
+                   "cannot start it")
+      .with_hint(hint + "running the same 'cellar recover --delta' again completes it");
 }
 
 RecoveryConfig recovery_config(const RecoverRequest& r, const HeldBackup& b, const PreparedTarget& target) {
@@ -348,7 +399,9 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   out.warnings = target->warnings;
   auto spaces = place_tablespaces(r, held->info);
   if (!spaces) return spaces.status();
-  if (Status st = check_destinations(r.dest, *spaces); !st) return st;
+  if (Status st = check_destinations(r.dest, *spaces, r.delta); !st) return st;
+  if (r.delta)
+    if (Status st = check_delta_destination(r.dest, held->info.systemid); !st) return st;
   // 3. The plan: directories, files, symlinks, and the WAL recovery needs.
   archive_pending_wal(r, out.warnings);
   auto plan = plan_restore(r, *held, *spaces);
@@ -357,15 +410,24 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   if (!wal_files) return wal_files.status();
   out.wal_files = *wal_files;
   // 4. Decompress and copy with the worker threads. From here on a failure
-  //    puts DEST and the tablespace locations back as they were found.
+  //    puts DEST and the tablespace locations back as they were found; with
+  //    --delta it leaves DEST without pg_control, for the next run to finish.
   out.owned = roots_of(r, *spaces);
-  auto found = inspect_destinations(out.owned);
-  if (!found) return found.status();
-  auto undo = [&found](const Status& why) { return put_back(*found, why); };
-  if (Status st = make_roots(out.owned); !st) return undo(st);
-  auto stats = copy_files(r, *held, *plan);
+  std::function<Status(const Status&)> undo = [&r](const Status& why) { return half_restored(r.dest, why); };
+  std::vector<FoundDestination> found;
+  if (!r.delta) {
+    auto inspected = inspect_destinations(out.owned);
+    if (!inspected) return inspected.status();
+    found = std::move(*inspected);
+    undo = [&found](const Status& why) { return put_back(found, why); };
+    if (Status st = make_roots(out.owned); !st) return undo(st);
+  }
+  auto stats = r.delta ? delta_files(r, *held, *plan, out.owned, out) : copy_files(r, *held, *plan, CopyMode::create);
   if (!stats) return undo(stats.status());
   out.bytes = stats->bytes;
+  out.delta.written = stats->written;
+  out.delta.unchanged = stats->unchanged;
+  out.delta.rewritten = stats->files - stats->unchanged;
   // 5. The recovery settings, archive_command neutralised, the signal file.
   auto warnings = write_recovery_config(r.dest, recovery_config(r, *held, *target));
   if (!warnings) return undo(warnings.status());

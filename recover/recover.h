@@ -20,7 +20,8 @@
 // created for it), one that was an empty directory is emptied and gets its
 // mode back. A kill -9, SIGINT or SIGTERM (not caught) ends recover before it
 // can undo anything: the DBA finds a non-empty DEST, which the next recover
-// refuses. Not here: file
+// refuses. With --delta DEST is an existing data directory that is updated
+// in place (recover_delta.h) and never put back. Not here: file
 // copy mechanics (recover_copy.h), WAL selection (recover_wal.h), target
 // parsing (recover_target.h), configuration edits (recover_config.h).
 #pragma once
@@ -57,8 +58,18 @@ struct RecoverRequest {
   bool get_wal = false;                           // restore_command through `cellar get-wal`
   bool standby = false;                           // standby.signal instead of recovery.signal
   bool progress = false;                          // draw a progress line on stderr
+  bool delta = false;                             // update an existing DEST of the cluster (recover_delta.h)
   std::string cellar_exe;                         // absolute path of cellar, for --get-wal
   std::function<void(const std::string&)> say;    // informational lines (stdout)
+};
+
+// What recover --delta did with DEST's files (WAL copied into cellar_wal/
+// included).
+struct DeltaCounts {
+  size_t unchanged = 0;  // left as they were
+  size_t rewritten = 0;  // created, or blocks of them written
+  size_t removed = 0;    // entries the backup does not have (a directory counts once)
+  uint64_t written = 0;  // bytes written
 };
 
 struct RecoverOutcome {
@@ -69,13 +80,19 @@ struct RecoverOutcome {
   std::vector<std::string> owned;     // DEST and tablespace locations: to chown
   std::vector<std::string> warnings;  // settings the DBA should review
   double seconds = 0;
+  DeltaCounts delta;  // with --delta
 };
 
+// With --delta DEST must be a stopped data directory of the backup's cluster
+// (recover_delta.h), non-empty destinations are allowed, and what differs
+// is written into them; a failure then leaves DEST without global/pg_control
+// (the hint says that the same command completes it), never put back.
 // Fails with usage (exit 2) on bad input: a non-empty DEST or tablespace
-// location, a target before the backup's end, an unknown tablespace name,
+// location (without --delta), DEST no data directory or of another cluster
+// (--delta), a target before the backup's end, an unknown tablespace name,
 // conflicting options; busy (exit 3) when the backup's id lock is held
 // (being deleted, verified...); failed (exit 1) for a backup that is not
-// DONE, missing WAL and I/O errors. On a failure after writing started, DEST
+// DONE, PostgreSQL running on DEST (--delta), missing WAL and I/O errors. On a failure after writing started, DEST
 // and the tablespace locations are put back as they were found, and the
 // error's detail says so (or names what could not be removed).
 Result<RecoverOutcome> recover(const RecoverRequest& request);

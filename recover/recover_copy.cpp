@@ -14,6 +14,7 @@
 #include "common/fs.h"
 #include "common/storage_filter.h"
 #include "incr/incremental_file.h"
+#include "recover/recover_delta.h"
 
 namespace cellar::recover {
 namespace fs = std::filesystem;
@@ -28,21 +29,10 @@ std::string strip_suffix(const std::string& name, codec::Codec codec) {
 
 // Applies one incremental to the file open on `fd`; the file's new size.
 Result<uint64_t> apply_part(int fd, const CopyJob& job, const ChainPart& part) {
-  const std::string what = "\"" + storage::root().describe(part.src) + "\"";
-  auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
-  if (!in) return in.status();
-  std::string bytes;
-  auto read = storage::drain(**in, [&bytes](std::string_view piece) {
-    bytes.append(piece);
-    return Status::ok();
-  });
-  if (!read) return read.status();
-  if ((part.size && bytes.size() != *part.size) ||
-      (!part.crc32c.empty() && crc32c_manifest_hex(crc32c(bytes)) != part.crc32c))
-    return Status::failed(what + " does not match its backup manifest",
-                          "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
-  auto header = incr::parse_incremental(bytes, what);
-  if (!header) return header.status();
+  auto loaded = load_part(part);
+  if (!loaded) return loaded.status();
+  const std::string& bytes = loaded->bytes;
+  const incr::IncrementalHeader* header = &loaded->header;
   const uint64_t size = static_cast<uint64_t>(header->truncate_blocks) * incr::kBlockSize;
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
     return Status::from_errno("could not resize file \"" + job.dest + "\"", errno);
@@ -92,18 +82,26 @@ Result<uint64_t> copy_one(const CopyJob& job) {
 // Work shared by the copy threads: the large files, then the small ones,
 // each taken once; the first error.
 struct CopyWork {
-  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p) : jobs(j), progress(p) {
+  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p, CopyMode m) : jobs(j), progress(p), mode(m) {
     for (size_t i = 0; i < jobs.size(); ++i)
       (jobs[i].size && *jobs[i].size <= kSmallFileSize ? small : large).push_back(i);
   }
   const std::vector<CopyJob>& jobs;
   const CopyProgress& progress;
+  CopyMode mode;
   std::vector<size_t> large, small;
   std::atomic<size_t> next_large{0}, next_small{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
   Status error;
   CopyStats stats;
+
+  Result<DeltaWrite> copy_file(const CopyJob& job) const {
+    if (mode == CopyMode::delta) return delta_one(job);
+    auto bytes = copy_one(job);
+    if (!bytes) return bytes.status();
+    return DeltaWrite{*bytes, *bytes, true};
+  }
 
   // The next job for a worker (`small_only`: never a large one), or nothing.
   std::optional<size_t> take(bool small_only) {
@@ -115,14 +113,16 @@ struct CopyWork {
 
   void run(bool small_only = false) {
     for (std::optional<size_t> i; !stop && (i = take(small_only));) {
-      auto bytes = copy_one(jobs[*i]);
+      auto done = copy_file(jobs[*i]);
       std::lock_guard<std::mutex> g(mu);
-      if (!bytes) {
-        if (error.is_ok()) error = bytes.status();
+      if (!done) {
+        if (error.is_ok()) error = done.status();
         stop = true;
         return;
       }
-      stats.bytes += *bytes;
+      stats.bytes += done->bytes;
+      stats.written += done->written;
+      stats.unchanged += done->rewritten ? 0 : 1;
       ++stats.files;
       if (progress) progress(stats.bytes);
     }
@@ -189,11 +189,31 @@ Status plan_tree(const std::string& src_root, const std::string& dest_root, code
   return Status::ok();
 }
 
+Result<LoadedPart> load_part(const ChainPart& part) {
+  const std::string what = "\"" + storage::root().describe(part.src) + "\"";
+  auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
+  if (!in) return in.status();
+  LoadedPart out;
+  auto read = storage::drain(**in, [&out](std::string_view piece) {
+    out.bytes.append(piece);
+    return Status::ok();
+  });
+  if (!read) return read.status();
+  if ((part.size && out.bytes.size() != *part.size) ||
+      (!part.crc32c.empty() && crc32c_manifest_hex(crc32c(out.bytes)) != part.crc32c))
+    return Status::failed(what + " does not match its backup manifest",
+                          "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
+  auto header = incr::parse_incremental(out.bytes, what);
+  if (!header) return header.status();
+  out.header = std::move(*header);
+  return out;
+}
+
 Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
-                               unsigned small_jobs) {
+                               unsigned small_jobs, CopyMode mode) {
   for (const auto& d : plan.dirs)
     if (Status st = make_dir(d); !st) return st;
-  CopyWork work(plan.files, progress);
+  CopyWork work(plan.files, progress, mode);
   std::vector<std::thread> threads;
   unsigned n = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(plan.files.size())));
   unsigned extra = std::min<unsigned>(small_jobs, static_cast<unsigned>(work.small.size()));
@@ -203,7 +223,7 @@ Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const Cop
   for (auto& t : threads) t.join();
   if (!work.error.is_ok()) return work.error;
   for (const auto& [link, target] : plan.symlinks)
-    if (::symlink(target.c_str(), link.c_str()) != 0)
+    if (!(mode == CopyMode::delta && symlink_points_at(link, target)) && ::symlink(target.c_str(), link.c_str()) != 0)
       return Status::from_errno("could not create symbolic link \"" + link + "\"", errno);
   return work.stats;
 }

@@ -3,7 +3,9 @@
 // decompress and write the files, the final fsync of a restored tree, and
 // putting the destinations back as they were found after a failure.
 // Every file is created with O_EXCL (DEST was empty: nothing is ever
-// overwritten), 0600, and fsynced by the worker that wrote it.
+// overwritten), 0600, and fsynced by the worker that wrote it; with
+// CopyMode::delta (recover --delta, recover_delta.h) files are compared with
+// what DEST holds and only differing blocks are written.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +16,7 @@
 
 #include "common/codec.h"
 #include "common/status.h"
+#include "incr/incremental_file.h"
 
 namespace cellar::recover {
 
@@ -39,6 +42,16 @@ struct CopyJob {
   std::vector<ChainPart> incrementals{};
 };
 
+// An incremental of a chain read whole and checked against its manifest.
+struct LoadedPart {
+  std::string bytes;
+  incr::IncrementalHeader header;
+};
+
+// Reads and checks `part`; fails when it does not match its manifest or is
+// no incremental file.
+Result<LoadedPart> load_part(const ChainPart& part);
+
 struct RestorePlan {
   std::vector<std::string> dirs;  // created 0700, parents first
   std::vector<CopyJob> files;
@@ -51,9 +64,16 @@ struct RestorePlan {
 Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan);
 
 struct CopyStats {
-  uint64_t bytes = 0;  // written, decompressed
+  uint64_t bytes = 0;  // restored, decompressed (what DEST holds afterwards)
   size_t files = 0;
+  uint64_t written = 0;  // of `bytes`, those actually written (all of them but with CopyMode::delta)
+  size_t unchanged = 0;  // files left as they were (CopyMode::delta)
 };
+
+// create: every file is new (O_EXCL), every symlink too. delta: files are
+// compared with those in place and only what differs is written; existing
+// directories and symlinks with the planned target are kept.
+enum class CopyMode { create, delta };
 
 // Called after each file with the bytes written so far (from any worker,
 // serialised).
@@ -70,7 +90,7 @@ constexpr uint64_t kSmallFileSize = 1 << 20;
 // small files would otherwise wait one request at a time per job while the
 // large ones hold the jobs); the `jobs` threads take the large files first.
 Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
-                               unsigned small_jobs = 0);
+                               unsigned small_jobs = 0, CopyMode mode = CopyMode::create);
 
 // fsyncs every regular file and directory under `root` (symlinks are not
 // followed), then `root`'s parent, so the restored tree survives a crash.
