@@ -114,7 +114,7 @@ t_full=$T_SECS
 row "cellar full (lz4)" "$T_SECS" "$cluster" "$(du_bytes "$WORK/cellar/$SRV/base/$full2")"
 drop_caches
 before=$(du_bytes "$WORK/pgbr/repo/backup")
-timed "${PGBR_CMD[@]}" backup --type=incr --compress-type=lz4
+timed "${PGBR_CMD[@]}" backup --type=incr --compress-type=lz4 || { echo "ERROR: pgbackrest incr failed" >&2; exit 1; }
 row "pgBackRest 2.45 --type=incr (lz4)" "$T_SECS" "$(pgbr_delta pgbr_)" "$(( $(du_bytes "$WORK/pgbr/repo/backup") - before ))"
 if [ $PGBR_BLOCK = 1 ]; then
   drop_caches
