@@ -8,6 +8,7 @@
 #include "catalog/manifest.h"
 #include "common/crc32c.h"
 #include "common/fs.h"
+#include "common/log.h"
 #include "common/storage.h"
 #include "config/layout.h"
 #include "incr/change_map.h"
@@ -312,16 +313,26 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
   if (auto sw = sql.query("SELECT pg_switch_wal()"); !sw) return sw.status();
   const std::string segment =
       pg::make_segment_name(out.timeline, pg::segno_of(out.start_lsn, r.segment_size), r.segment_size);
+  auto t_wait = std::chrono::steady_clock::now();
   if (!wait_archived(r, segment))
     return fall_back("WAL segment " + segment + " was not archived within " + std::to_string(r.wal_wait.count()) +
                      " s (is receive-wal running?)");
+  auto t_map = std::chrono::steady_clock::now();
+  log::info("WAL up to the backup's start archived in " +
+            std::to_string(std::chrono::duration<double>(t_map - t_wait).count()) + " s");
   auto map = incr::build_change_map({r.server_dir, out.timeline, *from, out.start_lsn, r.segment_size});
   if (!map) return fall_back("the WAL since " + pid + " cannot be trusted: " + map.status().message());
+  size_t blocks = 0;
+  for (const auto& [fork, set] : map->blocks) blocks += set.size();
+  log::info("changed-block map since " + pid + ": " + std::to_string(map->records) + " WAL records, " +
+            std::to_string(blocks) + " changed blocks in " + std::to_string(map->blocks.size()) + " forks, in " +
+            std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_map).count()) + " s");
   auto parent = parent_files(r.parent_dir);
   if (!parent) return fall_back("the manifest of " + pid + " cannot be read: " + parent.status().message());
   auto spcs = tablespaces(sql);
   if (!spcs) return spcs.status();
   out.tablespaces = std::move(*spcs);
+  auto t_copy = std::chrono::steady_clock::now();
   auto listed = list_files(sql);
   if (!listed) return listed.status();
   const auto unlogged = unlogged_relations(*listed);
@@ -345,6 +356,8 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
   out.end_lsn = *end_lsn;
   if (Status st = copier.literal("backup_label", stopped->rows[0].at(1).value_or("")); !st) return st;
   if (Status st = copier.finish({out.timeline, out.start_lsn, out.end_lsn}); !st) return st;
+  log::info("incremental copy: " + std::to_string(out.read_bytes) + " bytes read in " +
+            std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_copy).count()) + " s");
   return out;
 }
 

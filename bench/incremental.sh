@@ -82,6 +82,7 @@ row() { echo "| $1 | $2 | $(mib "$3") | $(mib "$4") |"; }
 echo "# $(uname -srm), $(nproc) CPUs, $(findmnt -no FSTYPE -T /tmp) at /tmp"
 echo "# $(bench_versions)"
 bench_new_cluster
+sed -i "s|^log_file = \"\"|log_file = \"$WORK/cellar.log\"|" "$WORK/cellar.toml"
 echo "# loading pgbench ($SCALE_GB GB)..."
 bench_load pgbench "$SCALE_GB"
 setup_block_repo
@@ -94,48 +95,67 @@ pgbr_ backup --type=full --compress-type=lz4 >/dev/null
 barman_ -q archive-wal "$SRV" >/dev/null
 barman_ -q backup "$SRV" >/dev/null
 
-# 2. About 1% of the accounts change.
-touch_pct 1
-psql_ -c CHECKPOINT
+# The same 1% of accounts in one aid range: about 1% of the table's pages
+# (plus the pages the new row versions go to and the index pages).
+touch_range() {  # percent
+  local n from count
+  n=$(accounts)
+  count=$(awk -v n="$n" -v p="$1" 'BEGIN {printf "%d", n * p / 100}')
+  from=$(( (RANDOM * 32768 + RANDOM) % (n - count) + 1 ))
+  psql_ -c "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN $from AND $((from + count - 1))"
+}
 
-# 3. The backups after the change.
-echo
-echo "### Backup after a 1% change (pgbench, $SCALE_GB GB)"
-echo
-echo "| tool | time (s) | read from the server (MiB) | stored (MiB) |"
-echo "|---|---|---|---|"
-drop_caches
-cellar_backup --incremental; incr=$ID
-t_incr=$T_SECS
-row "cellar --incremental (lz4)" "$T_SECS" "$(read_bytes_of "$incr")" "$(du_bytes "$WORK/cellar/$SRV/base/$incr")"
-drop_caches
-cellar_backup --full; full2=$ID
-t_full=$T_SECS
-row "cellar full (lz4)" "$T_SECS" "$cluster" "$(du_bytes "$WORK/cellar/$SRV/base/$full2")"
-drop_caches
-before=$(du_bytes "$WORK/pgbr/repo/backup")
-timed "${PGBR_CMD[@]}" backup --type=incr --compress-type=lz4 || { echo "ERROR: pgbackrest incr failed" >&2; exit 1; }
-row "pgBackRest 2.45 --type=incr (lz4)" "$T_SECS" "$(pgbr_delta pgbr_)" "$(( $(du_bytes "$WORK/pgbr/repo/backup") - before ))"
-if [ $PGBR_BLOCK = 1 ]; then
+# 2-3. A change, then every tool's backup of it, timed.
+compare_backups() {  # title, change command...
+  local title=$1
+  shift
+  "$@"
+  psql_ -c CHECKPOINT
+  echo
+  echo "### Backup after $title (pgbench, $SCALE_GB GB)"
+  echo
+  echo "| tool | time (s) | read from the server (MiB) | stored (MiB) |"
+  echo "|---|---|---|---|"
+  : > "$WORK/cellar.log"
   drop_caches
-  before=$(du_bytes "$WORK/pgbr-block/repo/backup")
-  timed "${PGBR_BLOCK_CMD[@]}" backup --type=incr --compress-type=lz4
-  row "pgBackRest 2.45 --type=incr --repo-block --repo-bundle (lz4)" "$T_SECS" "$(pgbr_delta pgbr_block_)" \
-    "$(( $(du_bytes "$WORK/pgbr-block/repo/backup") - before ))"
-fi
-drop_caches
-barman_ -q archive-wal "$SRV" >/dev/null
-before=$(du_bytes "$WORK/barman/$SRV/base")
-timed "${BARMAN_CMD[@]}" -q backup "$SRV"
-row "Barman 3.4 (postgres, reuse_backup = link)" "$T_SECS" "$cluster" "$(( $(du_bytes "$WORK/barman/$SRV/base") - before ))"
-changed=$(read_bytes_of "$incr")
-echo
-echo "- cellar incremental / cellar full time: $(ratio "$t_incr" "$t_full") (target <= 0.10)"
-echo "- the incremental read $(mib "$changed") MiB from the server for about 1% of the accounts"
+  cellar_backup --incremental; local incr=$ID t_incr=$T_SECS
+  row "cellar --incremental (lz4)" "$T_SECS" "$(read_bytes_of "$incr")" "$(du_bytes "$WORK/cellar/$SRV/base/$incr")"
+  grep -h "changed-block map\|incremental copy:" "$WORK/cellar.log" | sed 's/^.* info backup: /# /' > "$WORK/incr.notes" || true
+  drop_caches
+  cellar_backup --full; FULL=$ID; local t_full=$T_SECS
+  row "cellar full (lz4)" "$T_SECS" "$cluster" "$(du_bytes "$WORK/cellar/$SRV/base/$FULL")"
+  drop_caches
+  local before
+  before=$(du_bytes "$WORK/pgbr/repo/backup")
+  timed "${PGBR_CMD[@]}" backup --type=incr --compress-type=lz4
+  row "pgBackRest 2.45 --type=incr (lz4)" "$T_SECS" "$(pgbr_delta pgbr_)" "$(( $(du_bytes "$WORK/pgbr/repo/backup") - before ))"
+  if [ $PGBR_BLOCK = 1 ]; then
+    drop_caches
+    before=$(du_bytes "$WORK/pgbr-block/repo/backup")
+    timed "${PGBR_BLOCK_CMD[@]}" backup --type=incr --compress-type=lz4
+    row "pgBackRest 2.45 --type=incr --repo-block --repo-bundle (lz4)" "$T_SECS" "$(pgbr_delta pgbr_block_)" \
+      "$(( $(du_bytes "$WORK/pgbr-block/repo/backup") - before ))"
+  fi
+  drop_caches
+  barman_ -q archive-wal "$SRV" >/dev/null
+  before=$(du_bytes "$WORK/barman/$SRV/base")
+  timed "${BARMAN_CMD[@]}" -q backup "$SRV"
+  row "Barman 3.4 (postgres, reuse_backup = link)" "$T_SECS" "$cluster" "$(( $(du_bytes "$WORK/barman/$SRV/base") - before ))"
+  echo
+  cat "$WORK/incr.notes"
+  echo
+  echo "- cellar incremental / cellar full time: $(ratio "$t_incr" "$t_full") (target <= 0.10)"
+  echo "- changed blocks (the map): $(sed -n 's/.* \([0-9]*\) changed blocks.*/\1/p' "$WORK/incr.notes") of $(( cluster / 8192 )) in the cluster"
+}
+# The range first, while the table has no free space left by earlier updates
+# (the new row versions then go to new pages at its end).
+compare_backups "updating 1% of the accounts in one aid range" touch_range 1
+compare_backups "pgbench updating about 1% of the accounts at random" touch_pct 1
+full2=$FULL
 
 # 4. A chain of five, and a full of the same state.
 for k in 2 3 4 5; do
-  touch_pct 0.2
+  touch_range 0.2
   cellar_backup --incremental; last=$ID
 done
 chain_end=$last
@@ -152,7 +172,7 @@ echo
 echo "| restore | time (s) |"
 echo "|---|---|"
 restore_time "$chain_end"; t_chain=$T_SECS
-echo "| cellar recover, chain end ($chain_end, 5 incrementals on $full2) | $t_chain |"
+echo "| cellar recover, chain end ($chain_end, the 4th incremental on full $full2) | $t_chain |"
 restore_time "$full3"; t_full3=$T_SECS
 echo "| cellar recover, full ($full3) | $t_full3 |"
 echo
@@ -164,14 +184,14 @@ if "$CELLAR" recover --help 2>&1 | grep -q -- --delta; then
   rm -rf "$dest"
   cellar_ recover "$SRV" "$full3" "$dest" --target-immediate --jobs 2 --no-progress > /dev/null
   chown -R postgres: "$dest"
-  touch_pct 1
+  touch_range 1
   cellar_backup --full; full4=$ID
   drop_caches
   timed "${CELLAR_CMD[@]}" recover --delta "$SRV" "$full4" "$dest" --target-immediate --jobs 2 --no-progress > "$WORK/delta.out"
   t_delta=$T_SECS
   restore_time "$full4"; t_plain=$T_SECS
   echo
-  echo "### Delta restore after a 1% change"
+  echo "### Delta restore after 1% of the accounts (one range) changed"
   echo
   echo "| restore | time (s) |"
   echo "|---|---|"

@@ -193,6 +193,6 @@ timed() {
   read -r T_SECS T_RSS_KB < "$out"
 }
 
-du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {print s}'; }
+du_bytes() { du -s --block-size=1 "$@" | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
