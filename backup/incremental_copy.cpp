@@ -21,6 +21,7 @@ namespace {
 
 constexpr uint64_t kReadChunk = 1 << 20;                        // bytes per pg_read_binary_file call for a whole file
 constexpr uint32_t kRunBlocks = kReadChunk / incr::kBlockSize;  // blocks per call for changed blocks
+constexpr size_t kPipelineDepth = 4;                            // calls in flight on the connection
 
 // Directories whose contents a backup leaves out, files it never copies
 // (BASE_BACKUP's lists in PostgreSQL 15's basebackup.c).
@@ -65,17 +66,6 @@ Result<std::vector<Listed>> list_files(pg::Connection& sql) {
   for (const auto& row : r->rows)
     out.push_back({row.at(0).value_or(""), row.at(1).value_or("f") == "t", std::stoull(row.at(2).value_or("0"))});
   return out;
-}
-
-// `length` bytes of `path` from `offset` (fewer at its end); nothing when the
-// file is gone.
-Result<std::optional<std::string>> read_range(pg::Connection& sql, const std::string& path, uint64_t offset,
-                                              uint64_t length) {
-  auto r = sql.query_binary("SELECT pg_read_binary_file(" + pg::sql_literal(path) + ", " + std::to_string(offset) +
-                            ", " + std::to_string(length) + ", true)");
-  if (!r) return Status(r.status()).with_hint("the role needs pg_read_binary_file (docs/incremental.md)");
-  if (r->rows.empty() || r->rows[0].empty() || !r->rows[0][0]) return std::optional<std::string>();
-  return std::optional<std::string>(std::move(*r->rows[0][0]));
 }
 
 // Where a manifest path's directory is stored: pg_tblspc/<oid> is the root of
@@ -192,32 +182,49 @@ class Copier {
     if (r_.progress) r_.progress(out_.read_bytes);
   }
 
+  // The query reading `length` bytes of `path` from `offset`.
+  static std::string read_query(const std::string& path, uint64_t offset, uint64_t length) {
+    return "SELECT pg_read_binary_file(" + pg::sql_literal(path) + ", " + std::to_string(offset) + ", " +
+           std::to_string(length) + ", true)";
+  }
+
+  // Reads 1 MiB calls, kPipelineDepth of them in flight, covering the listed
+  // size and one more (a file that grew since the listing goes on with more
+  // calls; WAL replay sets its end right anyway).
   Status whole(const std::string& path, uint64_t size_hint) {
-    auto first = read_range(sql_, path, 0, kReadChunk);
-    if (!first) return first.status();
-    if (!*first) return Status::ok();  // gone since the listing: its drop is in the WAL replayed after
-    if (Status st = begin(path, size_hint); !st) return st;
-    ++out_.whole_files;
-    std::string chunk = std::move(**first);
-    for (uint64_t offset = 0;;) {
-      count(chunk.size());
-      if (Status st = pipe_.write(chunk); !st) return st;
-      if (chunk.size() < kReadChunk) break;
-      offset += chunk.size();
-      auto next = read_range(sql_, path, offset, kReadChunk);
-      if (!next) return next.status();
-      if (!*next) break;
-      chunk = std::move(**next);
+    bool begun = false, ended = false;
+    uint64_t offset = 0;
+    while (!ended) {
+      std::vector<std::string> queries;
+      for (uint64_t at = offset; at <= std::max(size_hint, offset); at += kReadChunk)
+        queries.push_back(read_query(path, at, kReadChunk));
+      Status st = sql_.pipeline_binary(queries, kPipelineDepth, [&](size_t, std::optional<std::string> chunk) {
+        if (ended) return Status::ok();
+        if (!chunk) {  // gone since the listing: its drop is in the WAL replayed after
+          ended = true;
+          return Status::ok();
+        }
+        if (!begun) {
+          if (Status b = begin(path, size_hint); !b) return b;
+          ++out_.whole_files;
+          begun = true;
+        }
+        count(chunk->size());
+        offset += chunk->size();
+        if (chunk->size() < kReadChunk) ended = true;
+        return pipe_.write(*chunk);
+      });
+      if (!st) return Status(st).with_hint("the role needs pg_read_binary_file (docs/incremental.md)");
     }
-    return pipe_.end_file();
+    return begun ? pipe_.end_file() : Status::ok();
   }
 
   // The header, then the blocks, read in calls of at most 1 MiB that cover
-  // neighbouring changed blocks together: a call may read unchanged blocks
-  // between them (never more than twice the changed ones it carries), which
-  // are dropped. A call that comes back short (the file was cut or dropped
-  // meanwhile, which the WAL replayed after this backup's start redoes)
-  // leaves zero pages.
+  // neighbouring changed blocks together (kPipelineDepth in flight): a call
+  // may read unchanged blocks between them (never more than twice the
+  // changed ones it carries), which are dropped. A call that comes back
+  // short (the file was cut or dropped meanwhile, which the WAL replayed
+  // after this backup's start redoes) leaves zero pages.
   Status incremental(const std::string& path, uint32_t size_blocks, const std::vector<uint32_t>& blocks) {
     incr::IncrementalHeader h;
     h.truncate_blocks = size_blocks;
@@ -227,23 +234,34 @@ class Copier {
     ++out_.incremental_files;
     out_.changed_blocks += blocks.size();
     if (Status st = pipe_.write(incr::encode_incremental_header(h)); !st) return st;
+    struct Run {
+      size_t from, to;  // blocks[from, to)
+    };
+    std::vector<Run> runs;
+    std::vector<std::string> queries;
     for (size_t i = 0; i < blocks.size();) {
       size_t j = i + 1;
       auto span = [&](size_t end) { return static_cast<uint64_t>(blocks[end] - blocks[i]) + 1; };
       while (j < blocks.size() && span(j) <= kRunBlocks && span(j) <= 3 * (j - i + 1)) ++j;
-      const uint64_t first = blocks[i], length = span(j - 1) * incr::kBlockSize;
-      auto got = read_range(sql_, path, first * incr::kBlockSize, length);
-      if (!got) return got.status();
-      std::string bytes = *got ? std::move(**got) : std::string();
+      runs.push_back({i, j});
+      queries.push_back(
+          read_query(path, static_cast<uint64_t>(blocks[i]) * incr::kBlockSize, span(j - 1) * incr::kBlockSize));
+      i = j;
+    }
+    Status st = sql_.pipeline_binary(queries, kPipelineDepth, [&](size_t k, std::optional<std::string> got) {
+      const Run& run = runs[k];
+      const uint64_t first = blocks[run.from];
+      const uint64_t length = (static_cast<uint64_t>(blocks[run.to - 1]) - first + 1) * incr::kBlockSize;
+      std::string bytes = got ? std::move(*got) : std::string();
       count(bytes.size());
       bytes.resize(length, '\0');
       std::string picked;
-      picked.reserve((j - i) * incr::kBlockSize);
-      for (size_t k = i; k < j; ++k)
-        picked.append(bytes, static_cast<size_t>(blocks[k] - first) * incr::kBlockSize, incr::kBlockSize);
-      if (Status st = pipe_.write(picked); !st) return st;
-      i = j;
-    }
+      picked.reserve((run.to - run.from) * incr::kBlockSize);
+      for (size_t b = run.from; b < run.to; ++b)
+        picked.append(bytes, static_cast<size_t>(blocks[b] - first) * incr::kBlockSize, incr::kBlockSize);
+      return pipe_.write(picked);
+    });
+    if (!st) return Status(st).with_hint("the role needs pg_read_binary_file (docs/incremental.md)");
     return pipe_.end_file();
   }
 

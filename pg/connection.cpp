@@ -2,6 +2,8 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
+
 #include "common/redact.h"
 
 namespace cellar::pg {
@@ -158,6 +160,56 @@ Result<QueryResult> Connection::query(const std::string& sql) { return take_resu
 
 Result<QueryResult> Connection::query_binary(const std::string& sql) {
   return take_result(PQexecParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1), *this);
+}
+
+Status Connection::pipeline_binary(const std::vector<std::string>& queries, size_t depth,
+                                   const std::function<Status(size_t, std::optional<std::string>)>& take) {
+  if (queries.empty()) return Status::ok();
+  if (PQenterPipelineMode(conn_) != 1) return Status::failed("could not enter pipeline mode: " + last_error());
+  Status error;
+  size_t sent = 0, done = 0;
+  auto fail = [&](const std::string& why) {
+    if (error.is_ok()) error = Status::failed(why);
+  };
+  while (done < sent || (error.is_ok() && sent < queries.size())) {
+    while (error.is_ok() && sent < queries.size() && sent - done < std::max<size_t>(depth, 1)) {
+      if (PQsendQueryParams(conn_, queries[sent].c_str(), 0, nullptr, nullptr, nullptr, nullptr, 1) != 1 ||
+          PQsendFlushRequest(conn_) != 1) {
+        fail("query failed: " + last_error());
+        break;
+      }
+      ++sent;
+    }
+    if (PQflush(conn_) != 0) fail("could not send queries: " + last_error());
+    if (done == sent) break;
+    // One query's results end with a null result.
+    std::optional<std::string> value;
+    bool failed = false;
+    for (PGresult* res; (res = PQgetResult(conn_)) != nullptr; PQclear(res)) {
+      ExecStatusType st = PQresultStatus(res);
+      if (st == PGRES_TUPLES_OK) {
+        if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+          value.emplace(PQgetvalue(res, 0, 0), static_cast<size_t>(PQgetlength(res, 0, 0)));
+      } else if (st != PGRES_COMMAND_OK) {
+        failed = true;
+        if (st != PGRES_PIPELINE_ABORTED) fail("query failed: " + one_line_message(PQresultErrorMessage(res)));
+      }
+    }
+    if (failed && error.is_ok()) fail("query failed: " + last_error());
+    if (!failed && error.is_ok())
+      if (Status st = take(done, std::move(value)); !st) error = st;
+    ++done;
+  }
+  // Back to normal: a sync ends the (possibly aborted) pipeline.
+  if (PQpipelineSync(conn_) == 1) {
+    for (PGresult* res; (res = PQgetResult(conn_)) != nullptr;) {
+      bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+      PQclear(res);
+      if (sync) break;
+    }
+  }
+  if (PQexitPipelineMode(conn_) != 1 && error.is_ok()) fail("could not leave pipeline mode: " + last_error());
+  return error;
 }
 
 Result<std::string> Connection::query_value(const std::string& sql) {

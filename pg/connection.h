@@ -4,6 +4,7 @@
 // with secrets removed; nothing here throws.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,14 @@ class Connection {
   // The same through the extended protocol with every column in binary
   // (a bytea is its raw bytes, not hex), for pg_read_binary_file.
   Result<QueryResult> query_binary(const std::string& sql);
+  // Runs `queries` in order through libpq's pipeline mode, at most `depth`
+  // in flight (the server works on the next while this side takes the last),
+  // every column in binary. `take` gets each query's index and its first
+  // value (nullopt for NULL or no row), in order. The first failure of a
+  // query or of `take` stops it; the rest is drained and the connection is
+  // usable again.
+  Status pipeline_binary(const std::vector<std::string>& queries, size_t depth,
+                         const std::function<Status(size_t, std::optional<std::string>)>& take);
   // First column of the first row, or an error if there is no row.
   Result<std::string> query_value(const std::string& sql);
 
