@@ -20,6 +20,7 @@
 #include "pg/connection.h"
 #include "support/cellar_env.h"
 #include "support/pg_server.h"
+#include "support/pg_workload.h"
 #include "support/restored.h"
 
 using namespace cellar;
@@ -103,14 +104,7 @@ struct Fixture {
       at = semi + 1;
     }
   }
-  void pgbench(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{pg_bindir() + "/pgbench",   "-h", pg->socket_dir(), "-p",
-                                  std::to_string(pg->port()), "-U", "postgres"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("postgres");
-    auto r = run_program(argv);
-    if (r.exit_code != 0) throw std::runtime_error("pgbench failed: " + r.err);
-  }
+  void pgbench(const std::vector<std::string>& args) const { run_pgbench(*pg, args); }
   std::string backup(const std::vector<std::string>& extra) const {
     std::vector<std::string> args{
         "backup", "main", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"};
@@ -203,26 +197,6 @@ void round(Fixture& f, int k) {
   f.chain.push_back(f.backup({"--incremental"}));
 }
 
-// Closes the current segment and waits until it is archived; its file.
-std::string archive_all(const CellarEnv& env) {
-  auto sw = env.run({"switch-wal", "main"});
-  size_t pos = sw.out.find("The WAL file ");
-  if (sw.exit_code != 0 || pos == std::string::npos) throw std::runtime_error("switch-wal failed: " + sw.out + sw.err);
-  std::string segment = sw.out.substr(pos + 13, 24);
-  std::string wals = env.server_dir("main") + "/wals/" + segment.substr(0, 16) + "/" + segment;
-  std::string found;
-  bool archived = wait_until(
-      [&] {
-        env.run({"archive-wal", "main"});
-        for (const std::string& p : {wals, wals + ".lz4"})
-          if (path_exists(p)) found = p;
-        return !found.empty();
-      },
-      30);
-  if (!archived) throw std::runtime_error("segment " + segment + " was not archived");
-  return found;
-}
-
 // receive-wal for server 'main' of `env`, running until destroyed.
 struct Receiver {
   const CellarEnv& env;
@@ -251,7 +225,7 @@ Fixture& fixture() {
       p->sql("SELECT pg_create_restore_point('after_both')");
       p->primary =
           state_of("host=" + p->pg->socket_dir() + " port=" + std::to_string(p->pg->port()) + " user=postgres");
-      archive_all(*p->env);
+      archive_current_wal(*p->env);
       return p;
     }();
     return *f;
@@ -413,7 +387,7 @@ TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full 
                        "build on") != std::string::npos);
   // A segment after the full backup's start goes missing from the archive.
   pg->psql("CREATE TABLE gap AS SELECT g FROM generate_series(1, 10000) g");
-  std::string lost = archive_all(env);
+  std::string lost = archive_current_wal(env);
   REQUIRE(std::filesystem::remove(lost));
   auto second = backup();
   INFO(second.out << second.err);

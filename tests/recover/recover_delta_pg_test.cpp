@@ -19,6 +19,7 @@
 #include "locks/lock_names.h"
 #include "support/cellar_env.h"
 #include "support/pg_server.h"
+#include "support/pg_workload.h"
 #include "support/restored.h"
 
 using namespace cellar;
@@ -44,14 +45,7 @@ struct Fixture {
   }
   RunResult run(const std::vector<std::string>& args) const { return env->run(args); }
   std::string sql(const std::string& q) const { return trim(pg->psql(q)); }
-  void pgbench(const std::vector<std::string>& args) const {
-    std::vector<std::string> argv{pg_bindir() + "/pgbench",   "-h", pg->socket_dir(), "-p",
-                                  std::to_string(pg->port()), "-U", "postgres"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("postgres");
-    auto r = run_program(argv);
-    if (r.exit_code != 0) throw std::runtime_error("pgbench failed: " + r.err);
-  }
+  void pgbench(const std::vector<std::string>& args) const { run_pgbench(*pg, args); }
   std::string stored(const std::string& relpath) const {
     return env->server_dir("main") + "/base/" + id + "/data/" + relpath + ".lz4";
   }
@@ -88,18 +82,7 @@ void record_target(Fixture& f) {
   f.xid = f.sql("SELECT txid_current()");
   f.xid_sums = f.sql(kPgbenchChecksums);
   f.pgbench({"-t", "150", "-c", "2", "-n"});
-  auto sw = f.run({"switch-wal", "main"});
-  size_t pos = sw.out.find("The WAL file ");
-  if (sw.exit_code != 0 || pos == std::string::npos) throw std::runtime_error("switch-wal failed: " + sw.out + sw.err);
-  std::string segment = sw.out.substr(pos + 13, 24);
-  std::string wals = f.env->server_dir("main") + "/wals/" + segment.substr(0, 16) + "/" + segment;
-  bool archived = wait_until(
-      [&] {
-        f.run({"archive-wal", "main"});
-        return path_exists(wals) || path_exists(wals + ".lz4");
-      },
-      30);
-  if (!archived) throw std::runtime_error("segment " + segment + " was not archived");
+  archive_current_wal(*f.env);
 }
 
 // Built once per process; a failure is remembered, not retried per test case.
