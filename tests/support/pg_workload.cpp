@@ -7,8 +7,8 @@
 namespace cellar::test {
 
 void run_pgbench(const PgServer& pg, const std::vector<std::string>& args) {
-  std::vector<std::string> argv{pg_bindir() + "/pgbench", "-h", pg.socket_dir(), "-p", std::to_string(pg.port()),
-                                "-U", "postgres"};
+  std::vector<std::string> argv{pg_bindir() + "/pgbench",  "-h", pg.socket_dir(), "-p",
+                                std::to_string(pg.port()), "-U", "postgres"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back("postgres");
   auto r = run_program(argv);
