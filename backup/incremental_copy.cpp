@@ -157,7 +157,7 @@ class Copier {
   Status finish(const catalog::WalRange& wal) {
     auto outcomes = pipe_.finish();
     if (!outcomes) return outcomes.status();
-    std::vector<catalog::ManifestFile> files;
+    std::vector<catalog::ManifestFile> files = std::move(unchanged_);
     for (const auto& o : *outcomes) {
       files.push_back({o.manifest_path, o.size, "CRC32C", crc32c_manifest_hex(o.crc)});
       out_.size += o.stored_size;
@@ -230,6 +230,12 @@ class Copier {
     h.truncate_blocks = size_blocks;
     h.blocks = blocks;
     const std::string name = incr::incremental_path(path);
+    if (blocks.empty()) {  // unchanged: in the manifest only, nothing stored
+      const std::string header = incr::encode_incremental_header(h);
+      unchanged_.push_back({name, header.size(), "CRC32C", crc32c_manifest_hex(crc32c(header)), size_blocks});
+      ++out_.unchanged_files;
+      return Status::ok();
+    }
     if (Status st = begin(name, h.file_size()); !st) return st;
     ++out_.incremental_files;
     out_.changed_blocks += blocks.size();
@@ -272,16 +278,21 @@ class Copier {
   IncrementalCopied& out_;
   FilePipeline pipe_;
   std::vector<std::string> dirs_;
+  std::vector<catalog::ManifestFile> unchanged_;  // segments the parent has as they are
 };
 
-// Waits for the segment holding `lsn` to be archived, running archive-wal.
+// Waits for the segment holding `lsn` to be archived, running archive-wal:
+// every 20 ms at first (the archiver usually delivers a switched segment
+// within some milliseconds), then less often, up to every 200 ms.
 bool wait_archived(const IncrementalRequest& r, const std::string& segment) {
   auto deadline = std::chrono::steady_clock::now() + r.wal_wait;
+  auto pause = std::chrono::milliseconds(20);
   for (;;) {
     if (r.archive) r.archive();
     if (wal::find_archived(wal::wals_dir(r.server_dir), segment)) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
   }
 }
 
@@ -351,6 +362,9 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
   if (!spcs) return spcs.status();
   out.tablespaces = std::move(*spcs);
   auto t_copy = std::chrono::steady_clock::now();
+  // The listing's recursive query is estimated at millions of rows, which
+  // would have it JIT-compiled (some 100 ms) for a thousand files.
+  if (auto off = sql.query("SET jit = off"); !off) return off.status();
   auto listed = list_files(sql);
   if (!listed) return listed.status();
   const auto unlogged = unlogged_relations(*listed);

@@ -54,7 +54,9 @@ struct IncrementalCopied {
   uint64_t size = 0;          // bytes stored (after compression)
   uint64_t cluster_size = 0;  // bytes stored before compression
   uint64_t read_bytes = 0;    // bytes read from the server
-  size_t whole_files = 0, incremental_files = 0;
+  size_t whole_files = 0;
+  size_t incremental_files = 0;  // relation segments stored as their changed blocks
+  size_t unchanged_files = 0;    // relation segments in the manifest only (unchanged)
   uint64_t changed_blocks = 0;
 };
 

@@ -409,7 +409,8 @@ Result<bool> copy_incremental_files(const BackupRequest& req, Session& session, 
   i.copy_stats = stats;
   say(req, "Backup " + b.id + " is incremental on " + parent.info.backup_id + ": " +
                std::to_string(copied->changed_blocks) + " changed blocks in " +
-               std::to_string(copied->incremental_files) + " relation files, " + std::to_string(copied->whole_files) +
+               std::to_string(copied->incremental_files) + " relation files (" +
+               std::to_string(copied->unchanged_files) + " more unchanged), " + std::to_string(copied->whole_files) +
                " files whole, " + human_bytes(copied->read_bytes) + " read from the server");
   return true;
 }

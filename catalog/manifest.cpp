@@ -47,6 +47,11 @@ Result<ManifestFile> parse_entry(const Json& j) {
   f.size = static_cast<uint64_t>(size->as_int());
   if (const Json* a = j.find("Checksum-Algorithm"); a && a->is_string()) f.checksum_algorithm = a->as_string();
   if (const Json* c = j.find("Checksum"); c && c->is_string()) f.checksum = c->as_string();
+  if (const Json* u = j.find("Cellar-Unchanged-Blocks")) {
+    if (!u->is_int() || u->as_int() < 0 || u->as_int() > UINT32_MAX)
+      return Status::failed("invalid Cellar-Unchanged-Blocks in backup manifest");
+    f.unchanged_blocks = static_cast<uint32_t>(u->as_int());
+  }
   return f;
 }
 
@@ -86,7 +91,8 @@ std::string make_manifest(const std::vector<ManifestFile>& files, const WalRange
     const ManifestFile& f = files[i];
     out += (i ? ",\n" : "\n") + std::string("{ \"Path\": ") + Json(f.path).dump(0) +
            ", \"Size\": " + std::to_string(f.size) + ", \"Checksum-Algorithm\": " + Json(f.checksum_algorithm).dump(0) +
-           ", \"Checksum\": " + Json(f.checksum).dump(0) + " }";
+           ", \"Checksum\": " + Json(f.checksum).dump(0) +
+           (f.unchanged_blocks ? ", \"Cellar-Unchanged-Blocks\": " + std::to_string(*f.unchanged_blocks) : "") + " }";
   }
   out += "\n],\n\"WAL-Ranges\": [\n{ \"Timeline\": " + std::to_string(wal.timeline) + ", \"Start-LSN\": \"" +
          pg::format_lsn(wal.start_lsn) + "\", \"End-LSN\": \"" + pg::format_lsn(wal.end_lsn) + "\" }\n],\n";

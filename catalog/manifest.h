@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ struct ManifestFile {
   uint64_t size = 0;
   std::string checksum_algorithm;  // "CRC32C", "NONE", ...
   std::string checksum;            // hex as written
+  // cellar's incrementals only ("Cellar-Unchanged-Blocks"): an
+  // INCREMENTAL.<name> that is not stored because the segment did not change
+  // since the parent. Its bytes are the header of an incremental of this many
+  // blocks and no changed block (incr/incremental_file.h), which size and
+  // checksum describe.
+  std::optional<uint32_t> unchanged_blocks{};
 };
 
 struct Manifest {

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "catalog/catalogue.h"
 #include "catalog/manifest.h"
@@ -192,41 +193,77 @@ Result<std::vector<ChainMember>> load_chain(const RecoverRequest& r, const HeldB
 
 ChainPart part_of(const ChainMember& m, const catalog::ManifestFile& f) {
   return {catalog::stored_path_of(m.dir, f.path, m.codec), m.codec, f.size,
-          f.checksum_algorithm == "CRC32C" ? f.checksum : ""};
+          f.checksum_algorithm == "CRC32C" ? f.checksum : "", f.unchanged_blocks};
 }
 
-// Turns each INCREMENTAL.<name> of the newest backup into a job restoring
-// <name>: the chain's newest whole copy, then every incremental since,
-// oldest first.
+// Makes `job`, planned for the newest backup's INCREMENTAL.<name> at
+// `path`, restore <name>: the chain's newest whole copy, then every
+// incremental since, oldest first.
+Status expand_job(const std::vector<ChainMember>& chain, const std::string& path, const std::string& whole,
+                  CopyJob& job) {
+  std::vector<ChainPart> parts{part_of(chain[0], chain[0].files.at(path))};
+  std::optional<ChainPart> base;
+  for (size_t k = 1; k < chain.size() && !base; ++k) {
+    if (auto w = chain[k].files.find(whole); w != chain[k].files.end())
+      base = part_of(chain[k], w->second);
+    else if (auto i = chain[k].files.find(path); i != chain[k].files.end())
+      parts.push_back(part_of(chain[k], i->second));
+    else
+      break;
+  }
+  if (!base || base->unchanged_blocks)
+    return Status::failed("the chain of backup " + chain[0].id + " has no whole copy of \"" + whole + "\"",
+                          "run 'cellar verify-backup' on it; restore a full backup instead");
+  job.src = base->src;
+  job.codec = base->codec;
+  job.size = base->size;
+  job.crc32c = base->crc32c;
+  job.incrementals.assign(parts.rbegin(), parts.rend());
+  job.dest =
+      join_path(dirname_of(job.dest), job.dest.substr(job.dest.rfind('/') + 1 + incr::kIncrementalPrefix.size()));
+  return Status::ok();
+}
+
+// Where the stored path `stored` is restored, by the plan's roots; its
+// directories are added to the plan when it has none of them yet.
+std::optional<std::string> restored_path(const std::string& stored, RestorePlan& plan, std::set<std::string>& dirs) {
+  for (const auto& [src, dest] : plan.roots) {
+    if (stored.compare(0, src.size() + 1, src + "/") != 0) continue;
+    std::string out = dest + stored.substr(src.size());
+    std::vector<std::string> missing;
+    for (std::string d = dirname_of(out); d.size() > dest.size() && !dirs.count(d); d = dirname_of(d))
+      missing.push_back(d);
+    for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+      plan.dirs.push_back(*it);
+      dirs.insert(*it);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+// Turns each INCREMENTAL.<name> of the newest backup, stored or unchanged
+// (in its manifest only), into a job restoring <name>.
 Status expand_chain(const std::vector<ChainMember>& chain, RestorePlan& plan) {
   std::map<std::string, std::string> manifest_path;  // stored path -> manifest path, newest backup
   for (const auto& [path, f] : chain[0].files)
-    manifest_path[catalog::stored_path_of(chain[0].dir, path, chain[0].codec)] = path;
+    if (!f.unchanged_blocks) manifest_path[catalog::stored_path_of(chain[0].dir, path, chain[0].codec)] = path;
   for (auto& job : plan.files) {
     auto mp = manifest_path.find(job.src);
     if (mp == manifest_path.end()) continue;
     auto whole = incr::whole_path_of(mp->second);
     if (!whole) continue;
-    std::vector<ChainPart> parts{part_of(chain[0], chain[0].files.at(mp->second))};
-    std::optional<ChainPart> base;
-    for (size_t k = 1; k < chain.size() && !base; ++k) {
-      if (auto w = chain[k].files.find(*whole); w != chain[k].files.end())
-        base = part_of(chain[k], w->second);
-      else if (auto i = chain[k].files.find(mp->second); i != chain[k].files.end())
-        parts.push_back(part_of(chain[k], i->second));
-      else
-        break;
-    }
-    if (!base)
-      return Status::failed("the chain of backup " + chain[0].id + " has no whole copy of \"" + *whole + "\"",
-                            "run 'cellar verify-backup' on it; restore a full backup instead");
-    job.src = base->src;
-    job.codec = base->codec;
-    job.size = base->size;
-    job.crc32c = base->crc32c;
-    job.incrementals.assign(parts.rbegin(), parts.rend());
-    job.dest =
-        join_path(dirname_of(job.dest), job.dest.substr(job.dest.rfind('/') + 1 + incr::kIncrementalPrefix.size()));
+    if (Status st = expand_job(chain, mp->second, *whole, job); !st) return st;
+  }
+  std::set<std::string> dirs(plan.dirs.begin(), plan.dirs.end());
+  for (const auto& [path, f] : chain[0].files) {
+    auto whole = incr::whole_path_of(path);
+    if (!f.unchanged_blocks || !whole) continue;
+    auto dest = restored_path(catalog::stored_path_of(chain[0].dir, path, codec::Codec::none), plan, dirs);
+    if (!dest) return Status::failed("backup " + chain[0].id + " lists \"" + path + "\" outside of its directories");
+    CopyJob job{"", *dest, chain[0].codec, {}, {}};
+    if (Status st = expand_job(chain, path, *whole, job); !st) return st;
+    plan.files.push_back(std::move(job));
   }
   return Status::ok();
 }
@@ -244,6 +281,7 @@ Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, c
       if (Status st = plan_tree(src, p.location, *codec, plan); !st) return st;
     } else {
       plan.dirs.push_back(p.location);
+      plan.roots.emplace_back(src, p.location);
     }
     plan.symlinks.push_back({join_path(r.dest, "pg_tblspc/" + std::to_string(p.space.oid)), p.location});
   }

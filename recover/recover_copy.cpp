@@ -176,6 +176,7 @@ std::string quoted_list(const std::vector<FoundDestination>& found) {
 
 Status plan_tree(const std::string& src_root, const std::string& dest_root, codec::Codec codec, RestorePlan& plan) {
   plan.dirs.push_back(dest_root);
+  plan.roots.emplace_back(src_root, dest_root);
   auto entries = storage::root().list_tree(src_root);
   if (!entries) return Status(entries.status()).prefix("could not read backup directory \"" + src_root + "\"");
   // Sorted by path, so a directory comes before what it holds.
@@ -191,14 +192,18 @@ Status plan_tree(const std::string& src_root, const std::string& dest_root, code
 
 Result<LoadedPart> load_part(const ChainPart& part) {
   const std::string what = "\"" + storage::root().describe(part.src) + "\"";
-  auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
-  if (!in) return in.status();
   LoadedPart out;
-  auto read = storage::drain(**in, [&out](std::string_view piece) {
-    out.bytes.append(piece);
-    return Status::ok();
-  });
-  if (!read) return read.status();
+  if (part.unchanged_blocks) {
+    out.bytes = incr::encode_incremental_header({*part.unchanged_blocks, {}});
+  } else {
+    auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
+    if (!in) return in.status();
+    auto read = storage::drain(**in, [&out](std::string_view piece) {
+      out.bytes.append(piece);
+      return Status::ok();
+    });
+    if (!read) return read.status();
+  }
   if ((part.size && out.bytes.size() != *part.size) ||
       (!part.crc32c.empty() && crc32c_manifest_hex(crc32c(out.bytes)) != part.crc32c))
     return Status::failed(what + " does not match its backup manifest",

@@ -26,6 +26,9 @@ struct ChainPart {
   codec::Codec codec = codec::Codec::none;
   std::optional<uint64_t> size;  // its manifest's size and CRC-32C, checked before it is applied
   std::string crc32c;
+  // Not stored (the segment was unchanged): a header of this many blocks
+  // and no changed block, built from the manifest instead of read.
+  std::optional<uint32_t> unchanged_blocks{};
 };
 
 struct CopyJob {
@@ -56,6 +59,7 @@ struct RestorePlan {
   std::vector<std::string> dirs;  // created 0700, parents first
   std::vector<CopyJob> files;
   std::vector<std::pair<std::string, std::string>> symlinks;  // link path, target
+  std::vector<std::pair<std::string, std::string>> roots;     // a backup directory, where it is restored
 };
 
 // Adds the tree `src_root` (a backup's data/ or <oid>/ directory) restored at

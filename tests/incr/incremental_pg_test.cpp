@@ -14,7 +14,9 @@
 #include <memory>
 
 #include "catalog/backup_info.h"
+#include "catalog/manifest.h"
 #include "common/fs.h"
+#include "incr/incremental_file.h"
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
 #include "pg/connection.h"
@@ -288,10 +290,29 @@ TEST_CASE("an incremental chain of five stores what changed and each backup of i
     CHECK(i.cluster_size.value_or(0) * (id == f.chain[1] ? 2 : 4) < full.cluster_size.value_or(1));
     parent = id;
   }
-  size_t incrementals = 0;
-  for (const auto& e : fs::recursive_directory_iterator(f.env->server_dir("main") + "/base/" + f.chain[0] + "/data"))
-    if (e.path().filename().string().rfind("INCREMENTAL.", 0) == 0) ++incrementals;
-  CHECK(incrementals > 100);
+  // The segments with changed blocks are stored as INCREMENTAL files, each
+  // longer than a header (at least one block); the unchanged ones are in the
+  // manifest only, with no stored file.
+  const std::string dir = f.env->server_dir("main") + "/base/" + f.chain[0];
+  auto manifest = catalog::parse_manifest(read_text(dir + "/backup_manifest"));
+  REQUIRE(manifest);
+  size_t stored = 0, unchanged = 0;
+  for (const auto& mf : manifest->files) {
+    if (!incr::whole_path_of(mf.path)) continue;
+    INFO(mf.path);
+    const std::string file = catalog::stored_path_of(dir, mf.path, codec::Codec::lz4);
+    if (mf.unchanged_blocks) {
+      ++unchanged;
+      CHECK(mf.size == incr::encode_incremental_header({*mf.unchanged_blocks, {}}).size());
+      CHECK(!fs::exists(file));
+    } else {
+      ++stored;
+      CHECK(mf.size >= incr::IncrementalHeader{0, {0}}.file_size());
+      CHECK(fs::exists(file));
+    }
+  }
+  CHECK(stored > 0);
+  CHECK(unchanged > 100);
   auto list = f.run({"--format", "json", "list-backups", "main"});
   CHECK(list.exit_code == 0);
   CHECK(list.out.find("\"parent_backup_id\": \"" + f.chain[3] + "\"") != std::string::npos);
