@@ -1,6 +1,11 @@
 #include "common/crc32c.h"
 
 #include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace cellar {
 namespace {
@@ -26,11 +31,13 @@ const Tables& tables() {
 
 }  // namespace
 
-void Crc32c::update(std::string_view data) {
+namespace crc32c_impl {
+
+uint32_t software(uint32_t state, std::string_view data) {
   const Tables& t = tables();
   const auto* p = reinterpret_cast<const unsigned char*>(data.data());
   size_t n = data.size();
-  uint32_t c = state_;
+  uint32_t c = state;
   // Slicing-by-8: eight table lookups per 8 input bytes.
   while (n >= 8) {
     uint32_t lo = c ^ (uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
@@ -40,7 +47,38 @@ void Crc32c::update(std::string_view data) {
     n -= 8;
   }
   while (n--) c = (c >> 8) ^ t[0][(c ^ *p++) & 0xFF];
-  state_ = c;
+  return c;
+}
+
+#if defined(__x86_64__)
+bool hardware_available() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
+
+__attribute__((target("sse4.2"))) uint32_t hardware(uint32_t state, std::string_view data) {
+  const char* p = data.data();
+  size_t n = data.size();
+  uint64_t c = state;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) c32 = _mm_crc32_u8(c32, static_cast<unsigned char>(*p));
+  return c32;
+}
+#else
+bool hardware_available() { return false; }
+uint32_t hardware(uint32_t state, std::string_view data) { return software(state, data); }
+#endif
+
+}  // namespace crc32c_impl
+
+void Crc32c::update(std::string_view data) {
+  state_ =
+      crc32c_impl::hardware_available() ? crc32c_impl::hardware(state_, data) : crc32c_impl::software(state_, data);
 }
 
 uint32_t crc32c(std::string_view data) {
