@@ -22,6 +22,8 @@ namespace {
 constexpr uint64_t kReadChunk = 1 << 20;                        // bytes per pg_read_binary_file call for a whole file
 constexpr uint32_t kRunBlocks = kReadChunk / incr::kBlockSize;  // blocks per call for changed blocks
 constexpr size_t kPipelineDepth = 4;                            // calls in flight on the connection
+constexpr size_t kSmallBatch = 64;                              // small whole files read in one pipeline
+constexpr size_t kSmallDepth = 16;                              // and their calls in flight
 
 // Directories whose contents a backup leaves out, files it never copies
 // (BASE_BACKUP's lists in PostgreSQL 15's basebackup.c).
@@ -116,7 +118,7 @@ class Copier {
   Status file(const Listed& f) {
     auto rs = incr::parse_relation_path(f.path);
     if (!rs || rs->fork.fork != 0 || !parent_.count(f.path) || map_.whole_databases.count({rs->fork.spc, rs->fork.db}))
-      return whole(f.path, f.size);
+      return f.size < kReadChunk ? small(f) : whole(f.path, f.size);
     const uint64_t seg_start = static_cast<uint64_t>(rs->segno) * incr::kSegmentBlocks;
     const uint32_t size_blocks = static_cast<uint32_t>(f.size / incr::kBlockSize);
     std::vector<uint32_t> blocks;
@@ -153,8 +155,32 @@ class Copier {
     return pipe_.end_file();
   }
 
+  // Reads the small whole files put aside so far.
+  Status flush() {
+    std::vector<std::string> queries, grown;
+    for (const auto& f : small_) queries.push_back(read_query(f.path, 0, kReadChunk));
+    Status st = sql_.pipeline_binary(queries, kSmallDepth, [&](size_t k, std::optional<std::string> chunk) {
+      if (!chunk) return Status::ok();    // gone since the listing: its drop is in the WAL replayed after
+      if (chunk->size() >= kReadChunk) {  // grown since the listing: read again, whole
+        grown.push_back(small_[k].path);
+        return Status::ok();
+      }
+      if (Status b = begin(small_[k].path, chunk->size()); !b) return b;
+      ++out_.whole_files;
+      count(chunk->size());
+      if (Status w = pipe_.write(*chunk); !w) return w;
+      return pipe_.end_file();
+    });
+    small_.clear();
+    if (!st) return Status(st).with_hint("the role needs pg_read_binary_file (docs/incremental.md)");
+    for (const auto& path : grown)
+      if (Status w = whole(path, kReadChunk); !w) return w;
+    return Status::ok();
+  }
+
   // Waits for the workers, fsyncs the directories, commits the manifest.
   Status finish(const catalog::WalRange& wal) {
+    if (Status st = flush(); !st) return st;
     auto outcomes = pipe_.finish();
     if (!outcomes) return outcomes.status();
     std::vector<catalog::ManifestFile> files = std::move(unchanged_);
@@ -186,6 +212,14 @@ class Copier {
   static std::string read_query(const std::string& path, uint64_t offset, uint64_t length) {
     return "SELECT pg_read_binary_file(" + pg::sql_literal(path) + ", " + std::to_string(offset) + ", " +
            std::to_string(length) + ", true)";
+  }
+
+  // A whole file smaller than one call, put aside to be read with others in
+  // one pipeline (a round trip for each of some hundred small files, fsm
+  // and vm forks, pg_xact, would cost more than their bytes).
+  Status small(const Listed& f) {
+    small_.push_back(f);
+    return small_.size() >= kSmallBatch ? flush() : Status::ok();
   }
 
   // Reads 1 MiB calls, kPipelineDepth of them in flight, covering the listed
@@ -279,6 +313,7 @@ class Copier {
   FilePipeline pipe_;
   std::vector<std::string> dirs_;
   std::vector<catalog::ManifestFile> unchanged_;  // segments the parent has as they are
+  std::vector<Listed> small_;                     // small whole files not read yet
 };
 
 // Waits for the segment holding `lsn` to be archived, running archive-wal:
@@ -380,7 +415,9 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
     if (Status st = f.dir ? copier.dir(f) : copier.file(f); !st) return Status(st).prefix("copying " + f.path);
   }
   if (!control) return Status::failed("the server's data directory has no global/pg_control");
+  if (Status st = copier.flush(); !st) return st;
   if (Status st = copier.file(*control); !st) return st;  // last, as BASE_BACKUP sends it
+  if (Status st = copier.flush(); !st) return st;
   auto stopped = sql.query("SELECT lsn::text, labelfile FROM pg_backup_stop(false)");
   if (!stopped || stopped->rows.size() != 1) return Status(stopped.status()).prefix("pg_backup_stop() failed");
   auto end_lsn = pg::parse_lsn(stopped->rows[0].at(0).value_or(""));

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -27,34 +28,47 @@ std::string strip_suffix(const std::string& name, codec::Codec codec) {
   return has ? name.substr(0, name.size() - suffix.size()) : name;
 }
 
-// Applies one incremental to the file open on `fd`; the file's new size.
-Result<uint64_t> apply_part(int fd, const CopyJob& job, const ChainPart& part) {
-  auto loaded = load_part(part);
-  if (!loaded) return loaded.status();
-  const std::string& bytes = loaded->bytes;
-  const incr::IncrementalHeader* header = &loaded->header;
-  const uint64_t size = static_cast<uint64_t>(header->truncate_blocks) * incr::kBlockSize;
+// Applies one loaded incremental to the file open on `fd`: its length, then
+// its blocks, a run of consecutive block numbers in one pwrite (they are
+// stored one after the other). The file's new size.
+Result<uint64_t> apply_part(int fd, const CopyJob& job, const LoadedPart& part) {
+  const incr::IncrementalHeader& header = part.header;
+  const uint64_t size = static_cast<uint64_t>(header.truncate_blocks) * incr::kBlockSize;
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
     return Status::from_errno("could not resize file \"" + job.dest + "\"", errno);
-  size_t at = header->data_offset();
-  for (uint32_t block : header->blocks) {
-    const char* p = bytes.data() + at;
-    for (size_t done = 0; done < incr::kBlockSize;) {
-      ssize_t n = ::pwrite(fd, p + done, incr::kBlockSize - done,
-                           static_cast<off_t>(static_cast<uint64_t>(block) * incr::kBlockSize + done));
+  const char* data = part.bytes.data() + header.data_offset();
+  for (size_t i = 0; i < header.blocks.size();) {
+    size_t j = i + 1;
+    while (j < header.blocks.size() && header.blocks[j] == header.blocks[j - 1] + 1) ++j;
+    const char* p = data + i * incr::kBlockSize;
+    const size_t length = (j - i) * incr::kBlockSize;
+    const uint64_t offset = static_cast<uint64_t>(header.blocks[i]) * incr::kBlockSize;
+    for (size_t done = 0; done < length;) {
+      ssize_t n = ::pwrite(fd, p + done, length - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return Status::from_errno("could not write file \"" + job.dest + "\"", errno);
       done += static_cast<size_t>(n);
     }
-    at += incr::kBlockSize;
+    i = j;
   }
   return size;
+}
+
+// Loads `part` on a thread of its own when it is large (while the caller
+// copies the base or applies the part before), else when asked for.
+std::future<Result<LoadedPart>> load_soon(const ChainPart& part) {
+  const bool large = !part.unchanged_blocks && part.size.value_or(0) >= kSmallFileSize;
+  return std::async(large ? std::launch::async : std::launch::deferred, [&part] { return load_part(part); });
 }
 
 // Decompresses one file of the repository into a new file of DEST, fsynced.
 // DEST is not the archive: files are written in place under their final names
 // (DEST was empty, and a failed recover clears it again).
 Result<uint64_t> copy_one(const CopyJob& job) {
+  // A chain's parts load one ahead of their use: the oldest while the base
+  // is copied, each next one while the one before is applied.
+  std::future<Result<LoadedPart>> next;
+  if (!job.incrementals.empty()) next = load_soon(job.incrementals[0]);
   auto in = storage::open_decompressed(storage::root(), job.src, job.codec);
   if (!in) return in.status();
   UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
@@ -69,8 +83,11 @@ Result<uint64_t> copy_one(const CopyJob& job) {
     return Status::failed("\"" + storage::root().describe(job.src) + "\" does not match the backup manifest (" +
                               std::to_string(*bytes) + " bytes, CRC32C " + crc32c_manifest_hex(crc.value()) + ")",
                           "run \"cellar verify-backup\" on the backup; restore another backup if it fails");
-  for (const ChainPart& part : job.incrementals) {
-    bytes = apply_part(out.get(), job, part);
+  for (size_t i = 0; i < job.incrementals.size(); ++i) {
+    auto part = next.get();
+    if (i + 1 < job.incrementals.size()) next = load_soon(job.incrementals[i + 1]);
+    if (!part) return part.status();
+    bytes = apply_part(out.get(), job, *part);
     if (!bytes) return bytes.status();
   }
   if (::fsync(out.get()) != 0) return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
@@ -198,6 +215,7 @@ Result<LoadedPart> load_part(const ChainPart& part) {
   } else {
     auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
     if (!in) return in.status();
+    if (part.size) out.bytes.reserve(*part.size);
     auto read = storage::drain(**in, [&out](std::string_view piece) {
       out.bytes.append(piece);
       return Status::ok();
