@@ -13,6 +13,7 @@
 #include "config/layout.h"
 #include "incr/change_map.h"
 #include "incr/incremental_file.h"
+#include "pg/parallel_reads.h"
 #include "pg/wal_names.h"
 #include "wal/wal_store.h"
 
@@ -111,9 +112,9 @@ bool is_unlogged_data(const std::string& path, const std::set<std::string>& unlo
 
 class Copier {
  public:
-  Copier(const IncrementalRequest& r, const incr::ChangeMap& map, const std::set<std::string>& parent,
-         IncrementalCopied& out)
-      : r_(r), sql_(*r.sql), map_(map), parent_(parent), out_(out), pipe_(r.pipeline) {}
+  Copier(const IncrementalRequest& r, pg::ParallelReads& reads, const incr::ChangeMap& map,
+         const std::set<std::string>& parent, IncrementalCopied& out)
+      : r_(r), reads_(reads), map_(map), parent_(parent), out_(out), pipe_(r.pipeline) {}
 
   Status file(const Listed& f) {
     auto rs = incr::parse_relation_path(f.path);
@@ -159,7 +160,7 @@ class Copier {
   Status flush() {
     std::vector<std::string> queries, grown;
     for (const auto& f : small_) queries.push_back(read_query(f.path, 0, kReadChunk));
-    Status st = sql_.pipeline_binary(queries, kSmallDepth, [&](size_t k, std::optional<std::string> chunk) {
+    Status st = reads_.run(queries, kSmallDepth, [&](size_t k, std::optional<std::string> chunk) {
       if (!chunk) return Status::ok();    // gone since the listing: its drop is in the WAL replayed after
       if (chunk->size() >= kReadChunk) {  // grown since the listing: read again, whole
         grown.push_back(small_[k].path);
@@ -232,7 +233,7 @@ class Copier {
       std::vector<std::string> queries;
       for (uint64_t at = offset; at <= std::max(size_hint, offset); at += kReadChunk)
         queries.push_back(read_query(path, at, kReadChunk));
-      Status st = sql_.pipeline_binary(queries, kPipelineDepth, [&](size_t, std::optional<std::string> chunk) {
+      Status st = reads_.run(queries, kPipelineDepth, [&](size_t, std::optional<std::string> chunk) {
         if (ended) return Status::ok();
         if (!chunk) {  // gone since the listing: its drop is in the WAL replayed after
           ended = true;
@@ -288,25 +289,25 @@ class Copier {
           read_query(path, static_cast<uint64_t>(blocks[i]) * incr::kBlockSize, span(j - 1) * incr::kBlockSize));
       i = j;
     }
-    Status st = sql_.pipeline_binary(queries, kPipelineDepth, [&](size_t k, std::optional<std::string> got) {
+    Status st = reads_.run(queries, kPipelineDepth, [&](size_t k, std::optional<std::string> got) {
       const Run& run = runs[k];
       const uint64_t first = blocks[run.from];
       const uint64_t length = (static_cast<uint64_t>(blocks[run.to - 1]) - first + 1) * incr::kBlockSize;
       std::string bytes = got ? std::move(*got) : std::string();
       count(bytes.size());
       bytes.resize(length, '\0');
-      std::string picked;
-      picked.reserve((run.to - run.from) * incr::kBlockSize);
+      if (length == (run.to - run.from) * incr::kBlockSize) return pipe_.write(bytes);  // every block changed
+      picked_.clear();
       for (size_t b = run.from; b < run.to; ++b)
-        picked.append(bytes, static_cast<size_t>(blocks[b] - first) * incr::kBlockSize, incr::kBlockSize);
-      return pipe_.write(picked);
+        picked_.append(bytes, static_cast<size_t>(blocks[b] - first) * incr::kBlockSize, incr::kBlockSize);
+      return pipe_.write(picked_);
     });
     if (!st) return Status(st).with_hint("the role needs pg_read_binary_file (docs/incremental.md)");
     return pipe_.end_file();
   }
 
   const IncrementalRequest& r_;
-  pg::Connection& sql_;
+  pg::ParallelReads& reads_;
   const incr::ChangeMap& map_;
   const std::set<std::string>& parent_;
   IncrementalCopied& out_;
@@ -314,6 +315,7 @@ class Copier {
   std::vector<std::string> dirs_;
   std::vector<catalog::ManifestFile> unchanged_;  // segments the parent has as they are
   std::vector<Listed> small_;                     // small whole files not read yet
+  std::string picked_;                            // a run's changed blocks (its capacity kept)
 };
 
 // Waits for the segment holding `lsn` to be archived, running archive-wal:
@@ -403,7 +405,21 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
   auto listed = list_files(sql);
   if (!listed) return listed.status();
   const auto unlogged = unlogged_relations(*listed);
-  Copier copier(r, *map, *parent, out);
+  // One backend per job reads (the first is this session's, in backup mode).
+  std::vector<pg::Connection> extra;
+  for (unsigned k = 1; k < std::max(1u, r.pipeline.jobs) && r.connect; ++k) {
+    auto c = r.connect();
+    if (!c) {
+      log::warning("reading with " + std::to_string(k) +
+                   " connection(s), another could not be opened: " + c.status().message());
+      break;
+    }
+    extra.push_back(std::move(*c));
+  }
+  std::vector<pg::Connection*> readers{&sql};
+  for (auto& c : extra) readers.push_back(&c);
+  pg::ParallelReads reads(readers);
+  Copier copier(r, reads, *map, *parent, out);
   if (Status st = storage::root().make_dir(layout::backup_data_dir(r.backup_dir)); !st) return st;
   std::optional<Listed> control;
   for (const auto& f : *listed) {

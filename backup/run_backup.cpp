@@ -364,6 +364,9 @@ Result<bool> copy_incremental_files(const BackupRequest& req, Session& session, 
   ProgressMeter meter(req.progress);
   IncrementalRequest ir;
   ir.sql = &session.sql;
+  ir.connect = [&req] {
+    return pg::Connection::open(req.server->conninfo(), pg::ConnectionKind::normal, "cellar_backup");
+  };
   ir.server_dir = req.config->server_dir(req.server->name);
   ir.backup_dir = b.dir;
   ir.parent_dir = parent.dir;

@@ -43,21 +43,32 @@ struct WalDecoder::Page {
 };
 
 Status WalDecoder::feed(const WalSegment& segment) {
-  if (started_ && segment.segno != next_segno_)
-    return Status::failed("WAL segment number " + std::to_string(segment.segno) + " does not follow segment " +
-                          std::to_string(next_segno_ - 1));
-  segment_size_ = segment.bytes.size();
-  if (segment_size_ == 0 || segment_size_ % kPageSize != 0)
-    return Status::failed("WAL segment of " + std::to_string(segment_size_) + " bytes is not whole pages");
-  if (!started_) skipping_ = true;
-  started_ = true;
-  next_segno_ = segment.segno + 1;
-  switched_ = false;
-  for (size_t off = 0; off < segment_size_ && !done_ && !switched_; off += kPageSize) {
+  const uint64_t size = segment.segment_size ? segment.segment_size : segment.bytes.size();
+  if (segment.offset == 0) {
+    if (started_ && segment.segno != next_segno_)
+      return Status::failed("WAL segment number " + std::to_string(segment.segno) + " does not follow segment " +
+                            std::to_string(next_segno_ - 1));
+    segment_size_ = size;
+    if (segment_size_ == 0 || segment_size_ % kPageSize != 0)
+      return Status::failed("WAL segment of " + std::to_string(segment_size_) + " bytes is not whole pages");
+    if (!started_) skipping_ = true;
+    started_ = true;
+    next_segno_ = segment.segno + 1;
+    next_offset_ = 0;
+    switched_ = false;
+  } else if (!started_ || segment.segno + 1 != next_segno_ || segment.offset != next_offset_ || size != segment_size_) {
+    return Status::failed("a piece of WAL segment number " + std::to_string(segment.segno) + " at offset " +
+                          std::to_string(segment.offset) + " does not follow what was decoded before");
+  }
+  if (segment.bytes.size() % kPageSize != 0 || segment.offset + segment.bytes.size() > segment_size_)
+    return Status::failed("a piece of WAL segment number " + std::to_string(segment.segno) + " of " +
+                          std::to_string(segment.bytes.size()) + " bytes is not whole pages of the segment");
+  next_offset_ = segment.offset + segment.bytes.size();
+  for (size_t off = 0; off < segment.bytes.size() && !done_ && !switched_; off += kPageSize) {
     Page page;
-    page.lsn = segment.segno * segment_size_ + off;
+    page.lsn = segment.segno * segment_size_ + segment.offset + off;
     page.bytes = segment.bytes.substr(off, kPageSize);
-    if (Status st = check_page(page, segment.timeline, off == 0); !st) return st;
+    if (Status st = check_page(page, segment.timeline, segment.offset + off == 0); !st) return st;
     if (Status st = read_page(page); !st) return st;
   }
   return Status::ok();
@@ -155,6 +166,11 @@ Status WalDecoder::start_record(const Page& page, size_t& at) {
   record_lsn_ = lsn;
   record_len_ = tot_len;
   record_.clear();
+  if (tot_len <= kPageSize - at) {  // all on this page (most records): decoded where it is
+    const std::string_view record = page.bytes.substr(at, tot_len);
+    at = static_cast<size_t>(align8(at + tot_len));
+    return finish_record(record);
+  }
   record_.reserve(tot_len);
   return append(page, at);
 }
@@ -166,17 +182,17 @@ Status WalDecoder::append(const Page& page, size_t& at) {
   at += take;
   if (record_.size() < record_len_) return Status::ok();
   at = static_cast<size_t>(align8(at));
-  return finish_record();
+  return finish_record(record_);
 }
 
-Status WalDecoder::finish_record() {
+Status WalDecoder::finish_record(std::string_view record) {
   uint64_t prev = 0;
-  std::memcpy(&prev, record_.data() + 8, 8);
+  std::memcpy(&prev, record.data() + 8, 8);
   // Records left over from a recycled segment point elsewhere.
   if (prev_lsn_ != 0 && prev != prev_lsn_)
     return Status::failed("WAL record at " + at_lsn(record_lsn_) + " points back to " + at_lsn(prev) +
                           ", not to the previous record at " + at_lsn(prev_lsn_));
-  auto kind = decode_record(record_, record_lsn_, changes_);
+  auto kind = decode_record(record, record_lsn_, changes_);
   if (!kind) return kind.status();
   switched_ = *kind == RecordKind::xlog_switch;
   prev_lsn_ = record_lsn_;

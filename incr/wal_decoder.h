@@ -23,11 +23,14 @@
 
 namespace cellar::incr {
 
-// One whole WAL segment as the server wrote it (decompressed).
+// A WAL segment as the server wrote it (decompressed), whole or a piece of
+// whole pages of it.
 struct WalSegment {
   uint64_t segno = 0;
-  uint32_t timeline = 0;   // the timeline of the segment's name
-  std::string_view bytes;  // exactly the segment size
+  uint32_t timeline = 0;      // the timeline of the segment's name
+  std::string_view bytes;     // the segment, or the piece of it at `offset`
+  uint64_t offset = 0;        // where `bytes` starts in the segment
+  uint64_t segment_size = 0;  // 0: `bytes` is the whole segment
 };
 
 class WalDecoder {
@@ -37,7 +40,8 @@ class WalDecoder {
 
   // Decodes the records of `segment`. The first segment fed may be any one
   // (a record continued from before it is skipped); each later one must be
-  // the next segment number. Fails, naming the LSN, on a page header that is
+  // the next segment number. Pieces of a segment come in order, the first at
+  // offset 0, each where the one before ended. Fails, naming the LSN, on a page header that is
   // not this segment's, a bad CRC or impossible record before stop_lsn, an
   // unknown record flagged XLR_SPECIAL_REL_UPDATE, or wal_level set below
   // replica. After a failure the decoder must not be fed again.
@@ -46,6 +50,8 @@ class WalDecoder {
   // True once a record starting at or after stop_lsn was reached: no more
   // segments are needed.
   bool done() const { return done_; }
+  // True after an XLOG_SWITCH record: the rest of the segment is not needed.
+  bool switched() const { return switched_; }
   const ChangeMap& changes() const { return changes_; }
   ChangeMap take() { return std::move(changes_); }
 
@@ -58,11 +64,13 @@ class WalDecoder {
   Status continue_record(const Page& page, size_t& at);
   Status start_record(const Page& page, size_t& at);
   Status append(const Page& page, size_t& at);
-  Status finish_record();
+  // Decodes the complete record `record` (record_ or a piece of a page).
+  Status finish_record(std::string_view record);
 
   uint64_t stop_lsn_;
   uint64_t next_segno_ = 0;
   uint64_t segment_size_ = 0;
+  uint64_t next_offset_ = 0;  // where the next piece of the segment starts
   bool started_ = false;
   bool skipping_ = false;  // the first page's continuation of an older record
   bool switched_ = false;  // XLOG_SWITCH seen: the rest of the segment is zero

@@ -1,6 +1,7 @@
 #include "incr/wal_record.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -61,7 +62,8 @@ struct BlockRef {
 };
 
 struct Fragments {
-  std::vector<BlockRef> blocks;
+  std::array<BlockRef, 33> blocks;  // block ids 0..32 (XLR_MAX_BLOCK_ID), each at most once
+  size_t count = 0;
   std::string_view main_data;
 };
 
@@ -130,7 +132,7 @@ std::string parse_fragments(std::string_view record, Fragments& out) {
     last_id = id;
     BlockRef ref;
     if (auto bad = parse_block(in, id, rel, have_rel, payload, ref); !bad.empty()) return bad;
-    out.blocks.push_back(ref);
+    out.blocks[out.count++] = ref;
   }
   if (in.overrun || in.left() != payload) return "has fragment lengths that do not add up to its length";
   out.main_data = record.substr(record.size() - main_len);
@@ -246,9 +248,8 @@ Result<RecordKind> decode_record(std::string_view record, uint64_t lsn, ChangeMa
   if (auto bad = parse_fragments(record, parts); !bad.empty()) return fail(bad);
   const auto xl_info = static_cast<uint8_t>(record[16]);
   const auto rmid = static_cast<uint8_t>(record[17]);
-  std::string main(parts.main_data);  // unaligned in raw WAL
-  if (auto bad = apply_special(rmid, xl_info, main, changes); !bad.empty()) return fail(bad);
-  for (const auto& b : parts.blocks) changes.blocks[b.fork].insert(b.block);
+  if (auto bad = apply_special(rmid, xl_info, parts.main_data, changes); !bad.empty()) return fail(bad);
+  for (size_t i = 0; i < parts.count; ++i) changes.blocks[parts.blocks[i].fork].insert(parts.blocks[i].block);
   ++changes.records;
   const bool is_switch = rmid == kRmXlog && (xl_info & kRmgrInfoMask) == kXlogSwitch;
   return is_switch ? RecordKind::xlog_switch : RecordKind::other;

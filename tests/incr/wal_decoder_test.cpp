@@ -257,6 +257,50 @@ TEST_CASE("build_change_map reads archived segments and names the first missing 
   CHECK(built->blocks.count({1663, postgres_oid(), filenode("arch_t"), 0}) == 1);
 }
 
+TEST_CASE("a segment fed in pieces decodes as when fed whole, and pieces out of order are refused", "[incr]") {
+  auto [from, to] = range_of({"CREATE TABLE piece_t (id int, v text)",
+                              "INSERT INTO piece_t SELECT g, repeat('p', 80) FROM generate_series(1, 200000) g"});
+  REQUIRE(pg::segno_of(to, kSeg) > pg::segno_of(from, kSeg));  // records across a segment boundary too
+  WalDecoder decoder(to);
+  constexpr uint64_t kPiece = 3 * 8192;
+  for (uint64_t segno = pg::segno_of(from, kSeg); !decoder.done(); ++segno) {
+    const std::string bytes = segment_bytes(segno);
+    for (uint64_t at = 0; at < kSeg && !decoder.done(); at += kPiece)
+      REQUIRE(decoder.feed({segno, 1, std::string_view(bytes).substr(at, std::min(kPiece, kSeg - at)), at, kSeg}));
+  }
+  CHECK(as_oracle(decoder.take()).blocks == as_oracle(decode_ok(from, to)).blocks);
+  WalDecoder other(to);
+  const std::string first = segment_bytes(pg::segno_of(from, kSeg));
+  REQUIRE(other.feed({pg::segno_of(from, kSeg), 1, std::string_view(first).substr(0, 8192), 0, kSeg}));
+  auto skipped = other.feed({pg::segno_of(from, kSeg), 1, std::string_view(first).substr(16384, 8192), 16384, kSeg});
+  REQUIRE_FALSE(skipped);
+  CHECK(skipped.message().find("does not follow") != std::string::npos);
+}
+
+TEST_CASE("build_change_map refuses an archived segment of the wrong size where it reads", "[incr]") {
+  auto [from, to] = range_of({"CREATE TABLE size_t1 (id int)", "INSERT INTO size_t1 SELECT generate_series(1, 50000)"});
+  TempDir dir;
+  const std::string wals = wal::wals_dir(dir.path());
+  const uint64_t segno = pg::segno_of(from, kSeg);
+  REQUIRE(pg::segno_of(to, kSeg) == segno);
+  const std::string name = pg::make_segment_name(1, segno, kSeg);
+  REQUIRE(make_dirs(wal::archive_dir_for(wals, name)));
+  const std::string bytes = segment_bytes(segno);
+  ChangeRange range{dir.path(), 1, from, to, kSeg};
+  // Cut before the records end: the decoder needs what is missing.
+  write_text(wal::archive_dir_for(wals, name) + "/" + name, bytes.substr(0, 8192 * 3));
+  auto cut = build_change_map(range);
+  REQUIRE_FALSE(cut);
+  CHECK(cut.status().message() ==
+        "WAL segment " + name + " holds " + std::to_string(8192 * 3) + " bytes, not " + std::to_string(kSeg));
+  // Whole, and the map is built.
+  write_text(wal::archive_dir_for(wals, name) + "/" + name, bytes);
+  auto whole = build_change_map(range);
+  INFO(whole.status().to_string());
+  REQUIRE(whole);
+  CHECK(as_oracle(*whole).blocks == as_oracle(decode_ok(from, to)).blocks);
+}
+
 TEST_CASE("a corrupt byte in a record is an error naming its LSN", "[incr]") {
   switch_wal();
   const uint64_t from = insert_lsn();
