@@ -319,17 +319,17 @@ class Copier {
 };
 
 // Waits for the segment holding `lsn` to be archived, running archive-wal:
-// every 20 ms at first (the archiver usually delivers a switched segment
-// within some milliseconds), then less often, up to every 200 ms.
+// every 10 ms for the first half second (the archiver usually delivers a
+// switched segment within some tens of milliseconds), then every 200 ms.
 bool wait_archived(const IncrementalRequest& r, const std::string& segment) {
-  auto deadline = std::chrono::steady_clock::now() + r.wal_wait;
-  auto pause = std::chrono::milliseconds(20);
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + r.wal_wait;
   for (;;) {
     if (r.archive) r.archive();
     if (wal::find_archived(wal::wals_dir(r.server_dir), segment)) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(now - start < std::chrono::milliseconds(500) ? 10 : 200));
   }
 }
 
@@ -407,7 +407,7 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
   const auto unlogged = unlogged_relations(*listed);
   // One backend per job reads (the first is this session's, in backup mode).
   std::vector<pg::Connection> extra;
-  for (unsigned k = 1; k < std::max(1u, r.pipeline.jobs) && r.connect; ++k) {
+  for (unsigned k = 1; k < r.readers && r.connect; ++k) {
     auto c = r.connect();
     if (!c) {
       log::warning("reading with " + std::to_string(k) +

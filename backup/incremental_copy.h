@@ -33,8 +33,9 @@ namespace cellar::backup {
 
 struct IncrementalRequest {
   pg::Connection* sql = nullptr;
-  // Opens another connection to the server: reads go through one per job.
+  // Opens another connection to the server: reads go through `readers`.
   std::function<Result<pg::Connection>()> connect;
+  unsigned readers = 1;
   std::string server_dir;  // the catalogue: where the WAL of the map is
   std::string backup_dir;  // the new backup's directory (exists, empty but backup.info)
   std::string parent_dir;  // the parent backup's directory

@@ -374,6 +374,7 @@ Result<bool> copy_incremental_files(const BackupRequest& req, Session& session, 
   ir.label = "cellar backup " + b.id;
   ir.fast_checkpoint = req.immediate_checkpoint;
   ir.segment_size = session.facts.segment_size;
+  ir.readers = b.jobs;
   ir.pipeline.jobs = b.jobs;
   ir.pipeline.codec = b.codec;
   ir.pipeline.level = b.level;
