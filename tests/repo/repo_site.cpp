@@ -53,8 +53,11 @@ RepoSite::~RepoSite() {
   repo_pg().psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active");
 }
 
-std::string RepoSite::backup_done() const {
-  auto r = run({"backup", "main", "--wait", "--wait-timeout", "90", "--no-progress", "--immediate-checkpoint"});
+std::string RepoSite::backup_done(const std::vector<std::string>& extra) const {
+  std::vector<std::string> args{
+      "backup", "main", "--wait", "--wait-timeout", "90", "--no-progress", "--immediate-checkpoint"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = run(args);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   REQUIRE(r.out.find(" is DONE") != std::string::npos);

@@ -25,8 +25,8 @@ struct RepoSite {
   RepoSite(const std::string& slot, const std::string& repo_toml);
   ~RepoSite();
   RunResult run(const std::vector<std::string>& args) const { return env->run(args); }
-  // backup --wait; REQUIREs DONE and returns the id.
-  std::string backup_done() const;
+  // backup --wait (and `extra` options); REQUIREs DONE and returns the id.
+  std::string backup_done(const std::vector<std::string>& extra = {}) const;
   // switch-wal, then archive-wal until the closed segment is catalogued.
   void archive_current() const;
   // The pgbench checksums now, after a little load.

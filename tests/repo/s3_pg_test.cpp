@@ -11,8 +11,10 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "catalog/manifest.h"
 #include "common/fs.h"
 #include "common/storage.h"
+#include "incr/incremental_file.h"
 #include "repo/repo_site.h"
 #include "s3/s3_storage.h"
 #include "support/fault_proxy.h"
@@ -104,6 +106,44 @@ TEST_CASE("a backup to S3 recovers to the same data and lists, verifies, rebuild
   INFO(del.out << del.err);
   CHECK(del.exit_code == 0);
   CHECK(repo.keys_under("base/" + id).empty());
+}
+
+TEST_CASE("an incremental backup to S3 stores only what changed, verifies its chain and recovers to the same data",
+          "[repo][s3][pg]") {
+  S3Repo repo;
+  RepoSite site("cellar_s3_incr", repo.toml());
+  std::string full = site.backup_done();
+  (void)site.load_and_sums();
+  std::string incr = site.backup_done({"--incremental"});
+  std::string sums = site.load_and_sums();
+  site.archive_current();
+  auto show = site.run({"show-backup", "main", incr});
+  CHECK(show.out.find("  type: incremental\n") != std::string::npos);
+  CHECK(show.out.find("  parent_backup_id: " + full + "\n") != std::string::npos);
+  // Changed segments are INCREMENTAL objects; unchanged ones are manifest
+  // entries with no object; whole files are objects as in a full backup.
+  auto text = storage::read_file(*repo.storage(), "base/" + incr + "/backup_manifest");
+  REQUIRE(text);
+  auto manifest = catalog::parse_manifest(*text);
+  REQUIRE(manifest);
+  auto objects = repo.keys_under("base/" + incr);
+  auto stored = [&](const std::string& path) {
+    return std::find(objects.begin(), objects.end(), "data/" + path + ".zst") != objects.end();
+  };
+  size_t unchanged = 0, changed = 0;
+  for (const auto& f : manifest->files) {
+    INFO(f.path);
+    CHECK(stored(f.path) == !f.unchanged_blocks);
+    if (f.unchanged_blocks) ++unchanged;
+    if (!f.unchanged_blocks && incr::whole_path_of(f.path)) ++changed;
+  }
+  CHECK(unchanged > 100);
+  CHECK(changed > 0);
+  auto verify = site.run({"verify-backup", "main", incr});
+  INFO(verify.out << verify.err);
+  CHECK(verify.exit_code == 0);
+  CHECK(verify.out.find("the 1 backup(s) it builds on") != std::string::npos);
+  site.recover_and_compare(incr, sums);
 }
 
 TEST_CASE("verify-backup and recover catch a flipped byte in an S3 object, plain or encrypted", "[repo][s3][pg]") {
