@@ -48,10 +48,9 @@ Result<std::vector<ChainMember>> load_chain(const Config& config, const std::str
                                [&](const auto& e) { return e.info.backup_id == info.parent_backup_id; });
     if (parent == cat->backups.end() || parent->status != catalog::BackupStatus::done ||
         chain.size() > cat->backups.size())
-      return Status::failed(
-          "backup " + info.backup_id + " is incremental and its parent " + info.parent_backup_id +
-              " is not a DONE backup of server '" + server + "'",
-          "restore a full backup or another chain; 'cellar list-backups " + server + "' shows them");
+      return Status::failed("backup " + info.backup_id + " is incremental and its parent " + info.parent_backup_id +
+                                " is not a DONE backup of server '" + server + "'",
+                            "restore a full backup or another chain; 'cellar list-backups " + server + "' shows them");
     auto m = load_member(parent->info.backup_id, parent->dir, parent->info.compression);
     if (!m) return m.status();
     chain.push_back(std::move(*m));

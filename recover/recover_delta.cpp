@@ -68,21 +68,35 @@ struct DeltaFile {
   const std::string& path;
   uint64_t written = 0;
 
-  // Writes `data` at `at` unless the file already holds exactly that.
+  std::string old{};  // what the file holds where put() compares (its capacity kept)
+
+  // Writes `data` at `at` where the file does not already hold exactly it:
+  // one read of the span, then block by block, a run of differing blocks in
+  // one pwrite.
   Status put(std::string_view data, uint64_t at) {
-    char old[kBlock];
-    for (size_t off = 0; off < data.size(); off += kBlock) {
-      std::string_view piece = data.substr(off, kBlock);
-      auto got = read_at(fd, old, piece.size(), at + off, path);
-      if (!got) return got.status();
-      if (*got == piece.size() && std::memcmp(old, piece.data(), piece.size()) == 0) continue;
-      for (size_t done = 0; done < piece.size();) {
-        ssize_t n = ::pwrite(fd, piece.data() + done, piece.size() - done, static_cast<off_t>(at + off + done));
+    old.resize(data.size());
+    auto got = read_at(fd, old.data(), data.size(), at, path);
+    if (!got) return got.status();
+    auto same = [&](size_t off) {
+      size_t n = std::min<size_t>(kBlock, data.size() - off);
+      return off + n <= *got && std::memcmp(old.data() + off, data.data() + off, n) == 0;
+    };
+    for (size_t off = 0; off < data.size();) {
+      if (same(off)) {
+        off += kBlock;
+        continue;
+      }
+      size_t end = off + kBlock;
+      while (end < data.size() && !same(end)) end += kBlock;
+      end = std::min(end, data.size());
+      for (size_t done = off; done < end;) {
+        ssize_t n = ::pwrite(fd, data.data() + done, end - done, static_cast<off_t>(at + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return Status::from_errno("could not write file \"" + path + "\"", errno);
         done += static_cast<size_t>(n);
       }
-      written += piece.size();
+      written += end - off;
+      off = end;
     }
     return Status::ok();
   }
@@ -136,9 +150,16 @@ Result<uint64_t> put_stream(DeltaFile& file, const CopyJob& job, const std::func
   Crc32c crc;
   std::string pending;
   uint64_t at = 0;
+  // Puts the first `n` bytes of `pending` (whole blocks, or the tail) in
+  // runs of wanted blocks, then drops them from `pending`.
   auto flush = [&](size_t n) -> Status {
-    if (wanted(at / kBlock))
-      if (Status st = file.put(std::string_view(pending.data(), n), at); !st) return st;
+    for (size_t off = 0; off < n;) {
+      size_t end = off;
+      while (end < n && wanted((at + end) / kBlock)) end += std::min<size_t>(kBlock, n - end);
+      if (end > off)
+        if (Status st = file.put(std::string_view(pending.data() + off, end - off), at + off); !st) return st;
+      off = end < n ? end + std::min<size_t>(kBlock, n - end) : end;
+    }
     at += n;
     pending.erase(0, n);
     return Status::ok();
@@ -146,9 +167,7 @@ Result<uint64_t> put_stream(DeltaFile& file, const CopyJob& job, const std::func
   auto bytes = storage::drain(**in, [&](std::string_view piece) {
     crc.update(piece);
     pending.append(piece);
-    while (pending.size() >= kBlock)
-      if (Status st = flush(kBlock); !st) return st;
-    return Status::ok();
+    return pending.size() >= kBlock ? flush(pending.size() - pending.size() % kBlock) : Status::ok();
   });
   if (!bytes) return bytes.status();
   if (!pending.empty())
