@@ -97,8 +97,10 @@ Result<std::optional<pid_t>> stop_daemon(const Config& config, std::chrono::seco
   if (Status st = status_of_answer(*answer); !st) return st;
   const Json* pid = answer->find("pid");
   pid_t daemon_pid = pid && pid->is_int() ? static_cast<pid_t>(pid->as_int()) : 0;
-  // The PID file's lock goes when the daemon exits, after its receivers.
-  bool gone = poll_until([&] { return !running_daemon_pid(socket); },
+  // The PID file's lock goes when the daemon exits, after its receivers;
+  // the process itself may take a moment more (its last destructors), and
+  // "stopped" means it is gone.
+  bool gone = poll_until([&] { return !running_daemon_pid(socket) && (daemon_pid <= 0 || !process_alive(daemon_pid)); },
                          std::chrono::duration_cast<std::chrono::milliseconds>(timeout));
   if (!gone)
     return Status::failed(
