@@ -4,6 +4,7 @@
 
 #include "locks/lock_file.h"
 #include "locks/lock_names.h"
+#include "support/pg_workload.h"
 #include "support/restored.h"
 
 namespace cellar::test {
@@ -14,24 +15,12 @@ std::string trimmed(std::string s) {
   return s;
 }
 
-void pgbench(const std::vector<std::string>& args) {
-  PgServer& pg = repo_pg();
-  std::vector<std::string> argv{pg_bindir() + "/pgbench",  "-h", pg.socket_dir(), "-p",
-                                std::to_string(pg.port()), "-U", "postgres"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back("postgres");
-  auto r = run_program(argv);
-  if (r.exit_code != 0) throw std::runtime_error("pgbench failed: " + r.err);
-}
-
 }  // namespace
 
 PgServer& repo_pg() {
   static std::unique_ptr<PgServer> pg = [] {
     auto p = PgServer::start();
-    auto r = run_program({pg_bindir() + "/pgbench", "-h", p->socket_dir(), "-p", std::to_string(p->port()), "-U",
-                          "postgres", "-i", "-s", "1", "-q", "postgres"});
-    if (r.exit_code != 0) throw std::runtime_error("pgbench -i failed: " + r.err);
+    run_pgbench(*p, {"-i", "-s", "1", "-q"});
     return p;
   }();
   return *pg;
@@ -91,7 +80,7 @@ void RepoSite::recover_and_compare(const std::string& id, const std::string& sum
 }
 
 std::string RepoSite::load_and_sums() const {
-  pgbench({"-t", "100", "-c", "2", "-n"});
+  run_pgbench(repo_pg(), {"-t", "100", "-c", "2", "-n"});
   return trimmed(repo_pg().psql(kPgbenchChecksums));
 }
 
