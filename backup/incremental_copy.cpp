@@ -1,6 +1,8 @@
 #include "backup/incremental_copy.h"
 
 #include <algorithm>
+#include <atomic>
+#include <future>
 #include <map>
 #include <set>
 #include <thread>
@@ -318,20 +320,43 @@ class Copier {
   std::string picked_;                            // a run's changed blocks (its capacity kept)
 };
 
-// Waits for the segment holding `lsn` to be archived, running archive-wal:
+// Waits for `segment` of the map's range to be archived, running archive-wal:
 // every 10 ms for the first half second (the archiver usually delivers a
-// switched segment within some tens of milliseconds), then every 200 ms.
-bool wait_archived(const IncrementalRequest& r, const std::string& segment) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + r.wal_wait;
-  for (;;) {
-    if (r.archive) r.archive();
-    if (wal::find_archived(wal::wals_dir(r.server_dir), segment)) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(now - start < std::chrono::milliseconds(500) ? 10 : 200));
+// switched segment within some tens of milliseconds), then every 200 ms,
+// until `deadline`. The server archives in order: once `last` (the segment
+// of the backup's start, closed by its switch) is there, an earlier segment
+// still missing is a gap, which the map's read then names.
+struct SegmentWait {
+  const IncrementalRequest& r;
+  std::string last;
+  std::chrono::steady_clock::time_point deadline;
+  std::atomic<bool> cancelled{false};
+  bool timed_out = false;
+
+  Status operator()(const std::string& segment) {
+    const auto start = std::chrono::steady_clock::now();
+    const std::string wals = wal::wals_dir(r.server_dir);
+    for (bool waited = false;; waited = true) {
+      if (wal::find_archived(wals, segment) || (segment != last && wal::find_archived(wals, last))) {
+        if (segment == last && waited)
+          log::info("WAL up to the backup's start archived after " +
+                    std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()) +
+                    " s more");
+        return Status::ok();
+      }
+      if (cancelled) return Status::failed("the backup stopped");
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        timed_out = true;
+        return Status::failed("WAL segment " + segment + " was not archived within " +
+                              std::to_string(r.wal_wait.count()) + " s (is receive-wal running?)");
+      }
+      if (r.archive) r.archive();
+      if (wal::find_archived(wals, segment)) continue;
+      std::this_thread::sleep_for(std::chrono::milliseconds(now - start < std::chrono::milliseconds(500) ? 10 : 200));
+    }
   }
-}
+};
 
 Result<std::vector<catalog::Tablespace>> tablespaces(pg::Connection& sql) {
   auto r = sql.query(
@@ -375,36 +400,33 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
                      " and the server on timeline " + std::to_string(out.timeline));
   auto from = pg::parse_lsn(r.parent.begin_xlog);
   if (!from || *from > out.start_lsn) return fall_back("the start of its parent " + pid + " is not before this one");
-  // The map needs every record before this start: close its segment, archive it.
+  // The map needs every record before this start: close its segment, and
+  // build the map on its own thread, which waits for each segment to be
+  // archived, while this one lists the files.
   if (auto sw = sql.query("SELECT pg_switch_wal()"); !sw) return sw.status();
-  const std::string segment =
-      pg::make_segment_name(out.timeline, pg::segno_of(out.start_lsn, r.segment_size), r.segment_size);
-  auto t_wait = std::chrono::steady_clock::now();
-  if (!wait_archived(r, segment))
-    return fall_back("WAL segment " + segment + " was not archived within " + std::to_string(r.wal_wait.count()) +
-                     " s (is receive-wal running?)");
-  auto t_map = std::chrono::steady_clock::now();
-  log::info("WAL up to the backup's start archived in " +
-            std::to_string(std::chrono::duration<double>(t_map - t_wait).count()) + " s");
-  auto map = incr::build_change_map({r.server_dir, out.timeline, *from, out.start_lsn, r.segment_size});
-  if (!map) return fall_back("the WAL since " + pid + " cannot be trusted: " + map.status().message());
-  size_t blocks = 0;
-  for (const auto& [fork, set] : map->blocks) blocks += set.size();
-  log::info("changed-block map since " + pid + ": " + std::to_string(map->records) + " WAL records, " +
-            std::to_string(blocks) + " changed blocks in " + std::to_string(map->blocks.size()) + " forks, in " +
-            std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - t_map).count()) + " s");
+  SegmentWait wait{r, pg::make_segment_name(out.timeline, pg::segno_of(out.start_lsn, r.segment_size), r.segment_size),
+                   std::chrono::steady_clock::now() + r.wal_wait};
+  const incr::ChangeRange range{r.server_dir, out.timeline, *from, out.start_lsn, r.segment_size, std::ref(wait)};
+  auto map_job = std::async(std::launch::async, [&range] {
+    const auto t = std::chrono::steady_clock::now();
+    auto map = incr::build_change_map(range);
+    return std::make_pair(std::move(map), std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  });
+  // Returning early (an error below) stops the map's wait before the job is joined.
+  struct Cancel {
+    SegmentWait& w;
+    ~Cancel() { w.cancelled = true; }
+  } cancel{wait};
+  auto t_copy = std::chrono::steady_clock::now();
   auto parent = parent_files(r.parent_dir);
-  if (!parent) return fall_back("the manifest of " + pid + " cannot be read: " + parent.status().message());
   auto spcs = tablespaces(sql);
   if (!spcs) return spcs.status();
   out.tablespaces = std::move(*spcs);
-  auto t_copy = std::chrono::steady_clock::now();
   // The listing's recursive query is estimated at millions of rows, which
   // would have it JIT-compiled (some 100 ms) for a thousand files.
   if (auto off = sql.query("SET jit = off"); !off) return off.status();
   auto listed = list_files(sql);
   if (!listed) return listed.status();
-  const auto unlogged = unlogged_relations(*listed);
   // One backend per job reads (the first is this session's, in backup mode).
   std::vector<pg::Connection> extra;
   for (unsigned k = 1; k < r.readers && r.connect; ++k) {
@@ -416,6 +438,16 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
     }
     extra.push_back(std::move(*c));
   }
+  auto [map, map_secs] = map_job.get();
+  if (!map && wait.timed_out) return fall_back(map.status().message());
+  if (!map) return fall_back("the WAL since " + pid + " cannot be trusted: " + map.status().message());
+  size_t blocks = 0;
+  for (const auto& [fork, set] : map->blocks) blocks += set.size();
+  log::info("changed-block map since " + pid + ": " + std::to_string(map->records) + " WAL records, " +
+            std::to_string(blocks) + " changed blocks in " + std::to_string(map->blocks.size()) + " forks, built in " +
+            std::to_string(map_secs) + " s (with the wait for its last segment)");
+  if (!parent) return fall_back("the manifest of " + pid + " cannot be read: " + parent.status().message());
+  const auto unlogged = unlogged_relations(*listed);
   std::vector<pg::Connection*> readers{&sql};
   for (auto& c : extra) readers.push_back(&c);
   pg::ParallelReads reads(readers);

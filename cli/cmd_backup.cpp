@@ -58,8 +58,10 @@ void declare_backup(po::options_description& d) {
       "immediate-checkpoint", "start with a fast checkpoint instead of a spread one")(
       "compression", po::value<std::string>(),
       "codec for the backup's files: none, gzip, lz4, zstd (default: compression)")(
-      "jobs", po::value<int>(), "worker threads for compression and writing (default: parallel_jobs)")(
-      "incremental", "copy only what changed since the parent backup (docs/incremental.md)")(
+      "jobs", po::value<int>(),
+      "worker threads for compression and writing; an incremental also reads through this many connections "
+      "(default: parallel_jobs)")("incremental",
+                                  "copy only what changed since the parent backup (docs/incremental.md)")(
       "full", "a full backup, whatever backup_type says")(
       "from", po::value<std::string>(), "with --incremental: the parent backup (default: the newest DONE one)")(
       "no-progress", "do not draw the progress line (drawn only on a terminal anyway)");

@@ -34,6 +34,8 @@ Result<size_t> fill(storage::Reader& in, std::string& buf) {
 // read) or the range's end.
 Status feed_segment(const ChangeRange& range, uint64_t segno, WalDecoder& decoder, std::string& buf) {
   const std::string name = pg::make_segment_name(range.timeline, segno, range.segment_size);
+  if (range.await)
+    if (Status st = range.await(name); !st) return st;
   auto stored = wal::find_archived(wal::wals_dir(range.server_dir), name);
   if (!stored) return Status::failed("WAL segment " + name + " is not archived");
   auto in = storage::open_decompressed(storage::root(), stored->path, stored->codec);

@@ -10,6 +10,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -52,6 +53,10 @@ struct ChangeRange {
   uint64_t from_lsn = 0;  // decoding starts at the start of this LSN's segment
   uint64_t to_lsn = 0;    // every record starting before it is included
   uint64_t segment_size = 0;
+  // Called with each segment's name before it is read: returns once the
+  // segment can be read (archived, or known to be missing), or fails saying
+  // why it never came. Null: a segment not archived yet is missing.
+  std::function<Status(const std::string& segment)> await;
 };
 
 // The changes of every record in [start of from_lsn's segment, to_lsn).

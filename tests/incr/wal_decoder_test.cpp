@@ -226,7 +226,7 @@ TEST_CASE("records across page and segment boundaries decode", "[incr]") {
   CHECK(late->second.size() == number("SELECT pg_relation_size('span_late') / 8192"));
 }
 
-TEST_CASE("build_change_map reads archived segments and names the first missing one", "[incr]") {
+TEST_CASE("build_change_map reads archived segments, awaits each, and names the first missing one", "[incr]") {
   switch_wal();
   const uint64_t from = insert_lsn();
   (void)server().psql("CREATE TABLE arch_t (id int); INSERT INTO arch_t SELECT generate_series(1, 1000)");
@@ -236,7 +236,7 @@ TEST_CASE("build_change_map reads archived segments and names the first missing 
   switch_wal();
   TempDir dir;
   const std::string wals = wal::wals_dir(dir.path());
-  ChangeRange range{dir.path(), 1, from, to, kSeg};
+  ChangeRange range{dir.path(), 1, from, to, kSeg, {}};
   const std::string second = pg::make_segment_name(1, pg::segno_of(to, kSeg), kSeg);
   for (uint64_t segno = pg::segno_of(from, kSeg); segno < pg::segno_of(to, kSeg); ++segno) {
     const std::string name = pg::make_segment_name(1, segno, kSeg);
@@ -248,9 +248,30 @@ TEST_CASE("build_change_map reads archived segments and names the first missing 
   auto missing = build_change_map(range);
   REQUIRE_FALSE(missing);
   CHECK(missing.status().message() == "WAL segment " + second + " is not archived");
-  REQUIRE(make_dirs(wal::archive_dir_for(wals, second)));
-  write_text(wal::archive_dir_for(wals, second) + "/" + second, segment_bytes(pg::segno_of(to, kSeg)));
-  auto built = build_change_map(range);
+  // With an await, each segment is asked for in order before it is read: an
+  // await that fails stops the map with its reason, and a segment that
+  // arrives while it is awaited is read.
+  std::vector<std::string> asked;
+  ChangeRange failing = range;
+  failing.await = [&](const std::string& name) {
+    asked.push_back(name);
+    return name == second ? Status::failed("it never came") : Status::ok();
+  };
+  auto gave_up = build_change_map(failing);
+  REQUIRE_FALSE(gave_up);
+  CHECK(gave_up.status().message() == "it never came");
+  REQUIRE(asked.size() == pg::segno_of(to, kSeg) - pg::segno_of(from, kSeg) + 1);
+  CHECK(asked.front() == pg::make_segment_name(1, pg::segno_of(from, kSeg), kSeg));
+  CHECK(asked.back() == second);
+  ChangeRange arriving = range;
+  arriving.await = [&](const std::string& name) {
+    if (name == second) {
+      if (!make_dirs(wal::archive_dir_for(wals, second))) return Status::failed("mkdir");
+      write_text(wal::archive_dir_for(wals, second) + "/" + second, segment_bytes(pg::segno_of(to, kSeg)));
+    }
+    return Status::ok();
+  };
+  auto built = build_change_map(arriving);
   INFO(built.status().to_string());
   REQUIRE(built);
   CHECK(as_oracle(*built).blocks == as_oracle(decode_ok(from, to)).blocks);
@@ -286,7 +307,7 @@ TEST_CASE("build_change_map refuses an archived segment of the wrong size where 
   const std::string name = pg::make_segment_name(1, segno, kSeg);
   REQUIRE(make_dirs(wal::archive_dir_for(wals, name)));
   const std::string bytes = segment_bytes(segno);
-  ChangeRange range{dir.path(), 1, from, to, kSeg};
+  ChangeRange range{dir.path(), 1, from, to, kSeg, {}};
   // Cut before the records end: the decoder needs what is missing.
   write_text(wal::archive_dir_for(wals, name) + "/" + name, bytes.substr(0, 8192 * 3));
   auto cut = build_change_map(range);
