@@ -32,9 +32,9 @@ constexpr size_t kSmallDepth = 16;                              // and their cal
 // (BASE_BACKUP's lists in PostgreSQL 15's basebackup.c).
 const std::set<std::string> kSkipContents = {"pg_wal",    "pg_replslot", "pg_stat_tmp",  "pg_dynshmem",
                                              "pg_notify", "pg_serial",   "pg_snapshots", "pg_subtrans"};
-const std::set<std::string> kSkipFiles = {"postmaster.pid",          "postmaster.opts", "backup_label",
-                                          "tablespace_map",          "backup_manifest", "current_logfiles",
-                                          "postgresql.auto.conf.tmp"};
+const std::set<std::string> kSkipFiles = {"postmaster.pid",           "postmaster.opts",     "backup_label",
+                                          "tablespace_map",           "backup_manifest",     "current_logfiles",
+                                          "postgresql.auto.conf.tmp", "cellar_restore.stamp"};
 
 struct Listed {
   std::string path;  // relative to the data directory, tablespaces under pg_tblspc/<oid>/

@@ -89,6 +89,9 @@ void render(const Invocation& inv, const recover::RecoverRequest& req, const rec
     info(inv, "Delta: " + std::to_string(out.delta.unchanged) + " files unchanged, " +
                   std::to_string(out.delta.rewritten) + " rewritten (" + human_bytes(out.delta.written) +
                   " written), " + std::to_string(out.delta.removed) + " removed");
+  if (req.delta && (out.delta.trusted || out.delta.mapped))
+    info(inv, "Restore stamp: " + std::to_string(out.delta.trusted) + " files trusted unread, " +
+                  std::to_string(out.delta.mapped) + " compared only in the blocks the WAL changed");
   info(inv, "Recovery completed: " + std::to_string(out.files) + " files restored in " + elapsed + " s");
   info(inv, "Your PostgreSQL server has been successfully prepared for recovery!");
   std::string owned;

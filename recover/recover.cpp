@@ -7,6 +7,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "catalog/catalogue.h"
 #include "catalog/manifest.h"
@@ -17,12 +18,16 @@
 #include "common/storage.h"
 #include "config/grammar.h"
 #include "config/layout.h"
+#include "incr/change_map.h"
+#include "incr/incremental_file.h"
 #include "locks/lock_backend.h"
 #include "locks/typed_lock.h"
+#include "pg/wal_names.h"
 #include "recover/recover_chain.h"
 #include "recover/recover_config.h"
 #include "recover/recover_copy.h"
 #include "recover/recover_delta.h"
+#include "recover/recover_stamp.h"
 #include "recover/recover_wal.h"
 #include "wal/archive.h"
 
@@ -135,12 +140,21 @@ Status expect_manifest(const HeldBackup& b, codec::Codec codec, RestorePlan& pla
   auto manifest = catalog::parse_manifest(*text);
   if (!manifest) return manifest.status();
   std::map<std::string, const catalog::ManifestFile*> by_stored;
-  for (const auto& mf : manifest->files) by_stored[catalog::stored_path_of(b.dir, mf.path, codec)] = &mf;
+  std::set<std::string> unlogged;  // "base/5/16400" of every relation with an init fork
+  for (const auto& mf : manifest->files) {
+    by_stored[catalog::stored_path_of(b.dir, mf.path, codec)] = &mf;
+    if (auto rs = incr::parse_relation_path(mf.path); rs && rs->fork.fork == 3)
+      unlogged.insert(mf.path.substr(0, mf.path.size() - 5));
+  }
   for (auto& job : plan.files) {
     auto it = by_stored.find(job.src);
     if (it == by_stored.end()) continue;
     job.size = it->second->size;
     if (it->second->checksum_algorithm == "CRC32C") job.crc32c = it->second->checksum;
+    // An unlogged relation changes without WAL: no change map may speak for it.
+    const std::string& path = it->second->path;
+    if (!unlogged.count(path.substr(0, std::min(path.find_first_of("._", path.rfind('/')), path.size()))))
+      job.manifest_path = path;
   }
   return Status::ok();
 }
@@ -163,6 +177,9 @@ Result<RestorePlan> plan_restore(const RecoverRequest& r, const HeldBackup& b, c
     plan.symlinks.push_back({join_path(r.dest, "pg_tblspc/" + std::to_string(p.space.oid)), p.location});
   }
   if (Status st = expect_manifest(b, *codec, plan); !st) return st;
+  // A stamp a backup took along from a data directory is no restore's.
+  std::string stamp = join_path(r.dest, kStampFile);
+  std::erase_if(plan.files, [&](const CopyJob& j) { return j.dest == stamp; });
   if (b.info.incremental())
     if (Status st = plan_chain(*r.config, r.server->name, b.info, b.dir, plan); !st) return st;
   return plan;
@@ -194,7 +211,8 @@ Status make_roots(const std::vector<std::string>& roots) {
   return Status::ok();
 }
 
-Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan, CopyMode mode) {
+Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const RestorePlan& plan, CopyMode mode,
+                             const DeltaHints& hints = {}) {
   unsigned jobs = r.jobs ? r.jobs : static_cast<unsigned>(std::max<int64_t>(1, r.server->parallel_jobs()));
   // From an object store every file costs a round trip: upload_concurrency
   // more threads take the small files, as many requests as the driver keeps
@@ -214,14 +232,59 @@ Result<CopyStats> copy_files(const RecoverRequest& r, const HeldBackup& b, const
         meter.update(done, std::max(total, done));
         pause_point("recover-copying");  // progress is serialised: the other workers wait at their next file
       },
-      small_jobs, mode);
+      small_jobs, mode, hints);
   meter.finish();
   return stats;
 }
 
-// recover --delta's writes: pg_control hidden before anything changes, what
-// the backup does not have removed, the files compared and only what differs
-// written, pg_control last.
+// The stamp a restore of `b` leaves in DEST (its files come from the copy).
+RestoreStamp stamp_of(const HeldBackup& b) {
+  RestoreStamp s;
+  s.backup_id = b.info.backup_id;
+  s.systemid = b.info.systemid;
+  s.timeline = static_cast<uint32_t>(b.info.timeline.value_or(0));
+  s.start_lsn = pg::parse_lsn(b.info.begin_xlog).value_or(0);
+  s.stop_lsn = pg::parse_lsn(b.info.end_xlog).value_or(0);
+  return s;
+}
+
+// The blocks that may differ between the backup DEST's stamp names and `b`:
+// the change map of the WAL from the earlier start to the later stop, on
+// their common timeline. Nothing (and a line saying why) when it cannot be
+// built: the changed files are then compared whole.
+std::optional<incr::ChangeMap> map_between(const RecoverRequest& r, const HeldBackup& b, const RestoreStamp& stamp) {
+  RestoreStamp here = stamp_of(b);
+  auto why_not = [&](const std::string& why) {
+    say(r, "Comparing changed files whole: " + why);
+    return std::nullopt;
+  };
+  if (stamp.backup_id == here.backup_id) return incr::ChangeMap{};  // the same backup: nothing differs
+  if (!here.timeline || here.timeline != stamp.timeline)
+    return why_not("DEST holds backup " + stamp.backup_id + " of timeline " + std::to_string(stamp.timeline) +
+                   ", this backup is of timeline " + std::to_string(here.timeline));
+  if (!here.start_lsn || !here.stop_lsn || !stamp.start_lsn || !stamp.stop_lsn)
+    return why_not("a backup's start or stop LSN is unknown");
+  incr::ChangeRange range;
+  range.server_dir = r.config->server_dir(r.server->name);
+  range.timeline = here.timeline;
+  range.from_lsn = std::min(here.start_lsn, stamp.start_lsn);
+  range.to_lsn = std::max(here.stop_lsn, stamp.stop_lsn);
+  range.segment_size = b.info.xlog_segment_size.value_or(pg::kDefaultSegmentSize);
+  auto started = std::chrono::steady_clock::now();
+  auto map = incr::build_change_map(range);
+  if (!map)
+    return why_not("the WAL between backup " + stamp.backup_id +
+                   " and this one cannot be read: " + map.status().message());
+  log::info("delta restore: the WAL from " + pg::format_lsn(range.from_lsn) + " to " + pg::format_lsn(range.to_lsn) +
+            " changed blocks of " + std::to_string(map->blocks.size()) + " relation forks (" +
+            std::to_string(map->records) + " records, " +
+            std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) + " s)");
+  return std::move(*map);
+}
+
+// recover --delta's writes: the restore stamp taken and pg_control hidden
+// before anything changes, what the backup does not have removed, the files
+// compared and only what differs written, pg_control last.
 Result<CopyStats> delta_files(const RecoverRequest& r, const HeldBackup& b, RestorePlan plan,
                               const std::vector<std::string>& roots, RecoverOutcome& out) {
   std::string control = join_path(r.dest, "global/pg_control");
@@ -229,6 +292,16 @@ Result<CopyStats> delta_files(const RecoverRequest& r, const HeldBackup& b, Rest
   if (it == plan.files.end()) return Status::failed("backup " + b.info.backup_id + " has no global/pg_control");
   CopyJob control_job = *it;
   plan.files.erase(it);
+  auto stamp = take_stamp(r.dest);
+  if (!stamp) return stamp.status();
+  if (*stamp && (*stamp)->systemid != b.info.systemid) stamp->reset();
+  DeltaHints hints;
+  std::optional<incr::ChangeMap> map;
+  if (*stamp) {
+    hints.stamp = &**stamp;
+    map = map_between(r, b, **stamp);
+    if (map) hints.map = &*map;
+  }
   if (Status st = hide_control_file(r.dest); !st) return st;
   std::vector<std::string> keep{join_path(r.dest, kHiddenControlFile),
                                 join_path(r.dest, r.standby ? "standby.signal" : "recovery.signal"),
@@ -240,7 +313,7 @@ Result<CopyStats> delta_files(const RecoverRequest& r, const HeldBackup& b, Rest
   for (const auto& root : roots)
     if (!path_exists(root)) absent.push_back(root);
   if (Status st = make_roots(absent); !st) return st;
-  auto stats = copy_files(r, b, plan, CopyMode::delta);
+  auto stats = copy_files(r, b, plan, CopyMode::delta, hints);
   if (!stats) return stats;
   auto last = delta_one(control_job);
   if (!last) return last.status();
@@ -340,6 +413,8 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   out.delta.written = stats->written;
   out.delta.unchanged = stats->unchanged;
   out.delta.rewritten = stats->files - stats->unchanged;
+  out.delta.trusted = stats->trusted;
+  out.delta.mapped = stats->mapped;
   // 5. The recovery settings, archive_command neutralised, the signal file.
   auto warnings = write_recovery_config(r.dest, recovery_config(r, *held, *target));
   if (!warnings) return undo(warnings.status());
@@ -347,6 +422,10 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   // 6. Durable before success is reported.
   for (const auto& root : out.owned)
     if (Status st = fsync_tree(root); !st) return undo(st);
+  // 7. The stamp that lets the next --delta into DEST trust what is there.
+  if (Status st = write_stamp(r.dest, stamp_of(*held), stats->stamped); !st)
+    log::warning("no restore stamp in \"" + r.dest + "\": " + st.message() +
+                 "; a later recover --delta into it reads every file");
   out.files = stats->files - out.wal_files;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   log::info("recovered backup " + out.id + " of server '" + r.server->name + "' into \"" + r.dest + "\"");

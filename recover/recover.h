@@ -70,6 +70,8 @@ struct DeltaCounts {
   size_t rewritten = 0;  // created, or blocks of them written
   size_t removed = 0;    // entries the backup does not have (a directory counts once)
   uint64_t written = 0;  // bytes written
+  size_t trusted = 0;    // of `unchanged`, known from DEST's restore stamp without a read
+  size_t mapped = 0;     // compared only in the blocks the WAL since the stamped backup changed
 };
 
 struct RecoverOutcome {

@@ -99,13 +99,15 @@ Result<uint64_t> copy_one(const CopyJob& job) {
 // Work shared by the copy threads: the large files, then the small ones,
 // each taken once; the first error.
 struct CopyWork {
-  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p, CopyMode m) : jobs(j), progress(p), mode(m) {
+  CopyWork(const std::vector<CopyJob>& j, const CopyProgress& p, CopyMode m, const DeltaHints& h)
+      : jobs(j), progress(p), mode(m), hints(h) {
     for (size_t i = 0; i < jobs.size(); ++i)
       (jobs[i].size && *jobs[i].size <= kSmallFileSize ? small : large).push_back(i);
   }
   const std::vector<CopyJob>& jobs;
   const CopyProgress& progress;
   CopyMode mode;
+  const DeltaHints& hints;
   std::vector<size_t> large, small;
   std::atomic<size_t> next_large{0}, next_small{0};
   std::atomic<bool> stop{false};
@@ -114,7 +116,7 @@ struct CopyWork {
   CopyStats stats;
 
   Result<DeltaWrite> copy_file(const CopyJob& job) const {
-    if (mode == CopyMode::delta) return delta_one(job);
+    if (mode == CopyMode::delta) return delta_one(job, hints);
     auto bytes = copy_one(job);
     if (!bytes) return bytes.status();
     return DeltaWrite{*bytes, *bytes, true};
@@ -130,7 +132,10 @@ struct CopyWork {
 
   void run(bool small_only = false) {
     for (std::optional<size_t> i; !stop && (i = take(small_only));) {
-      auto done = copy_file(jobs[*i]);
+      const CopyJob& job = jobs[*i];
+      auto done = copy_file(job);
+      std::optional<FileStat> after;
+      if (done && job.incrementals.empty() && job.size && !job.crc32c.empty()) after = stat_file(job.dest);
       std::lock_guard<std::mutex> g(mu);
       if (!done) {
         if (error.is_ok()) error = done.status();
@@ -140,6 +145,9 @@ struct CopyWork {
       stats.bytes += done->bytes;
       stats.written += done->written;
       stats.unchanged += done->rewritten ? 0 : 1;
+      stats.trusted += done->trusted ? 1 : 0;
+      stats.mapped += done->mapped ? 1 : 0;
+      if (after) stats.stamped.push_back({job.dest, *after, job.crc32c});
       ++stats.files;
       if (progress) progress(stats.bytes);
     }
@@ -233,10 +241,10 @@ Result<LoadedPart> load_part(const ChainPart& part) {
 }
 
 Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
-                               unsigned small_jobs, CopyMode mode) {
+                               unsigned small_jobs, CopyMode mode, const DeltaHints& hints) {
   for (const auto& d : plan.dirs)
     if (Status st = make_dir(d); !st) return st;
-  CopyWork work(plan.files, progress, mode);
+  CopyWork work(plan.files, progress, mode, hints);
   std::vector<std::thread> threads;
   unsigned n = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(plan.files.size())));
   unsigned extra = std::min<unsigned>(small_jobs, static_cast<unsigned>(work.small.size()));

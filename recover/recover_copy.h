@@ -16,7 +16,9 @@
 
 #include "common/codec.h"
 #include "common/status.h"
+#include "incr/change_map.h"
 #include "incr/incremental_file.h"
+#include "recover/recover_stamp.h"
 
 namespace cellar::recover {
 
@@ -38,7 +40,8 @@ struct CopyJob {
   // What the backup manifest says the restored file is, when it names it:
   // checked after the copy, so a damaged or altered download is never used.
   std::optional<uint64_t> size;
-  std::string crc32c;  // manifest hex; "" when not CRC32C
+  std::string crc32c;           // manifest hex; "" when not CRC32C
+  std::string manifest_path{};  // its path in the manifest ("base/5/16400"), when it names it
   // Of a backup in a chain: `src` is the newest whole copy, and these are
   // applied to it, oldest first (each cuts or extends the file to its
   // length and writes its blocks; incr/incremental_file.h).
@@ -72,6 +75,19 @@ struct CopyStats {
   size_t files = 0;
   uint64_t written = 0;  // of `bytes`, those actually written (all of them but with CopyMode::delta)
   size_t unchanged = 0;  // files left as they were (CopyMode::delta)
+  size_t trusted = 0;    // of `unchanged`, known from the restore stamp without a read
+  size_t mapped = 0;     // files compared only where the WAL changed blocks
+  // Every file written or compared with a manifest checksum and no chain,
+  // with its stat just after: what a restore stamp records.
+  std::vector<StampedFile> stamped{};
+};
+
+// What lets a delta restore leave files unread: the stamp of the restore
+// DEST holds (recover_stamp.h) and the blocks that may differ between that
+// backup's files and this one's, from the WAL between them.
+struct DeltaHints {
+  const RestoreStamp* stamp = nullptr;
+  const incr::ChangeMap* map = nullptr;  // null: a changed file is compared whole
 };
 
 // create: every file is new (O_EXCL), every symlink too. delta: files are
@@ -94,7 +110,7 @@ constexpr uint64_t kSmallFileSize = 1 << 20;
 // small files would otherwise wait one request at a time per job while the
 // large ones hold the jobs); the `jobs` threads take the large files first.
 Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const CopyProgress& progress,
-                               unsigned small_jobs = 0, CopyMode mode = CopyMode::create);
+                               unsigned small_jobs = 0, CopyMode mode = CopyMode::create, const DeltaHints& hints = {});
 
 // fsyncs every regular file and directory under `root` (symlinks are not
 // followed), then `root`'s parent, so the restored tree survives a crash.

@@ -299,7 +299,35 @@ Result<size_t> remove_unplanned(const RestorePlan& plan, const std::vector<std::
   return removed;
 }
 
-Result<DeltaWrite> delta_one(const CopyJob& job) {
+std::optional<std::function<bool(uint64_t)>> blocks_that_may_differ(const std::string& manifest_path,
+                                                                    uint64_t dest_size, const incr::ChangeMap& map) {
+  auto rs = incr::parse_relation_path(manifest_path);
+  if (!rs || rs->fork.fork != 0 || map.whole_databases.count({rs->fork.spc, rs->fork.db})) return std::nullopt;
+  const uint64_t seg_start = static_cast<uint64_t>(rs->segno) * incr::kSegmentBlocks;
+  uint64_t from = UINT64_MAX;  // blocks of the segment from here on may all differ
+  if (auto lim = map.limits.find(rs->fork); lim != map.limits.end()) {
+    if (lim->second <= seg_start) return std::nullopt;
+    from = lim->second - seg_start;
+  }
+  std::set<uint64_t> changed;
+  if (auto it = map.blocks.find(rs->fork); it != map.blocks.end())
+    for (auto b = it->second.lower_bound(static_cast<uint32_t>(seg_start));
+         b != it->second.end() && *b < seg_start + incr::kSegmentBlocks; ++b)
+      changed.insert(*b - seg_start);
+  const uint64_t dest_blocks = dest_size / kBlock;  // a partial last block is compared
+  return [changed = std::move(changed), from, dest_blocks](uint64_t b) {
+    return b >= dest_blocks || b >= from || changed.count(b) > 0;
+  };
+}
+
+Result<DeltaWrite> delta_one(const CopyJob& job, const DeltaHints& hints) {
+  const StampedFile* stamped = hints.stamp ? hints.stamp->trusted(job.dest) : nullptr;
+  const bool plain = job.incrementals.empty() && job.size && !job.crc32c.empty();
+  if (stamped && plain && stamped->stat.size == *job.size && stamped->crc32c == job.crc32c) {
+    DeltaWrite out{*job.size, 0, false};
+    out.trusted = true;
+    return out;
+  }
   UniqueFd fd(::open(job.dest.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   const bool created = fd.valid();
   if (!created && errno == EEXIST) fd = UniqueFd(::open(job.dest.c_str(), O_RDWR | O_CLOEXEC));
@@ -307,9 +335,15 @@ Result<DeltaWrite> delta_one(const CopyJob& job) {
   struct stat sb {};
   if (::fstat(fd.get(), &sb) != 0) return Status::from_errno("could not stat file \"" + job.dest + "\"", errno);
   const auto found_size = static_cast<uint64_t>(sb.st_size);
-  auto same = unchanged(fd.get(), job, found_size);
-  if (!same) return same.status();
-  if (*same && !created) return DeltaWrite{found_size, 0, false};
+  // A trusted file is the stamped backup's, known to differ from this one's.
+  std::optional<std::function<bool(uint64_t)>> may_differ;
+  if (stamped && hints.map && !created && found_size == stamped->stat.size)
+    may_differ = blocks_that_may_differ(job.manifest_path, found_size, *hints.map);
+  if (!stamped) {
+    auto same = unchanged(fd.get(), job, found_size);
+    if (!same) return same.status();
+    if (*same && !created) return DeltaWrite{found_size, 0, false};
+  }
   ChainImage image;
   if (!job.incrementals.empty()) {
     auto loaded = image_of(job);
@@ -317,8 +351,9 @@ Result<DeltaWrite> delta_one(const CopyJob& job) {
     image = std::move(*loaded);
   }
   DeltaFile file{fd.get(), job.dest};
-  auto size = put_stream(file, job, [&image](uint64_t b) {
-    return image.parts.empty() || (b < image.base_limit && !image.blocks.count(static_cast<uint32_t>(b)));
+  auto size = put_stream(file, job, [&image, &may_differ](uint64_t b) {
+    return (image.parts.empty() || (b < image.base_limit && !image.blocks.count(static_cast<uint32_t>(b)))) &&
+           (!may_differ || (*may_differ)(b));
   });
   if (!size) return size.status();
   if (!image.parts.empty()) size = put_chain(file, image, *size);
@@ -332,7 +367,9 @@ Result<DeltaWrite> delta_one(const CopyJob& job) {
     return Status::from_errno("could not fsync file \"" + job.dest + "\"", errno);
   int raw = fd.release();
   if (::close(raw) != 0) return Status::from_errno("could not close file \"" + job.dest + "\"", errno);
-  return DeltaWrite{*size, file.written, rewritten};
+  DeltaWrite out{*size, file.written, rewritten};
+  out.mapped = may_differ.has_value();
+  return out;
 }
 
 }  // namespace cellar::recover

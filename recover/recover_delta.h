@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,13 +53,27 @@ struct DeltaWrite {
   uint64_t bytes = 0;      // the restored file's size
   uint64_t written = 0;    // bytes written into it
   bool rewritten = false;  // anything written, or its size changed
+  bool trusted = false;    // left alone on the restore stamp's word, unread
+  bool mapped = false;     // compared only in the blocks the WAL changed
 };
 
+// For a relation file (`manifest_path`, main fork) whose DEST copy is known
+// to be the stamped backup's (`dest_size` bytes): which blocks may differ in
+// the backup being restored, when `map` covers the WAL between the two
+// backups. Nothing when the file must be compared whole: no main fork, a
+// database copied or dropped, the relation created, dropped or cut before
+// this segment (the rules of the incremental backup, backup/incremental_copy.h).
+std::optional<std::function<bool(uint64_t)>> blocks_that_may_differ(const std::string& manifest_path,
+                                                                    uint64_t dest_size, const incr::ChangeMap& map);
+
 // Brings `job.dest` (created when absent) to the content `job` restores:
-// left alone when its size and CRC-32C are the manifest's; otherwise only
+// left alone when its size and CRC-32C are the manifest's (taken from
+// `hints.stamp` without a read when it trusts the file); with a trusted file
+// and `hints.map`, only the blocks the map says may differ are compared;
+// otherwise only
 // the 8 KiB blocks that differ are written, then the file is cut to its size
 // and fsynced. Fails like copy_one when the backup's copy does not match its
 // manifest (blocks may already have been written then).
-Result<DeltaWrite> delta_one(const CopyJob& job);
+Result<DeltaWrite> delta_one(const CopyJob& job, const DeltaHints& hints = {});
 
 }  // namespace cellar::recover

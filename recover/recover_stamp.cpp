@@ -1,0 +1,123 @@
+#include "recover/recover_stamp.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <sstream>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/storage.h"
+
+namespace cellar::recover {
+namespace {
+
+constexpr const char* kHeader = "cellar restore stamp 1";
+
+int64_t mtime_ns_of(const struct stat& sb) {
+  return static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
+}
+
+// The file system's clock now: it stamps a write with the coarse clock (or
+// a later fine reading), never with an earlier time than this.
+int64_t coarse_now_ns() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+std::optional<FileStat> stat_file(const std::string& path) {
+  struct stat sb {};
+  if (::lstat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) return std::nullopt;
+  return FileStat{static_cast<uint64_t>(sb.st_dev), static_cast<uint64_t>(sb.st_ino),
+                  static_cast<uint64_t>(sb.st_size), mtime_ns_of(sb)};
+}
+
+const StampedFile* RestoreStamp::trusted(const std::string& path) const {
+  auto it = files.find(path);
+  if (it == files.end()) return nullptr;
+  auto now = stat_file(path);
+  return now && *now == it->second.stat ? &it->second : nullptr;
+}
+
+std::string format_stamp(const RestoreStamp& s) {
+  std::string out = std::string(kHeader) + "\nbackup " + s.backup_id + "\nsystemid " + s.systemid + "\ntimeline " +
+                    std::to_string(s.timeline) + "\nstart_lsn " + std::to_string(s.start_lsn) + "\nstop_lsn " +
+                    std::to_string(s.stop_lsn) + "\n";
+  for (const auto& [path, f] : s.files)
+    out += "file " + std::to_string(f.stat.dev) + " " + std::to_string(f.stat.ino) + " " + std::to_string(f.stat.size) +
+           " " + std::to_string(f.stat.mtime_ns) + " " + f.crc32c + " " + path + "\n";
+  return out;
+}
+
+Result<RestoreStamp> parse_stamp(const std::string& text) {
+  std::istringstream in(text);
+  std::string line;
+  auto bad = [](const std::string& why) { return Status::failed("malformed restore stamp: " + why); };
+  if (!std::getline(in, line) || line != kHeader) return bad("no header");
+  RestoreStamp s;
+  bool seen[5] = {};
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key;
+    words >> key;
+    if (key == "file") {
+      StampedFile f;
+      if (!(words >> f.stat.dev >> f.stat.ino >> f.stat.size >> f.stat.mtime_ns >> f.crc32c) || words.get() != ' ')
+        return bad("line \"" + line + "\"");
+      std::getline(words, f.path);
+      if (f.path.empty() || f.path[0] != '/' || f.crc32c.size() != 8) return bad("line \"" + line + "\"");
+      s.files[f.path] = std::move(f);
+      continue;
+    }
+    std::string value;
+    if (!(words >> value) || !words.eof()) return bad("line \"" + line + "\"");
+    try {
+      if (key == "backup") s.backup_id = value, seen[0] = true;
+      else if (key == "systemid") s.systemid = value, seen[1] = true;
+      else if (key == "timeline") s.timeline = static_cast<uint32_t>(std::stoul(value)), seen[2] = true;
+      else if (key == "start_lsn") s.start_lsn = std::stoull(value), seen[3] = true;
+      else if (key == "stop_lsn") s.stop_lsn = std::stoull(value), seen[4] = true;
+      else return bad("unknown key \"" + key + "\"");
+    } catch (const std::exception&) {
+      return bad("line \"" + line + "\"");
+    }
+  }
+  for (bool b : seen)
+    if (!b) return bad("a key is missing");
+  return s;
+}
+
+Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest) {
+  std::string path = join_path(dest, kStampFile);
+  if (!path_exists(path)) return std::optional<RestoreStamp>();
+  std::optional<RestoreStamp> out;
+  if (auto text = read_file(path); text) {
+    auto parsed = parse_stamp(*text);
+    if (parsed)
+      out = std::move(*parsed);
+    else
+      log::warning("\"" + path + "\" is ignored: " + parsed.status().message());
+  }
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return Status::from_errno("could not remove \"" + path + "\"", errno);
+  if (Status st = fsync_dir(dest); !st) return st;
+  return out;
+}
+
+Status write_stamp(const std::string& dest, const RestoreStamp& stamp, const std::vector<StampedFile>& written) {
+  const int64_t now = coarse_now_ns();
+  RestoreStamp out = stamp;
+  out.files.clear();
+  for (const auto& f : written) {
+    auto st = stat_file(f.path);
+    if (st && *st == f.stat && st->mtime_ns < now) out.files[f.path] = f;
+  }
+  return storage::write_file(storage::root(), join_path(dest, kStampFile), format_stamp(out));
+}
+
+}  // namespace cellar::recover
