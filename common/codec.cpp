@@ -171,8 +171,9 @@ struct Lz4Compressor final : Compressor::Impl {
 };
 
 struct Lz4Decompressor final : Decompressor::Impl {
-  Lz4Decompressor() : Impl(Codec::lz4), buf(kOutChunk, '\0') {
+  explicit Lz4Decompressor(bool skip_checksums) : Impl(Codec::lz4), buf(kOutChunk, '\0') {
     if (LZ4F_isError(LZ4F_createDecompressionContext(&ctx, LZ4F_VERSION))) ctx = nullptr;
+    options.skipChecksums = skip_checksums ? 1 : 0;
   }
   ~Lz4Decompressor() override { LZ4F_freeDecompressionContext(ctx); }
   Status update(std::string_view input, const Sink& sink) override {
@@ -180,7 +181,7 @@ struct Lz4Decompressor final : Decompressor::Impl {
     // hint 0 means the frame is decoded and flushed: nothing more to drain.
     while (!input.empty() || (output_full && !frame_complete)) {
       size_t out_size = buf.size(), in_size = input.size();
-      size_t hint = LZ4F_decompress(ctx, buf.data(), &out_size, input.data(), &in_size, nullptr);
+      size_t hint = LZ4F_decompress(ctx, buf.data(), &out_size, input.data(), &in_size, &options);
       if (LZ4F_isError(hint)) return corrupt(codec, LZ4F_getErrorName(hint));
       input.remove_prefix(in_size);
       if (out_size > 0)
@@ -193,6 +194,7 @@ struct Lz4Decompressor final : Decompressor::Impl {
   Status finish(const Sink&) override { return frame_complete ? Status::ok() : truncated(codec); }
   bool ready() const { return ctx != nullptr; }
   LZ4F_dctx* ctx = nullptr;
+  LZ4F_decompressOptions_t options{};
   std::string buf;
   bool frame_complete = false;
 };
@@ -424,7 +426,7 @@ Status Compressor::update(std::string_view input, const Sink& sink) { return imp
 Status Compressor::finish(const Sink& sink) { return impl_->finish(sink); }
 Codec Compressor::codec() const { return impl_->codec; }
 
-Result<Decompressor> Decompressor::create(Codec codec) {
+Result<Decompressor> Decompressor::create(Codec codec, bool checked_elsewhere) {
   Result<std::unique_ptr<Impl>> impl = Status::failed("unknown codec");
   switch (codec) {
     case Codec::none:
@@ -434,7 +436,7 @@ Result<Decompressor> Decompressor::create(Codec codec) {
       impl = make_backend<Impl, ZstdDecompressor>();
       break;
     case Codec::lz4:
-      impl = make_backend<Impl, Lz4Decompressor>();
+      impl = make_backend<Impl, Lz4Decompressor>(checked_elsewhere);
       break;
     case Codec::gzip:
       impl = make_backend<Impl, GzipDecompressor>();

@@ -67,13 +67,38 @@ Result<std::unique_ptr<CompressWriter>> open_compressed(Storage& storage, const 
   return std::make_unique<CompressWriter>(std::move(*inner), std::move(*compressor));
 }
 
-Result<std::unique_ptr<Reader>> open_decompressed(Storage& storage, const std::string& path, codec::Codec codec) {
-  auto decompressor = codec::Decompressor::create(codec);
+Result<std::unique_ptr<Reader>> open_decompressed(Storage& storage, const std::string& path, codec::Codec codec,
+                                                  bool checked_elsewhere) {
+  auto decompressor = codec::Decompressor::create(codec, checked_elsewhere);
   if (!decompressor) return decompressor.status();
   auto inner = storage.open_read(path);
   if (!inner) return inner.status();
   return std::unique_ptr<Reader>(
       std::make_unique<DecompressReader>(std::move(*inner), std::move(*decompressor), storage.describe(path)));
+}
+
+Result<uint64_t> drain_decompressed(Storage& storage, const std::string& path, codec::Codec codec,
+                                    bool checked_elsewhere, const std::function<Status(std::string_view)>& consume) {
+  auto decompressor = codec::Decompressor::create(codec, checked_elsewhere);
+  if (!decompressor) return decompressor.status();
+  auto inner = storage.open_read(path);
+  if (!inner) return inner.status();
+  uint64_t total = 0;
+  Status consumed;  // a failure of `consume`, passed on as it is
+  codec::Sink sink = [&](std::string_view piece) {
+    total += piece.size();
+    consumed = consume(piece);
+    return consumed;
+  };
+  std::string buf(256 * 1024, '\0');
+  for (;;) {
+    auto n = (*inner)->read(buf.data(), buf.size());
+    if (!n) return n.status();
+    Status st = *n == 0 ? decompressor->finish(sink) : decompressor->update({buf.data(), *n}, sink);
+    if (!consumed) return consumed;
+    if (!st) return Status(st).prefix("could not decompress \"" + storage.describe(path) + "\"");
+    if (*n == 0) return total;
+  }
 }
 
 }  // namespace cellar::storage

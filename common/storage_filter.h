@@ -4,6 +4,7 @@
 // so every compressed file of the archive is still committed by its driver.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -54,7 +55,13 @@ class DecompressReader final : public Reader {
 Result<std::unique_ptr<CompressWriter>> open_compressed(Storage& storage, const std::string& path, codec::Codec codec,
                                                         int level = 0, unsigned threads = 1,
                                                         const WriteOptions& options = {});
-// `path` read back through `codec`.
-Result<std::unique_ptr<Reader>> open_decompressed(Storage& storage, const std::string& path, codec::Codec codec);
+// `path` read back through `codec` (`checked_elsewhere`: as
+// codec::Decompressor::create).
+Result<std::unique_ptr<Reader>> open_decompressed(Storage& storage, const std::string& path, codec::Codec codec,
+                                                  bool checked_elsewhere = false);
+// Every byte of `path` through `codec` to `consume`, in the pieces the codec
+// hands out (without the copy a Reader makes); the number of bytes.
+Result<uint64_t> drain_decompressed(Storage& storage, const std::string& path, codec::Codec codec,
+                                    bool checked_elsewhere, const std::function<Status(std::string_view)>& consume);
 
 }  // namespace cellar::storage

@@ -6,7 +6,9 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <future>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "catalog/catalogue.h"
@@ -250,20 +252,21 @@ RestoreStamp stamp_of(const HeldBackup& b) {
 
 // The blocks that may differ between the backup DEST's stamp names and `b`:
 // the change map of the WAL from the earlier start to the later stop, on
-// their common timeline. Nothing (and a line saying why) when it cannot be
-// built: the changed files are then compared whole.
-std::optional<incr::ChangeMap> map_between(const RecoverRequest& r, const HeldBackup& b, const RestoreStamp& stamp) {
+// their common timeline; or why it cannot be built (the changed files are
+// then compared whole).
+struct MapBetween {
+  std::optional<incr::ChangeMap> map;
+  std::string why_not;
+};
+
+MapBetween map_between(const RecoverRequest& r, const HeldBackup& b, const RestoreStamp& stamp) {
   RestoreStamp here = stamp_of(b);
-  auto why_not = [&](const std::string& why) {
-    say(r, "Comparing changed files whole: " + why);
-    return std::nullopt;
-  };
-  if (stamp.backup_id == here.backup_id) return incr::ChangeMap{};  // the same backup: nothing differs
+  if (stamp.backup_id == here.backup_id) return {incr::ChangeMap{}, ""};  // the same backup: nothing differs
   if (!here.timeline || here.timeline != stamp.timeline)
-    return why_not("DEST holds backup " + stamp.backup_id + " of timeline " + std::to_string(stamp.timeline) +
-                   ", this backup is of timeline " + std::to_string(here.timeline));
+    return {std::nullopt, "DEST holds backup " + stamp.backup_id + " of timeline " + std::to_string(stamp.timeline) +
+                              ", this backup is of timeline " + std::to_string(here.timeline)};
   if (!here.start_lsn || !here.stop_lsn || !stamp.start_lsn || !stamp.stop_lsn)
-    return why_not("a backup's start or stop LSN is unknown");
+    return {std::nullopt, "a backup's start or stop LSN is unknown"};
   incr::ChangeRange range;
   range.server_dir = r.config->server_dir(r.server->name);
   range.timeline = here.timeline;
@@ -273,35 +276,53 @@ std::optional<incr::ChangeMap> map_between(const RecoverRequest& r, const HeldBa
   auto started = std::chrono::steady_clock::now();
   auto map = incr::build_change_map(range);
   if (!map)
-    return why_not("the WAL between backup " + stamp.backup_id +
-                   " and this one cannot be read: " + map.status().message());
+    return {std::nullopt,
+            "the WAL between backup " + stamp.backup_id + " and this one cannot be read: " + map.status().message()};
   log::info("delta restore: the WAL from " + pg::format_lsn(range.from_lsn) + " to " + pg::format_lsn(range.to_lsn) +
             " changed blocks of " + std::to_string(map->blocks.size()) + " relation forks (" +
             std::to_string(map->records) + " records, " +
             std::to_string(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()) + " s)");
-  return std::move(*map);
+  return {std::move(*map), ""};
 }
 
-// recover --delta's writes: the restore stamp taken and pg_control hidden
+// What a delta restore knows of DEST before it plans: the stamp found there
+// (of the backup's system) and the change map, built on a thread of its own
+// while the restore is planned.
+struct DeltaStart {
+  std::shared_ptr<const RestoreStamp> stamp;  // shared with the map's thread
+  std::future<MapBetween> map;
+};
+
+Result<DeltaStart> start_delta(const RecoverRequest& r, const HeldBackup& b) {
+  DeltaStart out;
+  auto stamp = read_stamp(r.dest);
+  if (!stamp) return stamp.status();
+  if (*stamp && (*stamp)->systemid == b.info.systemid) out.stamp = std::make_shared<RestoreStamp>(std::move(**stamp));
+  if (out.stamp) out.map = std::async(std::launch::async, [&r, &b, s = out.stamp] { return map_between(r, b, *s); });
+  return out;
+}
+
+// recover --delta's writes: the restore stamp removed and pg_control hidden
 // before anything changes, what the backup does not have removed, the files
 // compared and only what differs written, pg_control last.
 Result<CopyStats> delta_files(const RecoverRequest& r, const HeldBackup& b, RestorePlan plan,
-                              const std::vector<std::string>& roots, RecoverOutcome& out) {
+                              const std::vector<std::string>& roots, DeltaStart& start, RecoverOutcome& out) {
   std::string control = join_path(r.dest, "global/pg_control");
   auto it = std::find_if(plan.files.begin(), plan.files.end(), [&](const CopyJob& j) { return j.dest == control; });
   if (it == plan.files.end()) return Status::failed("backup " + b.info.backup_id + " has no global/pg_control");
   CopyJob control_job = *it;
   plan.files.erase(it);
-  auto stamp = take_stamp(r.dest);
-  if (!stamp) return stamp.status();
-  if (*stamp && (*stamp)->systemid != b.info.systemid) stamp->reset();
   DeltaHints hints;
-  std::optional<incr::ChangeMap> map;
-  if (*stamp) {
-    hints.stamp = &**stamp;
-    map = map_between(r, b, **stamp);
-    if (map) hints.map = &*map;
+  MapBetween map;
+  if (start.stamp) {
+    hints.stamp = start.stamp.get();
+    map = start.map.get();
+    if (map.map)
+      hints.map = &*map.map;
+    else
+      say(r, "Comparing changed files whole: " + map.why_not);
   }
+  if (Status st = remove_stamp(r.dest); !st) return st;
   if (Status st = hide_control_file(r.dest); !st) return st;
   std::vector<std::string> keep{join_path(r.dest, kHiddenControlFile),
                                 join_path(r.dest, r.standby ? "standby.signal" : "recovery.signal"),
@@ -385,8 +406,13 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   auto spaces = place_tablespaces(r, held->info);
   if (!spaces) return spaces.status();
   if (Status st = check_destinations(r.dest, *spaces, r.delta); !st) return st;
-  if (r.delta)
+  DeltaStart delta_start;
+  if (r.delta) {
     if (Status st = check_delta_destination(r.dest, held->info.systemid); !st) return st;
+    auto started = start_delta(r, *held);
+    if (!started) return started.status();
+    delta_start = std::move(*started);
+  }
   // 3. The plan: directories, files, symlinks, and the WAL recovery needs.
   archive_pending_wal(r, out.warnings);
   auto plan = plan_restore(r, *held, *spaces);
@@ -407,7 +433,8 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
     undo = [&found](const Status& why) { return put_back(found, why); };
     if (Status st = make_roots(out.owned); !st) return undo(st);
   }
-  auto stats = r.delta ? delta_files(r, *held, *plan, out.owned, out) : copy_files(r, *held, *plan, CopyMode::create);
+  auto stats = r.delta ? delta_files(r, *held, *plan, out.owned, delta_start, out)
+                       : copy_files(r, *held, *plan, CopyMode::create);
   if (!stats) return undo(stats.status());
   out.bytes = stats->bytes;
   out.delta.written = stats->written;
@@ -421,7 +448,7 @@ Result<RecoverOutcome> recover(const RecoverRequest& r) {
   out.warnings.insert(out.warnings.end(), warnings->begin(), warnings->end());
   // 6. Durable before success is reported.
   for (const auto& root : out.owned)
-    if (Status st = fsync_tree(root); !st) return undo(st);
+    if (Status st = fsync_tree(root, stats->durable); !st) return undo(st);
   // 7. The stamp that lets the next --delta into DEST trust what is there.
   if (Status st = write_stamp(r.dest, stamp_of(*held), stats->stamped); !st)
     log::warning("no restore stamp in \"" + r.dest + "\": " + st.message() +

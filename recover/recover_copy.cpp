@@ -69,7 +69,8 @@ Result<uint64_t> copy_one(const CopyJob& job) {
   // is copied, each next one while the one before is applied.
   std::future<Result<LoadedPart>> next;
   if (!job.incrementals.empty()) next = load_soon(job.incrementals[0]);
-  auto in = storage::open_decompressed(storage::root(), job.src, job.codec);
+  // The CRC-32C checked below stands in for the codec's own checksum.
+  auto in = storage::open_decompressed(storage::root(), job.src, job.codec, !job.crc32c.empty());
   if (!in) return in.status();
   UniqueFd out(::open(job.dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out.valid()) return Status::from_errno("could not create file \"" + job.dest + "\"", errno);
@@ -148,6 +149,7 @@ struct CopyWork {
       stats.trusted += done->trusted ? 1 : 0;
       stats.mapped += done->mapped ? 1 : 0;
       if (after) stats.stamped.push_back({job.dest, *after, job.crc32c});
+      if (mode == CopyMode::create || done->rewritten || done->trusted) stats.durable.insert(job.dest);
       ++stats.files;
       if (progress) progress(stats.bytes);
     }
@@ -221,7 +223,7 @@ Result<LoadedPart> load_part(const ChainPart& part) {
   if (part.unchanged_blocks) {
     out.bytes = incr::encode_incremental_header({*part.unchanged_blocks, {}});
   } else {
-    auto in = storage::open_decompressed(storage::root(), part.src, part.codec);
+    auto in = storage::open_decompressed(storage::root(), part.src, part.codec, !part.crc32c.empty());
     if (!in) return in.status();
     if (part.size) out.bytes.reserve(*part.size);
     auto read = storage::drain(**in, [&out](std::string_view piece) {
@@ -259,7 +261,7 @@ Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const Cop
   return work.stats;
 }
 
-Status fsync_tree(const std::string& root) {
+Status fsync_tree(const std::string& root, const std::unordered_set<std::string>& durable) {
   std::error_code ec;
   std::vector<std::string> dirs{root};
   fs::recursive_directory_iterator it(root, ec), end;
@@ -269,6 +271,7 @@ Status fsync_tree(const std::string& root) {
       dirs.push_back(it->path().string());
       continue;
     }
+    if (durable.count(it->path().string())) continue;
     UniqueFd fd(::open(it->path().c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd.valid() || ::fsync(fd.get()) != 0)
       return Status::from_errno("could not fsync file \"" + it->path().string() + "\"", errno);

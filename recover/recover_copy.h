@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "common/codec.h"
@@ -80,6 +81,9 @@ struct CopyStats {
   // Every file written or compared with a manifest checksum and no chain,
   // with its stat just after: what a restore stamp records.
   std::vector<StampedFile> stamped{};
+  // Files known to be on disk already: fsynced by the copy after it wrote
+  // them, or trusted from the stamp (fsynced before it was written).
+  std::unordered_set<std::string> durable{};
 };
 
 // What lets a delta restore leave files unread: the stamp of the restore
@@ -113,8 +117,9 @@ Result<CopyStats> execute_plan(const RestorePlan& plan, unsigned jobs, const Cop
                                unsigned small_jobs = 0, CopyMode mode = CopyMode::create, const DeltaHints& hints = {});
 
 // fsyncs every regular file and directory under `root` (symlinks are not
-// followed), then `root`'s parent, so the restored tree survives a crash.
-Status fsync_tree(const std::string& root);
+// followed), then `root`'s parent, so the restored tree survives a crash;
+// the files in `durable` are not fsynced again.
+Status fsync_tree(const std::string& root, const std::unordered_set<std::string>& durable = {});
 
 // True when `path` is absent or an empty directory; fails when it is
 // something else or unreadable.

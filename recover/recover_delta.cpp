@@ -8,10 +8,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "common/crc32c.h"
 #include "common/fs.h"
@@ -22,6 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kBlock = incr::kBlockSize;
+constexpr size_t kReadChunk = 128 * kBlock;  // 1 MiB
 
 // The system identifier a control file starts with (ControlFileData's first
 // field, little-endian), in decimal as backup.info records it.
@@ -142,36 +147,117 @@ Result<ChainImage> image_of(const CopyJob& job) {
   return image;
 }
 
+// What `produce` hands to its sink, to `consume` in chunks of `chunk` bytes
+// (a multiple of the block size; only the last is shorter). `produce` runs
+// on a thread of its own up to three chunks ahead of `consume`, which runs
+// on the caller's: a large file's decompression then overlaps its checksum
+// and compare. Returns the bytes consumed, or the first failure of either.
+Result<uint64_t> read_ahead(
+    const std::function<Result<uint64_t>(const std::function<Status(std::string_view)>&)>& produce, size_t chunk,
+    const std::function<Status(std::string_view)>& consume) {
+  constexpr size_t kChunks = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> free_chunks(kChunks, std::string(chunk, '\0')), ready;
+  std::deque<size_t> sizes;
+  bool ended = false, stop = false;
+  Status failure;
+  uint64_t total = 0;
+  std::thread producer([&] {
+    std::string buf;
+    size_t got = 0;
+    // Hands the chunk being filled to the consumer; false once it stopped.
+    auto hand_over = [&]() -> bool {
+      std::unique_lock<std::mutex> g(mu);
+      if (got > 0) {
+        ready.push_back(std::move(buf));
+        sizes.push_back(got);
+        cv.notify_all();
+      }
+      buf.clear();
+      got = 0;
+      return !stop;
+    };
+    auto take = [&]() -> bool {
+      std::unique_lock<std::mutex> g(mu);
+      cv.wait(g, [&] { return stop || !free_chunks.empty(); });
+      if (stop) return false;
+      buf = std::move(free_chunks.front());
+      free_chunks.pop_front();
+      return true;
+    };
+    auto produced = produce([&](std::string_view piece) -> Status {
+      while (!piece.empty()) {
+        if (buf.empty() && !take()) return Status::failed("the compare stopped");
+        size_t n = std::min(piece.size(), buf.size() - got);
+        std::memcpy(buf.data() + got, piece.data(), n);
+        got += n;
+        piece.remove_prefix(n);
+        if (got == buf.size() && !hand_over()) return Status::failed("the compare stopped");
+      }
+      return Status::ok();
+    });
+    hand_over();
+    std::lock_guard<std::mutex> g(mu);
+    if (!produced) failure = produced.status();
+    ended = true;
+    cv.notify_all();
+  });
+  Status consumed;
+  for (;;) {
+    std::string buf;
+    size_t n = 0;
+    {
+      std::unique_lock<std::mutex> g(mu);
+      cv.wait(g, [&] { return !ready.empty() || ended; });
+      if (ready.empty()) break;
+      buf = std::move(ready.front());
+      n = sizes.front();
+      ready.pop_front();
+      sizes.pop_front();
+    }
+    consumed = consume(std::string_view(buf.data(), n));
+    total += n;
+    std::lock_guard<std::mutex> g(mu);
+    buf.resize(chunk);
+    free_chunks.push_back(std::move(buf));
+    cv.notify_all();
+    if (!consumed) {
+      stop = true;
+      break;
+    }
+  }
+  producer.join();
+  if (!consumed) return consumed;
+  if (!failure) return failure;
+  return total;
+}
+
 // Compares the backup's stream with the file block by block; `wanted` says
 // which blocks of the stream the file keeps. Returns the stream's size.
 Result<uint64_t> put_stream(DeltaFile& file, const CopyJob& job, const std::function<bool(uint64_t)>& wanted) {
-  auto in = storage::open_decompressed(storage::root(), job.src, job.codec);
-  if (!in) return in.status();
   Crc32c crc;
-  std::string pending;
   uint64_t at = 0;
-  // Puts the first `n` bytes of `pending` (whole blocks, or the tail) in
-  // runs of wanted blocks, then drops them from `pending`.
-  auto flush = [&](size_t n) -> Status {
-    for (size_t off = 0; off < n;) {
+  // Puts `data` (whole blocks but at the end of the stream) in runs of
+  // wanted blocks.
+  auto put = [&](std::string_view data) -> Status {
+    crc.update(data);
+    for (size_t off = 0; off < data.size();) {
       size_t end = off;
-      while (end < n && wanted((at + end) / kBlock)) end += std::min<size_t>(kBlock, n - end);
+      while (end < data.size() && wanted((at + end) / kBlock)) end += std::min<size_t>(kBlock, data.size() - end);
       if (end > off)
-        if (Status st = file.put(std::string_view(pending.data() + off, end - off), at + off); !st) return st;
-      off = end < n ? end + std::min<size_t>(kBlock, n - end) : end;
+        if (Status st = file.put(data.substr(off, end - off), at + off); !st) return st;
+      off = end < data.size() ? end + std::min<size_t>(kBlock, data.size() - end) : end;
     }
-    at += n;
-    pending.erase(0, n);
+    at += data.size();
     return Status::ok();
   };
-  auto bytes = storage::drain(**in, [&](std::string_view piece) {
-    crc.update(piece);
-    pending.append(piece);
-    return pending.size() >= kBlock ? flush(pending.size() - pending.size() % kBlock) : Status::ok();
-  });
+  // The CRC-32C checked below stands in for the codec's own checksum.
+  auto produce = [&job](const std::function<Status(std::string_view)>& sink) {
+    return storage::drain_decompressed(storage::root(), job.src, job.codec, !job.crc32c.empty(), sink);
+  };
+  auto bytes = read_ahead(produce, kReadChunk, put);
   if (!bytes) return bytes.status();
-  if (!pending.empty())
-    if (Status st = flush(pending.size()); !st) return st;
   if ((job.size && *bytes != *job.size) || (!job.crc32c.empty() && crc32c_manifest_hex(crc.value()) != job.crc32c))
     return Status::failed("\"" + storage::root().describe(job.src) + "\" does not match the backup manifest (" +
                               std::to_string(*bytes) + " bytes, CRC32C " + crc32c_manifest_hex(crc.value()) + ")",

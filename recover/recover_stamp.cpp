@@ -33,8 +33,8 @@ int64_t coarse_now_ns() {
 std::optional<FileStat> stat_file(const std::string& path) {
   struct stat sb {};
   if (::lstat(path.c_str(), &sb) != 0 || !S_ISREG(sb.st_mode)) return std::nullopt;
-  return FileStat{static_cast<uint64_t>(sb.st_dev), static_cast<uint64_t>(sb.st_ino),
-                  static_cast<uint64_t>(sb.st_size), mtime_ns_of(sb)};
+  return FileStat{static_cast<uint64_t>(sb.st_dev), static_cast<uint64_t>(sb.st_ino), static_cast<uint64_t>(sb.st_size),
+                  mtime_ns_of(sb)};
 }
 
 const StampedFile* RestoreStamp::trusted(const std::string& path) const {
@@ -77,12 +77,18 @@ Result<RestoreStamp> parse_stamp(const std::string& text) {
     std::string value;
     if (!(words >> value) || !words.eof()) return bad("line \"" + line + "\"");
     try {
-      if (key == "backup") s.backup_id = value, seen[0] = true;
-      else if (key == "systemid") s.systemid = value, seen[1] = true;
-      else if (key == "timeline") s.timeline = static_cast<uint32_t>(std::stoul(value)), seen[2] = true;
-      else if (key == "start_lsn") s.start_lsn = std::stoull(value), seen[3] = true;
-      else if (key == "stop_lsn") s.stop_lsn = std::stoull(value), seen[4] = true;
-      else return bad("unknown key \"" + key + "\"");
+      if (key == "backup")
+        s.backup_id = value, seen[0] = true;
+      else if (key == "systemid")
+        s.systemid = value, seen[1] = true;
+      else if (key == "timeline")
+        s.timeline = static_cast<uint32_t>(std::stoul(value)), seen[2] = true;
+      else if (key == "start_lsn")
+        s.start_lsn = std::stoull(value), seen[3] = true;
+      else if (key == "stop_lsn")
+        s.stop_lsn = std::stoull(value), seen[4] = true;
+      else
+        return bad("unknown key \"" + key + "\"");
     } catch (const std::exception&) {
       return bad("line \"" + line + "\"");
     }
@@ -92,7 +98,7 @@ Result<RestoreStamp> parse_stamp(const std::string& text) {
   return s;
 }
 
-Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest) {
+Result<std::optional<RestoreStamp>> read_stamp(const std::string& dest) {
   std::string path = join_path(dest, kStampFile);
   if (!path_exists(path)) return std::optional<RestoreStamp>();
   std::optional<RestoreStamp> out;
@@ -103,9 +109,22 @@ Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest) {
     else
       log::warning("\"" + path + "\" is ignored: " + parsed.status().message());
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+  return out;
+}
+
+Status remove_stamp(const std::string& dest) {
+  std::string path = join_path(dest, kStampFile);
+  if (::unlink(path.c_str()) != 0) {
+    if (errno == ENOENT) return Status::ok();
     return Status::from_errno("could not remove \"" + path + "\"", errno);
-  if (Status st = fsync_dir(dest); !st) return st;
+  }
+  return fsync_dir(dest);
+}
+
+Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest) {
+  auto out = read_stamp(dest);
+  if (!out) return out;
+  if (Status st = remove_stamp(dest); !st) return st;
   return out;
 }
 

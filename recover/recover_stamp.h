@@ -51,9 +51,12 @@ struct RestoreStamp {
   const StampedFile* trusted(const std::string& path) const;
 };
 
-// Reads DEST's stamp (nothing when there is none or it is unreadable: a
-// stamp only saves reads, so a damaged one is ignored) and removes it
-// durably, so that no stamp survives once DEST starts to change.
+// Reads DEST's stamp: nothing when there is none or it is unreadable (a
+// stamp only saves reads, so a damaged one gets a warning and is ignored).
+Result<std::optional<RestoreStamp>> read_stamp(const std::string& dest);
+// Removes it durably, so that no stamp survives once DEST starts to change.
+Status remove_stamp(const std::string& dest);
+// Both.
 Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest);
 
 // Writes DEST's stamp for `stamp` (its files: what the copy recorded just

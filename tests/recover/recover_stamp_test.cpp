@@ -4,6 +4,8 @@
 // since the copy, or stamped in the same clock tick as the stamp), take_stamp
 // removing what it read, and which blocks the WAL's change map says may
 // differ between two backups.
+#include "recover/recover_stamp.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 #include "incr/change_map.h"
 #include "incr/incremental_file.h"
 #include "recover/recover_delta.h"
-#include "recover/recover_stamp.h"
 #include "support/run.h"
 
 using namespace cellar;
