@@ -11,6 +11,7 @@
 #include "common/crc32c.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/pause_point.h"
 #include "common/storage.h"
 #include "config/layout.h"
 #include "incr/change_map.h"
@@ -118,9 +119,16 @@ class Copier {
          const std::set<std::string>& parent, IncrementalCopied& out)
       : r_(r), reads_(reads), map_(map), parent_(parent), out_(out), pipe_(r.pipeline) {}
 
+  // Whether file() of `f` looks at the map: the main fork of a relation
+  // the parent has. Every other file is copied whole.
+  static bool needs_map(const Listed& f, const std::set<std::string>& parent) {
+    auto rs = incr::parse_relation_path(f.path);
+    return rs && rs->fork.fork == 0 && parent.count(f.path) > 0;
+  }
+
   Status file(const Listed& f) {
     auto rs = incr::parse_relation_path(f.path);
-    if (!rs || rs->fork.fork != 0 || !parent_.count(f.path) || map_.whole_databases.count({rs->fork.spc, rs->fork.db}))
+    if (!needs_map(f, parent_) || map_.whole_databases.count({rs->fork.spc, rs->fork.db}))
       return f.size < kReadChunk ? small(f) : whole(f.path, f.size);
     const uint64_t seg_start = static_cast<uint64_t>(rs->segno) * incr::kSegmentBlocks;
     const uint32_t size_blocks = static_cast<uint32_t>(f.size / incr::kBlockSize);
@@ -438,30 +446,45 @@ Result<IncrementalCopied> copy_incremental(const IncrementalRequest& r) {
     }
     extra.push_back(std::move(*c));
   }
-  auto [map, map_secs] = map_job.get();
-  if (!map && wait.timed_out) return fall_back(map.status().message());
-  if (!map) return fall_back("the WAL since " + pid + " cannot be trusted: " + map.status().message());
-  size_t blocks = 0;
-  for (const auto& [fork, set] : map->blocks) blocks += set.size();
-  log::info("changed-block map since " + pid + ": " + std::to_string(map->records) + " WAL records, " +
-            std::to_string(blocks) + " changed blocks in " + std::to_string(map->blocks.size()) + " forks, built in " +
-            std::to_string(map_secs) + " s (with the wait for its last segment)");
   if (!parent) return fall_back("the manifest of " + pid + " cannot be read: " + parent.status().message());
   const auto unlogged = unlogged_relations(*listed);
   std::vector<pg::Connection*> readers{&sql};
   for (auto& c : extra) readers.push_back(&c);
   pg::ParallelReads reads(readers);
-  Copier copier(r, reads, *map, *parent, out);
+  incr::ChangeMap map;  // filled once built; the first pass does not look at it
+  Copier copier(r, reads, map, *parent, out);
   if (Status st = storage::root().make_dir(layout::backup_data_dir(r.backup_dir)); !st) return st;
+  // First, while the map is still being built, the directories and every
+  // file that is copied whole whatever the map says (not the main fork of
+  // a relation the parent has); then the rest, against the map. A fall-back
+  // to a full backup removes what the first pass stored (run_backup.cpp).
   std::optional<Listed> control;
+  std::vector<const Listed*> mapped;
   for (const auto& f : *listed) {
     if (excluded(f.path) || is_unlogged_data(f.path, unlogged)) continue;
     if (f.path == "global/pg_control") {
       control = f;
       continue;
     }
+    if (!f.dir && Copier::needs_map(f, *parent)) {
+      mapped.push_back(&f);
+      continue;
+    }
     if (Status st = f.dir ? copier.dir(f) : copier.file(f); !st) return Status(st).prefix("copying " + f.path);
   }
+  if (Status st = copier.flush(); !st) return st;
+  pause_point("incremental-first-pass");
+  auto [built, map_secs] = map_job.get();
+  if (!built && wait.timed_out) return fall_back(built.status().message());
+  if (!built) return fall_back("the WAL since " + pid + " cannot be trusted: " + built.status().message());
+  map = std::move(*built);
+  size_t blocks = 0;
+  for (const auto& [fork, set] : map.blocks) blocks += set.size();
+  log::info("changed-block map since " + pid + ": " + std::to_string(map.records) + " WAL records, " +
+            std::to_string(blocks) + " changed blocks in " + std::to_string(map.blocks.size()) + " forks, built in " +
+            std::to_string(map_secs) + " s (with the wait for its last segment)");
+  for (const Listed* f : mapped)
+    if (Status st = copier.file(*f); !st) return Status(st).prefix("copying " + f->path);
   if (!control) return Status::failed("the server's data directory has no global/pg_control");
   if (Status st = copier.flush(); !st) return st;
   if (Status st = copier.file(*control); !st) return st;  // last, as BASE_BACKUP sends it

@@ -385,6 +385,7 @@ Result<bool> copy_incremental_files(const BackupRequest& req, Session& session, 
   meter.finish();
   if (!copied) return copied.status();
   if (!copied->fallback.empty()) {
+    remove_partial_files(b);  // what the incremental stored before it found out
     warn(req,
          "backup " + b.id + " of server '" + req.server->name + "' is taken as a full backup: " + copied->fallback);
     b.info.type = "full";

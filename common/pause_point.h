@@ -16,6 +16,9 @@
 //   backup-started    run_backup, right after backup.info says STARTED (on
 //                     disk) and before BASE_BACKUP starts; holds the server's
 //                     backup lock and the new backup's id lock.
+//   incremental-first-pass  backup --incremental, after the files it copies
+//                     whole whatever the map says were read, before it
+//                     waits for the map (the copy workers go on).
 //   recover-copying   recover, after the first file is restored into DEST;
 //                     the other copy workers stop at their next file; holds
 //                     the backup's id lock.

@@ -21,6 +21,7 @@
 #include "locks/lock_names.h"
 #include "pg/connection.h"
 #include "support/cellar_env.h"
+#include "support/pause_listener.h"
 #include "support/pg_server.h"
 #include "support/pg_workload.h"
 #include "support/restored.h"
@@ -431,6 +432,38 @@ TEST_CASE("an incremental without a parent or with a WAL gap is taken as a full 
   REQUIRE(next);
   CHECK(next->type == "incremental");
   CHECK(next->parent_backup_id == id);
+
+  // A fall-back removes what the incremental's first pass stored before the
+  // map failed: a file stored then and gone from the server before the full
+  // backup is not left in it.
+  const std::string extra = pg->data_dir() + "/cellar_extra_file";
+  write_text(extra, "only for the first pass");
+  pg->psql("CREATE TABLE gap2 AS SELECT g FROM generate_series(1, 10000) g");
+  std::string lost2 = archive_current_wal(env);
+  REQUIRE(std::filesystem::remove(lost2));
+  PauseListener paused("incremental-first-pass");
+  Child fourth = env.spawn_cellar(
+      {"backup", "main", "--incremental", "--wait", "--wait-timeout", "60", "--no-progress", "--immediate-checkpoint"},
+      {paused.env()});
+  REQUIRE(paused.wait_reached());
+  std::string newest;
+  for (const auto& e : std::filesystem::directory_iterator(env.server_dir("main") + "/base"))
+    newest = std::max(newest, e.path().filename().string());
+  const std::string data = env.server_dir("main") + "/base/" + newest + "/data";
+  auto stored_extra = [&] {
+    for (const auto& e : std::filesystem::directory_iterator(data))
+      if (e.path().filename().string().rfind("cellar_extra_file", 0) == 0) return true;
+    return false;
+  };
+  CHECK(wait_until(stored_extra, 10));  // stored by the first pass
+  REQUIRE(std::filesystem::remove(extra));
+  paused.release();
+  CHECK(fourth.wait() == 0);
+  auto fell_back = catalog::load_backup_info(env.server_dir("main") + "/base/" + newest);
+  REQUIRE(fell_back);
+  CHECK(fell_back->type == "full");
+  CHECK(fell_back->status == catalog::BackupStatus::done);
+  CHECK_FALSE(stored_extra());
 }
 
 TEST_CASE("with backup_type incremental a plain backup builds chains of full_backup_every backups", "[incr][pg]") {
