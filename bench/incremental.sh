@@ -198,7 +198,8 @@ if "$CELLAR" recover --help 2>&1 | grep -q -- --delta; then
   echo "| cellar recover --delta into the previous restore | $t_delta |"
   echo "| cellar recover into an empty directory | $t_plain |"
   echo
-  echo "- delta / full restore: $(ratio "$t_delta" "$t_plain") (target <= 0.25); $(grep -i delta "$WORK/delta.out" | head -1)"
+  echo "- delta / full restore: $(ratio "$t_delta" "$t_plain") (target <= 0.25)"
+  grep -E "^(Delta|Restore stamp|Comparing changed files whole):" "$WORK/delta.out" | sed 's/^/- /' || true
 else
   echo
   echo "- recover --delta: not in this build"
