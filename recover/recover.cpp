@@ -261,7 +261,6 @@ struct MapBetween {
 
 MapBetween map_between(const RecoverRequest& r, const HeldBackup& b, const RestoreStamp& stamp) {
   RestoreStamp here = stamp_of(b);
-  if (stamp.backup_id == here.backup_id) return {incr::ChangeMap{}, ""};  // the same backup: nothing differs
   if (!here.timeline || here.timeline != stamp.timeline)
     return {std::nullopt, "DEST holds backup " + stamp.backup_id + " of timeline " + std::to_string(stamp.timeline) +
                               ", this backup is of timeline " + std::to_string(here.timeline)};
@@ -273,6 +272,11 @@ MapBetween map_between(const RecoverRequest& r, const HeldBackup& b, const Resto
   range.from_lsn = std::min(here.start_lsn, stamp.start_lsn);
   range.to_lsn = std::max(here.stop_lsn, stamp.stop_lsn);
   range.segment_size = b.info.xlog_segment_size.value_or(pg::kDefaultSegmentSize);
+  // More WAL than the cluster holds costs more to decode than reading DEST.
+  const uint64_t limit = std::max<uint64_t>(b.info.cluster_size.value_or(0), uint64_t{1} << 30);
+  if (range.to_lsn - range.from_lsn > limit)
+    return {std::nullopt, "the WAL between backup " + stamp.backup_id + " and this one (" +
+                              human_bytes(range.to_lsn - range.from_lsn) + ") is larger than the cluster"};
   auto started = std::chrono::steady_clock::now();
   auto map = incr::build_change_map(range);
   if (!map)
@@ -298,7 +302,14 @@ Result<DeltaStart> start_delta(const RecoverRequest& r, const HeldBackup& b) {
   auto stamp = read_stamp(r.dest);
   if (!stamp) return stamp.status();
   if (*stamp && (*stamp)->systemid == b.info.systemid) out.stamp = std::make_shared<RestoreStamp>(std::move(**stamp));
-  if (out.stamp) out.map = std::async(std::launch::async, [&r, &b, s = out.stamp] { return map_between(r, b, *s); });
+  if (out.stamp)
+    out.map = std::async(std::launch::async, [&r, &b, s = out.stamp]() -> MapBetween {
+      try {
+        return map_between(r, b, *s);
+      } catch (const std::exception& e) {
+        return {std::nullopt, std::string("building the change map failed: ") + e.what()};
+      }
+    });
   return out;
 }
 

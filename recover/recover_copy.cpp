@@ -148,7 +148,9 @@ struct CopyWork {
       stats.unchanged += done->rewritten ? 0 : 1;
       stats.trusted += done->trusted ? 1 : 0;
       stats.mapped += done->mapped ? 1 : 0;
-      if (after) stats.stamped.push_back({job.dest, *after, job.crc32c});
+      // A file compared only where the WAL changed blocks may keep hint bits
+      // the backup's copy lacks: it is not vouched for by the manifest's CRC.
+      if (after && !done->mapped) stats.stamped.push_back({job.dest, *after, job.crc32c});
       if (mode == CopyMode::create || done->rewritten || done->trusted) stats.durable.insert(job.dest);
       ++stats.files;
       if (progress) progress(stats.bytes);

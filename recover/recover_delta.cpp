@@ -158,7 +158,8 @@ Result<uint64_t> read_ahead(
   constexpr size_t kChunks = 4;
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::string> free_chunks(kChunks, std::string(chunk, '\0')), ready;
+  std::deque<std::string> free_chunks, ready;  // buffers made as needed, up to kChunks
+  size_t made = 0;
   std::deque<size_t> sizes;
   bool ended = false, stop = false;
   Status failure;
@@ -180,23 +181,34 @@ Result<uint64_t> read_ahead(
     };
     auto take = [&]() -> bool {
       std::unique_lock<std::mutex> g(mu);
-      cv.wait(g, [&] { return stop || !free_chunks.empty(); });
+      cv.wait(g, [&] { return stop || !free_chunks.empty() || made < kChunks; });
       if (stop) return false;
+      if (free_chunks.empty()) {
+        ++made;
+        g.unlock();
+        buf.assign(chunk, '\0');
+        return true;
+      }
       buf = std::move(free_chunks.front());
       free_chunks.pop_front();
       return true;
     };
-    auto produced = produce([&](std::string_view piece) -> Status {
-      while (!piece.empty()) {
-        if (buf.empty() && !take()) return Status::failed("the compare stopped");
-        size_t n = std::min(piece.size(), buf.size() - got);
-        std::memcpy(buf.data() + got, piece.data(), n);
-        got += n;
-        piece.remove_prefix(n);
-        if (got == buf.size() && !hand_over()) return Status::failed("the compare stopped");
-      }
-      return Status::ok();
-    });
+    Result<uint64_t> produced = Status::failed("no data");
+    try {
+      produced = produce([&](std::string_view piece) -> Status {
+        while (!piece.empty()) {
+          if (buf.empty() && !take()) return Status::failed("the compare stopped");
+          size_t n = std::min(piece.size(), buf.size() - got);
+          std::memcpy(buf.data() + got, piece.data(), n);
+          got += n;
+          piece.remove_prefix(n);
+          if (got == buf.size() && !hand_over()) return Status::failed("the compare stopped");
+        }
+        return Status::ok();
+      });
+    } catch (const std::exception& e) {
+      produced = Status::failed(std::string("reading the backup's copy failed: ") + e.what());
+    }
     hand_over();
     std::lock_guard<std::mutex> g(mu);
     if (!produced) failure = produced.status();
@@ -216,7 +228,11 @@ Result<uint64_t> read_ahead(
       ready.pop_front();
       sizes.pop_front();
     }
-    consumed = consume(std::string_view(buf.data(), n));
+    try {
+      consumed = consume(std::string_view(buf.data(), n));
+    } catch (const std::exception& e) {
+      consumed = Status::failed(std::string("comparing failed: ") + e.what());
+    }
     total += n;
     std::lock_guard<std::mutex> g(mu);
     buf.resize(chunk);
@@ -256,7 +272,10 @@ Result<uint64_t> put_stream(DeltaFile& file, const CopyJob& job, const std::func
   auto produce = [&job](const std::function<Status(std::string_view)>& sink) {
     return storage::drain_decompressed(storage::root(), job.src, job.codec, !job.crc32c.empty(), sink);
   };
-  auto bytes = read_ahead(produce, kReadChunk, put);
+  // A small file needs no 1 MiB buffers: a chunk of its size (whole blocks).
+  size_t chunk = kReadChunk;
+  if (job.size && *job.size < kReadChunk) chunk = std::max<size_t>(kBlock, (*job.size + kBlock - 1) / kBlock * kBlock);
+  auto bytes = read_ahead(produce, chunk, put);
   if (!bytes) return bytes.status();
   if ((job.size && *bytes != *job.size) || (!job.crc32c.empty() && crc32c_manifest_hex(crc.value()) != job.crc32c))
     return Status::failed("\"" + storage::root().describe(job.src) + "\" does not match the backup manifest (" +

@@ -1,10 +1,10 @@
 #include "recover/recover_stamp.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 #include <sstream>
 
 #include "common/fs.h"
@@ -20,12 +20,22 @@ int64_t mtime_ns_of(const struct stat& sb) {
   return static_cast<int64_t>(sb.st_mtim.tv_sec) * 1000000000 + sb.st_mtim.tv_nsec;
 }
 
-// The file system's clock now: it stamps a write with the coarse clock (or
-// a later fine reading), never with an earlier time than this.
-int64_t coarse_now_ns() {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+// The file system's time now, at its own granularity (a second on some):
+// the mtime of a file created in `dir` for the purpose. A later write gets
+// an mtime no earlier than this; a file whose mtime is not before it could
+// be written again without its mtime moving.
+Result<int64_t> file_system_now(const std::string& dir) {
+  std::string probe = join_path(dir, std::string(kStampFile) + ".probe");
+  ::unlink(probe.c_str());
+  UniqueFd fd(::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::from_errno("could not create \"" + probe + "\"", errno);
+  struct stat sb {};
+  bool ok = ::write(fd.get(), "x", 1) == 1 && ::fstat(fd.get(), &sb) == 0;
+  int err = errno;
+  fd = UniqueFd();
+  ::unlink(probe.c_str());
+  if (!ok) return Status::from_errno("could not write \"" + probe + "\"", err);
+  return mtime_ns_of(sb);
 }
 
 }  // namespace
@@ -108,6 +118,8 @@ Result<std::optional<RestoreStamp>> read_stamp(const std::string& dest) {
       out = std::move(*parsed);
     else
       log::warning("\"" + path + "\" is ignored: " + parsed.status().message());
+  } else {
+    log::warning("\"" + path + "\" is ignored: " + text.status().message());
   }
   return out;
 }
@@ -129,7 +141,9 @@ Result<std::optional<RestoreStamp>> take_stamp(const std::string& dest) {
 }
 
 Status write_stamp(const std::string& dest, const RestoreStamp& stamp, const std::vector<StampedFile>& written) {
-  const int64_t now = coarse_now_ns();
+  auto fs_now = file_system_now(dest);
+  if (!fs_now) return fs_now.status();
+  const int64_t now = *fs_now;
   RestoreStamp out = stamp;
   out.files.clear();
   for (const auto& f : written) {

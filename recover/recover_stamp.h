@@ -6,8 +6,10 @@
 //   manifest checksum, its device, inode, size, mtime (ns) and CRC-32C.
 // - A file is trusted only when all four of its stat fields are still the
 //   stamp's: a write changes the mtime, a replacement the inode. Entries
-//   whose mtime is not before the moment the stamp was taken are left out
-//   (a write in the same clock tick would not change the mtime).
+//   whose mtime is not before the file system's time when the stamp is
+//   written (a probe file's mtime: a write in the same tick would not
+//   change the mtime) are left out, as are files compared only where the
+//   WAL changed blocks (they may keep hint bits the backup lacks).
 // - `recover --delta` removes the stamp before it writes anything, and
 //   writes a new one only once DEST is complete and fsynced.
 // Not here: how delta restore uses it (recover_delta.h, recover.cpp).
